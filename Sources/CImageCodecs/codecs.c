@@ -1,0 +1,2 @@
+#include "vdb_codecs.h"
+int vdb_codecs_version(void) { return 1; }

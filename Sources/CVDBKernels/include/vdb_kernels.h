@@ -1,0 +1,44 @@
+#ifndef VDB_KERNELS_H
+#define VDB_KERNELS_H
+/*
+ * SIMD distance kernels for vdb.
+ *
+ * Every function dispatches once, at first use, to the widest instruction set the CPU has
+ * (AVX-512F, AVX2+FMA, or portable C), so one binary runs everywhere and is fast where it can be.
+ * Pointers need no alignment. `d` is the dimension; batch variants read `n` vectors stored
+ * contiguously (row-major, `d` floats each) and write `n` results.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Squared Euclidean distance sum((a-b)^2). */
+float vdb_l2sq(const float *a, const float *b, size_t d);
+/** Inner product sum(a*b). */
+float vdb_ip(const float *a, const float *b, size_t d);
+/** Squared L2 norm sum(a*a). */
+float vdb_norm_sq(const float *a, size_t d);
+
+/** out[i] = l2sq(q, base + i*d) for i in 0..<n. */
+void vdb_l2sq_batch(const float *q, const float *base, size_t n, size_t d, float *out);
+/** out[i] = ip(q, base + i*d) for i in 0..<n. */
+void vdb_ip_batch(const float *q, const float *base, size_t n, size_t d, float *out);
+/** out[i] = sum(base_i^2) for i in 0..<n (row norms, squared). */
+void vdb_norm_sq_batch(const float *base, size_t n, size_t d, float *out);
+
+/** Name of the instruction set the kernels dispatched to: "avx512", "avx2" or "scalar". */
+const char *vdb_kernels_isa(void);
+
+/** Prefetch the cache lines of [p, p+bytes) for reading (a hint; never faults). */
+static inline void vdb_prefetch(const void *p, size_t bytes) {
+    const char *c = (const char *)p;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 3);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

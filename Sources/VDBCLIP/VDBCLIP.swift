@@ -1,0 +1,1 @@
+// CLIP engine: checkpoints, tokenizer, preprocessing, towers.

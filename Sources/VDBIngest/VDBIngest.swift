@@ -1,0 +1,3 @@
+// Folder ingest: VDBCore + VDBCLIP.
+import VDBCore
+import VDBCLIP
