@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import VDBCLIP
+
+@Suite("Image preprocessing vs transformers CLIPImageProcessor")
+struct ImagePreprocessTests {
+    @Test("every valid fixture matches the reference pixel values")
+    func referenceParity() throws {
+        let index = try ImageFixtures.index()
+        var overallMax: Float = 0
+        var meanSum = 0.0
+        var n = 0
+        for entry in index.images where entry.reference != nil {
+            let expected = try ImageFixtures.referencePixels(entry)
+            let result = try CLIPImageLoader.preprocess(data: try Data(contentsOf: ImageFixtures.directory.appendingPathComponent(entry.file)),
+                                                        source: entry.file)
+            #expect(result.pixels.width == 224 && result.pixels.height == 224, "\(entry.file)")
+            let d = ImageFixtures.diff(result.pixels.data, expected)
+            print("[image-parity] \(entry.file): max \(d.max) mean \(d.mean) decodeScale \(result.decodeScale)")
+            if result.decodeScale == 1 {
+                #expect(d.max <= 0.02, "\(entry.file): max abs diff \(d.max) vs reference")
+                overallMax = max(overallMax, d.max)
+                meanSum += d.mean
+                n += 1
+            } else {
+                // DCT-scaled decode (margin 3x): measured tolerance, see Docs/image-preprocessing.md
+                #expect(d.max <= 0.12 && d.mean <= 0.006, "\(entry.file): DCT-scaled max \(d.max) mean \(d.mean)")
+                let exact = try CLIPImageLoader.preprocess(
+                    data: try Data(contentsOf: ImageFixtures.directory.appendingPathComponent(entry.file)),
+                    options: .init(dctScaling: false))
+                let e = ImageFixtures.diff(exact.pixels.data, expected)
+                print("[image-parity] \(entry.file) full-size decode: max \(e.max) mean \(e.mean)")
+                #expect(exact.decodeScale == 1)
+                #expect(e.max <= 0.02, "\(entry.file): full decode max abs diff \(e.max)")
+            }
+        }
+        print("[image-parity] exact path over \(n) images: max \(overallMax), mean of means \(meanSum / Double(max(n, 1)))")
+        #expect(n >= 25)
+    }
+
+    @Test("the reference floats follow transformers' rescale/normalize arithmetic")
+    func referenceFloatsFormula() throws {
+        for entry in try ImageFixtures.index().images where entry.reference != nil {
+            let values = try ImageFixtures.referencePixels(entry)
+            let sum = values.reduce(0.0) { $0 + Double($1) }
+            #expect(abs(sum - (entry.reference_sum ?? .nan)) < 1e-2, "\(entry.file): sum \(sum)")
+            let head = (0..<3).flatMap { c in (0..<4).map { x in values[c * 224 * 224 + x] } }
+            for (a, b) in zip(head, entry.reference_head ?? []) {
+                #expect(abs(Double(a) - b) < 1e-6, "\(entry.file)")
+            }
+        }
+    }
+
+    @Test("decoded pixels and encoded bytes give the same tensor")
+    func rgb8PathMatches() throws {
+        let file = ImageFixtures.path("rgb.png")
+        let decoded = try CLIPImageLoader.decode(file: file)
+        #expect(decoded.format == .png && decoded.width == 200 && decoded.height == 150)
+        let raw = try DecodedImage(width: decoded.width, height: decoded.height, rgb8: decoded.pixels)
+        let a = try CLIPImageLoader.pixels(fromRGB8: raw)
+        let b = try CLIPImageLoader.pixels(fromFile: file)
+        #expect(a == b)
+        #expect(throws: ImageError.self) { try DecodedImage(width: 3, height: 3, rgb8: [1, 2, 3]) }
+    }
+
+    @Test("resize geometry follows transformers (truncated long side, floored crop offset)")
+    func geometry() {
+        let c = CLIPPreprocessConfig.default
+        #expect(CLIPImageLoader.resizedSize(width: 17, height: 900, config: c) == (224, 11858))
+        #expect(CLIPImageLoader.resizedSize(width: 900, height: 17, config: c) == (11858, 224))
+        #expect(CLIPImageLoader.resizedSize(width: 1024, height: 768, config: c) == (298, 224))
+        #expect(CLIPImageLoader.resizedSize(width: 1, height: 1, config: c) == (224, 224))
+        var e = c
+        e.size = .exact(height: 100, width: 50)
+        #expect(CLIPImageLoader.resizedSize(width: 1024, height: 768, config: e) == (50, 100))
+    }
+
+    @Test("an elongated image never materializes the full resized intermediate")
+    func elongatedBoundedMemory() throws {
+        let r = try CLIPImageLoader.preprocess(data: try Data(contentsOf: ImageFixtures.directory.appendingPathComponent("tall_17x900.png")))
+        // the full resize would be 224 x 11858 x 3 = 7.97 MB
+        #expect(r.peakBytes < 1_000_000, "peak \(r.peakBytes) bytes")
+        #expect(r.width == 17 && r.height == 900)
+    }
+
+    @Test("a 20000x20000 JPEG is decoded at 1/8 scale with bounded memory")
+    func hugeJPEG() throws {
+        let jpeg = ImageFixtures.flatGrayJPEG(width: 20000, height: 20000)
+        let info = try ImageProbe.info(of: jpeg)
+        #expect(info.width == 20000 && info.height == 20000 && info.format == .jpeg)
+        let r = try CLIPImageLoader.preprocess(data: jpeg)
+        #expect(r.decodeScale == 8)
+        #expect(r.width == 20000 && r.height == 20000)
+        // full decode would need 1.2 GB; 1/8 scale is 2500 x 2500 x 3 = 18.75 MB
+        #expect(r.peakBytes < 25_000_000, "peak \(r.peakBytes) bytes")
+        let plane = 224 * 224
+        for c in 0..<3 {
+            let expected = (Float(128.0 / 255.0) - CLIPPreprocessConfig.clipMean[c]) / CLIPPreprocessConfig.clipStd[c]
+            let channel = r.pixels.data[c * plane..<(c + 1) * plane]
+            #expect(channel.allSatisfy { abs($0 - expected) < 1e-6 }, "channel \(c)")
+        }
+    }
+
+    @Test("custom configuration: no crop, exact size, no normalize")
+    func customConfig() throws {
+        var c = CLIPPreprocessConfig.default
+        c.doCenterCrop = false
+        c.doNormalize = false
+        let t = try CLIPImageLoader.pixels(fromFile: ImageFixtures.path("rgb.png"), config: c)
+        #expect(t.width == 298 && t.height == 224)
+        #expect(t.data.allSatisfy { $0 >= 0 && $0 <= 1 })
+        c.doCenterCrop = true
+        c.cropHeight = 256
+        c.cropWidth = 256  // larger than the resized height: zero padding (transformers pads with 0)
+        let p = try CLIPImageLoader.pixels(fromFile: ImageFixtures.path("rgb.png"), config: c)
+        #expect(p.width == 256 && p.height == 256)
+        #expect(p.data[0] == 0 && p.data[255] == 0)   // first row lies in the padding
+    }
+}
