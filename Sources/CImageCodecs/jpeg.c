@@ -82,10 +82,7 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
 
     if (setjmp(err.jump)) {
         int st = err.status == VDB_OK ? VDB_ERR_CORRUPT : err.status;
-        if (st == VDB_ERR_TRUNCATED)
-            vdb_set_msg(msg, msg_len, "truncated JPEG: %s", err.message);
-        else
-            vdb_set_msg(msg, msg_len, "corrupt JPEG: %s", err.message);
+        vdb_set_msg(msg, msg_len, "%s", err.message);
         jpeg_destroy_decompress(&cinfo);
         free(buf->pixels);
         free(buf->row);

@@ -73,7 +73,7 @@ int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, char *msg
 
     if (setjmp(png_jmpbuf(png))) {
         int st = c->status == VDB_OK ? VDB_ERR_CORRUPT : c->status;
-        vdb_set_msg(msg, msg_len, "%s PNG: %s", st == VDB_ERR_TRUNCATED ? "truncated" : "corrupt", c->message);
+        vdb_set_msg(msg, msg_len, "%s", c->message);
         png_destroy_read_struct(&png, &info, NULL);
         free(c->pixels);
         free(c->rows);

@@ -205,6 +205,10 @@ public enum CLIPImageLoader {
     }
 
     static func readFile(_ path: String) throws -> Data {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw ImageError.unreadableFile(path: path, reason: "is a directory")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ImageError.unreadableFile(path: path, reason: ImageProbe.fileProblem(path))
         }

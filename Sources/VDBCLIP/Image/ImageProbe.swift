@@ -72,6 +72,10 @@ public enum ImageProbe {
     /// Probes a file, reading only its first 256 KiB unless the headers extend further.
     /// - Throws: `ImageError.unreadableFile` and the errors of `info(of:)`.
     public static func info(ofFile path: String) throws -> ImageInfo {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw ImageError.unreadableFile(path: path, reason: "is a directory")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ImageError.unreadableFile(path: path, reason: fileProblem(path))
         }
