@@ -102,6 +102,11 @@ int vdb_resize_crop_rgb8(const uint8_t *src, int src_w, int src_h, size_t src_st
                          int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,
                          uint8_t *out);
 
+/* Same, with allow_simd = 0 forcing the portable scalar loops (for tests; results are identical). */
+int vdb_resize_crop_rgb8_ex(const uint8_t *src, int src_w, int src_h, size_t src_stride,
+                            int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,
+                            uint8_t *out, int allow_simd);
+
 /*
  * RGB8 (row-major, interleaved) to channels-first float: v = p * rescale (if do_rescale),
  * then (v - mean[c]) / std[c] (if do_normalize). out has 3*w*h floats.
