@@ -57,3 +57,22 @@ struct ImageConfigTests {
         }
     }
 }
+
+@Suite("CLIPPreprocessConfig convenience API")
+struct ImageConfigCompatTests {
+    @Test("defaults(size:), parse(_:file:), shortestEdge/mean/std accessors")
+    func compat() throws {
+        let d = CLIPPreprocessConfig.defaults(size: 32)
+        #expect(d.shortestEdge == 32 && d.cropHeight == 32 && d.cropWidth == 32 && d.resample == 3)
+        #expect(CLIPPreprocessConfig.defaults() == .default)
+        var c = try CLIPPreprocessConfig.parse(Data(#"{"size": {"height": 300, "width": 200}}"#.utf8), file: "x.json")
+        #expect(c.shortestEdge == 200)
+        c.shortestEdge = 64
+        #expect(c.size == .shortestEdge(64))
+        #expect(c.mean == CLIPPreprocessConfig.clipMean && c.std == CLIPPreprocessConfig.clipStd)
+        let error = try #require(throws: ImageError.self) {
+            try CLIPPreprocessConfig.parse(Data("[1]".utf8), file: "bad/preprocessor_config.json")
+        }
+        #expect(error.description.contains("bad/preprocessor_config.json"), "\(error)")
+    }
+}

@@ -54,6 +54,42 @@ public struct CLIPPreprocessConfig: Sendable, Codable, Equatable {
     /// The CLIP default configuration.
     public static let `default` = CLIPPreprocessConfig()
 
+    /// CLIP defaults for a model of input size `size` (shortest edge and square crop), used when a
+    /// checkpoint has no `preprocessor_config.json`.
+    public static func defaults(size: Int = 224) -> CLIPPreprocessConfig {
+        CLIPPreprocessConfig(size: .shortestEdge(size), cropHeight: size, cropWidth: size)
+    }
+
+    /// Parses `preprocessor_config.json` bytes; `file` names the source in errors.
+    /// - Throws: `ImageError.invalidConfig` naming the file and field.
+    public static func parse(_ data: Data, file: String = "preprocessor_config.json") throws -> CLIPPreprocessConfig {
+        try decode(json: data, source: file)
+    }
+
+    /// The shortest-edge resize target (for an exact `height`/`width` size: the smaller of the two).
+    /// Setting it selects a shortest-edge resize.
+    public var shortestEdge: Int {
+        get {
+            switch size {
+            case let .shortestEdge(n): return n
+            case let .exact(h, w): return min(h, w)
+            }
+        }
+        set { size = .shortestEdge(newValue) }
+    }
+
+    /// Alias of `imageMean` (RGB).
+    public var mean: [Float] {
+        get { imageMean }
+        set { imageMean = newValue }
+    }
+
+    /// Alias of `imageStd` (RGB).
+    public var std: [Float] {
+        get { imageStd }
+        set { imageStd = newValue }
+    }
+
     /// Reads `preprocessor_config.json` (pass the file or the checkpoint directory containing it).
     /// A directory without the file yields the defaults.
     /// - Throws: `ImageError.unreadableFile` or `ImageError.invalidConfig` naming the bad field.
