@@ -68,7 +68,7 @@ static void cmyk_row_to_rgb(const uint8_t *in, uint8_t *out, int w, int inverted
 }
 
 int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_decoded *out,
-                    char *msg, size_t msg_len) {
+                    const vdb_row_sink *sink, char *msg, size_t msg_len) {
     struct jpeg_decompress_struct cinfo;
     err_ctx err;
     buf_ctx *buf = calloc(1, sizeof(buf_ctx));
@@ -132,7 +132,15 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
     }
     jpeg_start_decompress(&cinfo);
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
-    size_t rgb_bytes = (size_t)w * h * 3;
+    if (sink) {
+        int st = sink->start(sink->ctx, w, h);
+        if (st != VDB_OK) {
+            err.status = st;
+            strcpy(err.message, st == VDB_ERR_NO_MEMORY ? "out of memory for the resampler" : "resampler setup failed");
+            longjmp(err.jump, 1);
+        }
+    }
+    size_t rgb_bytes = sink ? (size_t)w * 3 : (size_t)w * h * 3;   /* one row when streaming */
     buf->pixels = malloc(rgb_bytes);
     if (!buf->pixels) {
         err.status = VDB_ERR_NO_MEMORY;
@@ -147,7 +155,19 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
             longjmp(err.jump, 1);
         }
     }
-    while (cinfo.output_scanline < cinfo.output_height) {
+    while (sink && cinfo.output_scanline < cinfo.output_height) {
+        int y = (int)cinfo.output_scanline;
+        if (cmyk) {
+            JSAMPROW r = buf->row;
+            jpeg_read_scanlines(&cinfo, &r, 1);
+            cmyk_row_to_rgb(buf->row, buf->pixels, w, inverted);
+        } else {
+            JSAMPROW r = buf->pixels;
+            jpeg_read_scanlines(&cinfo, &r, 1);
+        }
+        sink->row(sink->ctx, y, buf->pixels);
+    }
+    while (!sink && cinfo.output_scanline < cinfo.output_height) {
         uint8_t *dst = buf->pixels + (size_t)cinfo.output_scanline * w * 3;
         if (cmyk) {
             JSAMPROW r = buf->row;
@@ -163,7 +183,8 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
     }
     /* All scanlines are in: skip jpeg_finish_decompress (a file that only lacks its EOI marker
        is accepted, like every mainstream decoder does). */
-    out->pixels = buf->pixels;
+    out->pixels = sink ? NULL : buf->pixels;
+    if (sink) free(buf->pixels);
     out->width = w;
     out->height = h;
     out->source_width = (int)cinfo.image_width;

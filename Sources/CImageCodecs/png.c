@@ -39,9 +39,7 @@ static void on_png_read(png_structp png, png_bytep out, size_t n) {
 
 /* Pillow AlphaComposite.c (7-bit precision), destination opaque white. */
 #define SHIFTFORDIV255(a) ((((a) >> 8) + (a)) >> 8)
-static void composite_on_white(uint8_t *px, size_t n) {
-    const uint8_t *in = px;
-    uint8_t *o = px;
+static void composite_row(const uint8_t *in, uint8_t *o, size_t n) {
     for (size_t i = 0; i < n; i++, in += 4, o += 3) {
         uint32_t a = in[3];
         uint8_t r = in[0], g = in[1], b = in[2];
@@ -60,7 +58,10 @@ static void composite_on_white(uint8_t *px, size_t n) {
     }
 }
 
-int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, char *msg, size_t msg_len) {
+/* One RGBA row composited into RGB (may be in place: out <= in). */
+
+int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, const vdb_row_sink *sink,
+                   char *msg, size_t msg_len) {
     png_ctx *c = calloc(1, sizeof(png_ctx));
     if (!c) return VDB_ERR_NO_MEMORY;
     c->data = data;
@@ -103,6 +104,12 @@ int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, char *msg
         png_set_gray_to_rgb(png);
     }
     if (depth < 8 && ct != PNG_COLOR_TYPE_GRAY) png_set_packing(png);
+    int interlaced = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
+    if (sink && interlaced) {
+        c->status = VDB_ERR_UNSUPPORTED;
+        snprintf(c->message, sizeof(c->message), "interlaced PNG cannot be streamed");
+        png_longjmp(png, 1);
+    }
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     int channels = png_get_channels(png, info);
@@ -111,6 +118,36 @@ int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, char *msg
         c->status = VDB_ERR_UNSUPPORTED;
         snprintf(c->message, sizeof(c->message), "unsupported pixel layout (color type %d, depth %d)", ct, depth);
         png_longjmp(png, 1);
+    }
+    if (sink) {
+        int st = sink->start(sink->ctx, (int)w, (int)h);
+        if (st != VDB_OK) {
+            c->status = st;
+            snprintf(c->message, sizeof(c->message), "resampler setup failed");
+            png_longjmp(png, 1);
+        }
+        c->pixels = malloc(rowbytes);
+        if (!c->pixels) {
+            c->status = VDB_ERR_NO_MEMORY;
+            snprintf(c->message, sizeof(c->message), "out of memory for a row");
+            png_longjmp(png, 1);
+        }
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(png, c->pixels, NULL);
+            if (channels == 4) composite_row(c->pixels, c->pixels, w);
+            sink->row(sink->ctx, (int)y, c->pixels);
+        }
+        out->pixels = NULL;
+        out->width = (int)w;
+        out->height = (int)h;
+        out->source_width = (int)w;
+        out->source_height = (int)h;
+        out->scale_denom = 1;
+        out->peak_bytes = rowbytes;
+        png_destroy_read_struct(&png, &info, NULL);
+        free(c->pixels);
+        free(c);
+        return VDB_OK;
     }
     c->pixels = malloc(rowbytes * h);
     c->rows = malloc(sizeof(png_bytep) * h);
@@ -122,7 +159,7 @@ int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, char *msg
     for (png_uint_32 y = 0; y < h; y++) c->rows[y] = c->pixels + (size_t)y * rowbytes;
     png_read_image(png, c->rows);
     /* Pixel data complete: skip png_read_end (trailing chunks do not matter). */
-    if (channels == 4) composite_on_white(c->pixels, (size_t)w * h);  /* in place, RGBA -> RGB */
+    if (channels == 4) composite_row(c->pixels, c->pixels, (size_t)w * h);  /* in place, RGBA -> RGB */
     out->pixels = c->pixels;
     if (channels == 4) {
         uint8_t *shrunk = realloc(c->pixels, (size_t)w * h * 3);

@@ -176,8 +176,8 @@ int vdb_decode(const uint8_t *data, size_t size, int min_short_side, int apply_o
                     data[0], size > 1 ? data[1] : 0, size > 2 ? data[2] : 0, size > 3 ? data[3] : 0);
         return rc;
     }
-    if (info.format == VDB_FORMAT_JPEG) rc = vdb_decode_jpeg(data, size, min_short_side, out, msg, msg_len);
-    else rc = vdb_decode_png(data, size, out, msg, msg_len);
+    if (info.format == VDB_FORMAT_JPEG) rc = vdb_decode_jpeg(data, size, min_short_side, out, NULL, msg, msg_len);
+    else rc = vdb_decode_png(data, size, out, NULL, msg, msg_len);
     if (rc != VDB_OK) return rc;
     out->format = info.format;
     out->orientation = info.orientation;

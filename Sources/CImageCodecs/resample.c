@@ -1,5 +1,6 @@
-/* Pillow-compatible antialiased bicubic resampling, evaluated only inside a crop window, and
-   conversion to normalized channels-first floats. */
+/* Pillow-compatible antialiased bicubic resampling, evaluated only inside a crop window and fed one
+   source row at a time (so decoders can stream rows into it), and conversion to normalized
+   channels-first floats. */
 #include "internal.h"
 #include <math.h>
 #include <stdlib.h>
@@ -64,123 +65,79 @@ static int coeffs(int inSize, int outSize, int out0, int count, int **boundsp, i
     return ksize;
 }
 
-/* Horizontal pass, scalar: one output pixel = sum over its taps, 3 channels, 22-bit fixed point. */
-static inline uint8_t *hpixel_scalar(const uint8_t *s, const int32_t *k, int n, uint8_t *o) {
-    int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-    for (int x = 0; x < n; x++) {
-        int32_t kv = k[x];
-        s0 += s[3 * x + 0] * kv;
-        s1 += s[3 * x + 1] * kv;
-        s2 += s[3 * x + 2] * kv;
-    }
-    o[0] = clip8(s0);
-    o[1] = clip8(s1);
-    o[2] = clip8(s2);
-    return o + 3;
-}
 
-static void hpass_scalar(const uint8_t *src, size_t sstride, int sw, int row_first, int trows, uint8_t *tmp,
-                         size_t tstride, int ncols, const int *hb, const int32_t *hk, int hks) {
-    (void)sw;
-    for (int y = 0; y < trows; y++) {
-        const uint8_t *srow = src + (size_t)(row_first + y) * sstride;
-        uint8_t *o = tmp + (size_t)y * tstride;
-        for (int xx = 0; xx < ncols; xx++)
-            o = hpixel_scalar(srow + (size_t)hb[2 * xx] * 3, hk + (size_t)xx * hks, hb[2 * xx + 1], o);
+/* Horizontal pass, scalar: one output pixel = sum over its taps, 3 channels, 22-bit fixed point. */
+static void hrow_scalar(const vdb_resizer *r, const uint8_t *srow, uint8_t *o) {
+    for (int xx = 0; xx < r->ncols; xx++) {
+        const uint8_t *s = srow + (size_t)r->hb[2 * xx] * 3;
+        const int32_t *k = r->hk + (size_t)xx * r->hks;
+        int n = r->hb[2 * xx + 1];
+        int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+        for (int x = 0; x < n; x++) {
+            int32_t kv = k[x];
+            s0 += s[3 * x + 0] * kv;
+            s1 += s[3 * x + 1] * kv;
+            s2 += s[3 * x + 2] * kv;
+        }
+        o[0] = clip8(s0);
+        o[1] = clip8(s1);
+        o[2] = clip8(s2);
+        o += 3;
     }
 }
 
 #ifdef VDB_X86
-/* AVX2: each source row is first widened to int32 RGBX (one 16-byte group per pixel); taps are then
+/* AVX2: the used part of the source row is widened to int32 RGBX (16 bytes per pixel); taps are
    processed two at a time with coefficients pre-broadcast as (k[x] x4, k[x+1] x4). Integer sums are
    exact, so the result is bit-identical to the scalar version. */
-__attribute__((target("avx2"))) static int hpass_avx2(const uint8_t *src, size_t sstride, int sw, int row_first,
-                                                       int trows, uint8_t *tmp, size_t tstride, int ncols,
-                                                       const int *hb, const int32_t *hk, int hks) {
-    int pairs = (hks + 1) / 2;
-    int32_t *kk = aligned_alloc(32, (size_t)ncols * pairs * 32 + 32);
-    int32_t *wide = aligned_alloc(32, ((size_t)sw + 2) * 16 + 32);
-    if (!kk || !wide) { free(kk); free(wide); return 0; }
-    for (int xx = 0; xx < ncols; xx++) {
-        const int32_t *k = hk + (size_t)xx * hks;
-        int n = hb[2 * xx + 1];
-        for (int p = 0; p < pairs; p++) {
-            int32_t a = 2 * p < n ? k[2 * p] : 0, b = 2 * p + 1 < n ? k[2 * p + 1] : 0;
-            int32_t *d = kk + ((size_t)xx * pairs + p) * 8;
-            d[0] = d[1] = d[2] = d[3] = a;
-            d[4] = d[5] = d[6] = d[7] = b;
-        }
-    }
-    memset(wide + (size_t)sw * 4, 0, 32);   /* a zero pixel after the row for odd tap counts */
-    int used0 = hb[0], used1 = 0;
-    for (int xx = 0; xx < ncols; xx++) {
-        if (hb[2 * xx] < used0) used0 = hb[2 * xx];
-        if (hb[2 * xx] + hb[2 * xx + 1] > used1) used1 = hb[2 * xx] + hb[2 * xx + 1];
-    }
+__attribute__((target("avx2"))) static void hrow_avx2(const vdb_resizer *r, const uint8_t *srow, uint8_t *o) {
+    int32_t *wide = r->wide;
+    int x = r->used0, used1 = r->used1;
     const __m128i rgbx = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
-    const __m128i half = _mm_set1_epi32(1 << (PRECISION_BITS - 1));
-    for (int y = 0; y < trows; y++) {
-        const uint8_t *srow = src + (size_t)(row_first + y) * sstride;
-        /* widen only the source columns some output pixel reads: [used0, used1) */
-        int x = used0;
-        for (; x + 6 <= used1; x += 4) {    /* 16-byte load covers 4 pixels + 4 spare bytes in the row */
-            __m128i v = _mm_loadu_si128((const __m128i *)(srow + 3 * x));
-            v = _mm_shuffle_epi8(v, rgbx);
-            _mm256_storeu_si256((__m256i *)(wide + 4 * x), _mm256_cvtepu8_epi32(v));
-            _mm256_storeu_si256((__m256i *)(wide + 4 * x + 8), _mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)));
-        }
-        for (; x < used1; x++) {
-            wide[4 * x + 0] = srow[3 * x + 0];
-            wide[4 * x + 1] = srow[3 * x + 1];
-            wide[4 * x + 2] = srow[3 * x + 2];
-            wide[4 * x + 3] = 0;
-        }
-        uint8_t *o = tmp + (size_t)y * tstride;
-        for (int xx = 0; xx < ncols; xx++) {
-            int xmin = hb[2 * xx], n = hb[2 * xx + 1];
-            const int32_t *kv = kk + (size_t)xx * pairs * 8;
-            const int32_t *w = wide + (size_t)xmin * 4;
-            __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
-            int np = (n + 1) / 2, p = 0;
-            for (; p + 2 <= np; p += 2) {
-                acc0 = _mm256_add_epi32(acc0, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(w + 8 * p)),
-                                                                 _mm256_load_si256((const __m256i *)(kv + 8 * p))));
-                acc1 = _mm256_add_epi32(acc1, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(w + 8 * p + 8)),
-                                                                 _mm256_load_si256((const __m256i *)(kv + 8 * p + 8))));
-            }
-            if (p < np)
-                acc0 = _mm256_add_epi32(acc0, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(w + 8 * p)),
-                                                                 _mm256_load_si256((const __m256i *)(kv + 8 * p))));
-            acc0 = _mm256_add_epi32(acc0, acc1);
-            __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc0), _mm256_extracti128_si256(acc0, 1));
-            sum = _mm_srai_epi32(_mm_add_epi32(sum, half), PRECISION_BITS);
-            /* clip to 0..255 and store 3 bytes */
-            sum = _mm_packs_epi32(sum, sum);
-            sum = _mm_packus_epi16(sum, sum);
-            uint32_t px = (uint32_t)_mm_cvtsi128_si32(sum);
-            if (xx + 1 < ncols) {
-                memcpy(o, &px, 4);              /* 4th byte is overwritten by the next pixel */
-            } else {
-                o[0] = (uint8_t)px;
-                o[1] = (uint8_t)(px >> 8);
-                o[2] = (uint8_t)(px >> 16);
-            }
-            o += 3;
-        }
+    for (; x + 6 <= used1; x += 4) {      /* 16-byte load: 4 pixels + 4 spare bytes, inside the row */
+        __m128i v = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(srow + 3 * x)), rgbx);
+        _mm256_storeu_si256((__m256i *)(wide + 4 * x), _mm256_cvtepu8_epi32(v));
+        _mm256_storeu_si256((__m256i *)(wide + 4 * x + 8), _mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)));
     }
-    free(kk);
-    free(wide);
-    return 1;
+    for (; x < used1; x++) {
+        wide[4 * x + 0] = srow[3 * x + 0];
+        wide[4 * x + 1] = srow[3 * x + 1];
+        wide[4 * x + 2] = srow[3 * x + 2];
+        wide[4 * x + 3] = 0;
+    }
+    const __m128i half = _mm_set1_epi32(1 << (PRECISION_BITS - 1));
+    int pairs = r->pairs, ncols = r->ncols;
+    for (int xx = 0; xx < ncols; xx++) {
+        int xmin = r->hb[2 * xx], n = r->hb[2 * xx + 1];
+        const int32_t *kv = r->kpairs + (size_t)xx * pairs * 8;
+        const int32_t *w = wide + (size_t)xmin * 4;
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+        int np = (n + 1) / 2, p = 0;
+        for (; p + 2 <= np; p += 2) {
+            acc0 = _mm256_add_epi32(acc0, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(w + 8 * p)),
+                                                             _mm256_load_si256((const __m256i *)(kv + 8 * p))));
+            acc1 = _mm256_add_epi32(acc1, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(w + 8 * p + 8)),
+                                                             _mm256_load_si256((const __m256i *)(kv + 8 * p + 8))));
+        }
+        if (p < np)
+            acc0 = _mm256_add_epi32(acc0, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(w + 8 * p)),
+                                                             _mm256_load_si256((const __m256i *)(kv + 8 * p))));
+        acc0 = _mm256_add_epi32(acc0, acc1);
+        __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc0), _mm256_extracti128_si256(acc0, 1));
+        sum = _mm_srai_epi32(_mm_add_epi32(sum, half), PRECISION_BITS);
+        sum = _mm_packus_epi16(_mm_packs_epi32(sum, sum), sum);   /* clip to 0..255 */
+        uint32_t px = (uint32_t)_mm_cvtsi128_si32(sum);
+        if (xx + 1 < ncols) {
+            memcpy(o, &px, 4);                /* the 4th byte is overwritten by the next pixel */
+        } else {
+            o[0] = (uint8_t)px;
+            o[1] = (uint8_t)(px >> 8);
+            o[2] = (uint8_t)(px >> 16);
+        }
+        o += 3;
+    }
 }
 #endif
-
-static void hpass(const uint8_t *src, size_t sstride, int sw, int row_first, int trows, uint8_t *tmp,
-                  size_t tstride, int ncols, const int *hb, const int32_t *hk, int hks, int simd) {
-#ifdef VDB_X86
-    if (simd && hpass_avx2(src, sstride, sw, row_first, trows, tmp, tstride, ncols, hb, hk, hks)) return;
-#endif
-    hpass_scalar(src, sstride, sw, row_first, trows, tmp, tstride, ncols, hb, hk, hks);
-}
 
 /* Vertical pass for one output row: acc[i] += t[i] * k over the taps (vectorized by the compiler). */
 static inline __attribute__((always_inline)) void vrow_generic(const uint8_t *tbase, size_t tstride, int ymin,
@@ -208,6 +165,145 @@ __attribute__((target("avx2"))) static void vrow_avx2(const uint8_t *tbase, size
 }
 #endif
 
+void vdb_resizer_free(vdb_resizer *r) {
+    if (!r) return;
+    free(r->hb); free(r->hk); free(r->vb); free(r->vk); free(r->tmp); free(r->kpairs); free(r->wide);
+    free(r->fliprow);
+    memset(r, 0, sizeof(*r));
+}
+
+int vdb_resizer_init(vdb_resizer *r, int sw, int sh, int dw, int dh, int cx, int cy, int cw, int ch,
+                     int flip_h, int flip_v, int allow_simd) {
+    memset(r, 0, sizeof(*r));
+    if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || cw <= 0 || ch <= 0) return VDB_ERR_ARGUMENT;
+    r->sw = sw; r->sh = sh; r->cx = cx; r->cy = cy; r->cw = cw; r->ch = ch;
+    r->flip_h = flip_h; r->flip_v = flip_v;
+#ifdef VDB_X86
+    r->simd = allow_simd && __builtin_cpu_supports("avx2");
+#else
+    (void)allow_simd;
+#endif
+    r->x0 = cx < 0 ? 0 : cx;
+    r->x1 = cx + cw > dw ? dw : cx + cw;
+    r->y0 = cy < 0 ? 0 : cy;
+    r->y1 = cy + ch > dh ? dh : cy + ch;
+    if (r->x0 >= r->x1 || r->y0 >= r->y1) { r->empty = 1; return VDB_OK; }
+    r->ncols = r->x1 - r->x0;
+    r->nrows = r->y1 - r->y0;
+    r->need_h = dw != sw;
+    r->need_v = dh != sh;
+    if (r->need_v) {
+        r->vks = coeffs(sh, dh, r->y0, r->nrows, &r->vb, &r->vk);
+        if (!r->vks) goto oom;
+        r->row_first = r->vb[0];
+        r->row_last = r->vb[2 * (r->nrows - 1)] + r->vb[2 * (r->nrows - 1) + 1];
+    } else {
+        r->row_first = r->y0;
+        r->row_last = r->y1;
+    }
+    if (r->need_h) {
+        r->hks = coeffs(sw, dw, r->x0, r->ncols, &r->hb, &r->hk);
+        if (!r->hks) goto oom;
+        r->used0 = r->hb[0];
+        r->used1 = 0;
+        for (int xx = 0; xx < r->ncols; xx++) {
+            if (r->hb[2 * xx] < r->used0) r->used0 = r->hb[2 * xx];
+            if (r->hb[2 * xx] + r->hb[2 * xx + 1] > r->used1) r->used1 = r->hb[2 * xx] + r->hb[2 * xx + 1];
+        }
+        if (r->simd) {
+            r->pairs = (r->hks + 1) / 2;
+            r->kpairs = aligned_alloc(32, (size_t)r->ncols * r->pairs * 32 + 32);
+            r->wide = calloc((size_t)sw + 2, 16);    /* + a zero pixel after the row for odd tap counts */
+            if (!r->kpairs || !r->wide) goto oom;
+            for (int xx = 0; xx < r->ncols; xx++) {
+                const int32_t *k = r->hk + (size_t)xx * r->hks;
+                int n = r->hb[2 * xx + 1];
+                for (int p = 0; p < r->pairs; p++) {
+                    int32_t a = 2 * p < n ? k[2 * p] : 0, b = 2 * p + 1 < n ? k[2 * p + 1] : 0;
+                    int32_t *d = r->kpairs + ((size_t)xx * r->pairs + p) * 8;
+                    d[0] = d[1] = d[2] = d[3] = a;
+                    d[4] = d[5] = d[6] = d[7] = b;
+                }
+            }
+            r->bytes += (size_t)r->ncols * r->pairs * 32 + ((size_t)sw + 2) * 16;
+        }
+    }
+    r->tstride = (size_t)r->ncols * 3;
+    size_t trows = (size_t)(r->row_last - r->row_first);
+    r->tmp = malloc(r->tstride * trows);
+    if (!r->tmp) goto oom;
+    if (flip_h) {
+        r->fliprow = malloc((size_t)sw * 3 + 16);
+        if (!r->fliprow) goto oom;
+    }
+    r->bytes += r->tstride * trows + (flip_h ? (size_t)sw * 3 : 0) +
+                (size_t)(r->hks * r->ncols + r->vks * r->nrows) * 4;
+    return VDB_OK;
+oom:
+    vdb_resizer_free(r);
+    return VDB_ERR_NO_MEMORY;
+}
+
+/* Is stored row `sy` needed? Returns the row index in the oriented image, or -1. */
+int vdb_resizer_wants(const vdb_resizer *r, int sy) {
+    if (r->empty) return -1;
+    int y = r->flip_v ? r->sh - 1 - sy : sy;
+    return (y >= r->row_first && y < r->row_last) ? y : -1;
+}
+
+void vdb_resizer_row(vdb_resizer *r, int sy, const uint8_t *row) {
+    int y = vdb_resizer_wants(r, sy);
+    if (y < 0) return;
+    if (r->flip_h) {
+        int w = r->sw;
+        for (int x = 0; x < w; x++) {
+            const uint8_t *s = row + (size_t)(w - 1 - x) * 3;
+            r->fliprow[3 * x + 0] = s[0];
+            r->fliprow[3 * x + 1] = s[1];
+            r->fliprow[3 * x + 2] = s[2];
+        }
+        row = r->fliprow;
+    }
+    uint8_t *t = r->tmp + (size_t)(y - r->row_first) * r->tstride;
+    if (!r->need_h) {
+        memcpy(t, row + (size_t)r->x0 * 3, r->tstride);
+        return;
+    }
+#ifdef VDB_X86
+    if (r->simd) { hrow_avx2(r, row, t); return; }
+#endif
+    hrow_scalar(r, row, t);
+}
+
+int vdb_resizer_finish(vdb_resizer *r, uint8_t *out) {
+    memset(out, 0, (size_t)r->cw * r->ch * 3);
+    if (r->empty) return VDB_OK;
+    size_t rowlen = (size_t)r->ncols * 3;
+    int32_t *acc = NULL;
+    if (r->need_v) {
+        acc = malloc(sizeof(int32_t) * rowlen);
+        if (!acc) return VDB_ERR_NO_MEMORY;
+    }
+    for (int yy = 0; yy < r->nrows; yy++) {
+        uint8_t *orow = out + ((size_t)(r->y0 + yy - r->cy) * r->cw + (size_t)(r->x0 - r->cx)) * 3;
+        if (!r->need_v) {
+            memcpy(orow, r->tmp + (size_t)(r->y0 + yy - r->row_first) * r->tstride, rowlen);
+            continue;
+        }
+        int ymin = r->vb[2 * yy] - r->row_first, n = r->vb[2 * yy + 1];
+        const int32_t *k = r->vk + (size_t)yy * r->vks;
+#ifdef VDB_X86
+        if (r->simd) {
+            vrow_avx2(r->tmp, r->tstride, ymin, n, k, acc, rowlen, orow);
+            continue;
+        }
+#endif
+        vrow_default(r->tmp, r->tstride, ymin, n, k, acc, rowlen, orow);
+    }
+    free(acc);
+    return VDB_OK;
+}
+
 int vdb_resize_crop_rgb8(const uint8_t *src, int sw, int sh, size_t sstride, int dw, int dh,
                          int cx, int cy, int cw, int ch, uint8_t *out) {
     return vdb_resize_crop_rgb8_ex(src, sw, sh, sstride, dw, dh, cx, cy, cw, ch, out, 1);
@@ -215,83 +311,15 @@ int vdb_resize_crop_rgb8(const uint8_t *src, int sw, int sh, size_t sstride, int
 
 int vdb_resize_crop_rgb8_ex(const uint8_t *src, int sw, int sh, size_t sstride, int dw, int dh,
                             int cx, int cy, int cw, int ch, uint8_t *out, int allow_simd) {
-    int avx2 = 0;
-#ifdef VDB_X86
-    avx2 = allow_simd && __builtin_cpu_supports("avx2");
-#else
-    (void)allow_simd;
-#endif
-    if (!src || !out || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || cw <= 0 || ch <= 0 ||
-        sstride < (size_t)sw * 3)
-        return VDB_ERR_ARGUMENT;
-    memset(out, 0, (size_t)cw * ch * 3);
-    int x0 = cx < 0 ? 0 : cx, x1 = cx + cw > dw ? dw : cx + cw;
-    int y0 = cy < 0 ? 0 : cy, y1 = cy + ch > dh ? dh : cy + ch;
-    if (x0 >= x1 || y0 >= y1) return VDB_OK;
-    int ncols = x1 - x0, nrows = y1 - y0;
-    int need_h = dw != sw, need_v = dh != sh;
-
-    int *hb = NULL, *vb = NULL;
-    int32_t *hk = NULL, *vk = NULL;
-    int hks = 0, vks = 0;
-    int status = VDB_OK;
-    uint8_t *tmp = NULL;
-    int32_t *acc = NULL;
-
-    int row_first, row_last;  /* source rows the vertical pass reads */
-    if (need_v) {
-        vks = coeffs(sh, dh, y0, nrows, &vb, &vk);
-        if (!vks) { status = VDB_ERR_NO_MEMORY; goto done; }
-        row_first = vb[0];
-        row_last = vb[2 * (nrows - 1)] + vb[2 * (nrows - 1) + 1];
-    } else {
-        row_first = y0;
-        row_last = y1;
-    }
-    int trows = row_last - row_first;
-
-    /* Horizontal pass into tmp (trows x ncols), or a view into src when width is unchanged. */
-    const uint8_t *tbase;
-    size_t tstride;
-    if (need_h) {
-        hks = coeffs(sw, dw, x0, ncols, &hb, &hk);
-        if (!hks) { status = VDB_ERR_NO_MEMORY; goto done; }
-        tstride = (size_t)ncols * 3;
-        tmp = malloc(tstride * trows);
-        if (!tmp) { status = VDB_ERR_NO_MEMORY; goto done; }
-        hpass(src, sstride, sw, row_first, trows, tmp, tstride, ncols, hb, hk, hks, avx2);
-        tbase = tmp;
-    } else {
-        tbase = src + (size_t)row_first * sstride + (size_t)x0 * 3;
-        tstride = sstride;
-    }
-
-    /* Vertical pass (or a copy) into the output window. */
-    size_t rowlen = (size_t)ncols * 3;
-    if (need_v) {
-        acc = malloc(sizeof(int32_t) * rowlen);
-        if (!acc) { status = VDB_ERR_NO_MEMORY; goto done; }
-    }
-    for (int yy = 0; yy < nrows; yy++) {
-        uint8_t *orow = out + ((size_t)(y0 + yy - cy) * cw + (size_t)(x0 - cx)) * 3;
-        if (!need_v) {
-            memcpy(orow, tbase + (size_t)(y0 + yy - row_first) * tstride, rowlen);
-            continue;
-        }
-        int ymin = vb[2 * yy] - row_first, ymax = vb[2 * yy + 1];
-        const int32_t *k = vk + (size_t)yy * vks;
-#ifdef VDB_X86
-        if (avx2) {
-            vrow_avx2(tbase, tstride, ymin, ymax, k, acc, rowlen, orow);
-            continue;
-        }
-#endif
-        vrow_default(tbase, tstride, ymin, ymax, k, acc, rowlen, orow);
-    }
-
-done:
-    free(hb); free(hk); free(vb); free(vk); free(tmp); free(acc);
-    return status;
+    if (!src || !out || sstride < (size_t)sw * 3) return VDB_ERR_ARGUMENT;
+    vdb_resizer r;
+    int rc = vdb_resizer_init(&r, sw, sh, dw, dh, cx, cy, cw, ch, 0, 0, allow_simd);
+    if (rc != VDB_OK) return rc;
+    if (!r.empty)
+        for (int y = r.row_first; y < r.row_last; y++) vdb_resizer_row(&r, y, src + (size_t)y * sstride);
+    rc = vdb_resizer_finish(&r, out);
+    vdb_resizer_free(&r);
+    return rc;
 }
 
 void vdb_rgb8_to_chw(const uint8_t *rgb, int w, int h, int do_rescale, double rescale,

@@ -64,6 +64,21 @@ struct ImagePreprocessTests {
         #expect(throws: ImageError.self) { try DecodedImage(width: 3, height: 3, rgb8: [1, 2, 3]) }
     }
 
+    @Test("streaming decode+resize equals decode-then-resize on every fixture; memory stays below a full decode")
+    func streamingMatchesBuffered() throws {
+        for entry in try ImageFixtures.index().images where entry.reference != nil {
+            let data = try Data(contentsOf: ImageFixtures.directory.appendingPathComponent(entry.file))
+            let streamed = try CLIPImageLoader.preprocess(data: data)
+            let buffered = try CLIPImageLoader.buffered(data: data, config: .default, options: .default, source: entry.file)
+            #expect(streamed.pixels == buffered.pixels, "\(entry.file)")
+            #expect(streamed.decodeScale == buffered.decodeScale && streamed.width == buffered.width
+                    && streamed.height == buffered.height, "\(entry.file)")
+        }
+        let photo = try CLIPImageLoader.preprocess(data: try Data(contentsOf: ImageFixtures.directory.appendingPathComponent("photo_1024x768.jpg")))
+        print("[image-memory] 1024x768 JPEG: peak \(photo.peakBytes) bytes (full decode alone: \(1024 * 768 * 3))")
+        #expect(photo.decodeScale == 1 && photo.peakBytes < 1024 * 768 * 3)
+    }
+
     @Test("resize geometry follows transformers (truncated long side, floored crop offset)")
     func geometry() {
         let c = CLIPPreprocessConfig.default
@@ -80,6 +95,7 @@ struct ImagePreprocessTests {
     func elongatedBoundedMemory() throws {
         let r = try CLIPImageLoader.preprocess(data: try Data(contentsOf: ImageFixtures.directory.appendingPathComponent("tall_17x900.png")))
         // the full resize would be 224 x 11858 x 3 = 7.97 MB
+        print("[image-memory] 17x900 PNG: peak \(r.peakBytes) bytes")
         #expect(r.peakBytes < 1_000_000, "peak \(r.peakBytes) bytes")
         #expect(r.width == 17 && r.height == 900)
     }
@@ -92,8 +108,10 @@ struct ImagePreprocessTests {
         let r = try CLIPImageLoader.preprocess(data: jpeg)
         #expect(r.decodeScale == 8)
         #expect(r.width == 20000 && r.height == 20000)
-        // full decode would need 1.2 GB; 1/8 scale is 2500 x 2500 x 3 = 18.75 MB
-        #expect(r.peakBytes < 25_000_000, "peak \(r.peakBytes) bytes")
+        // full decode would need 1.2 GB; 1/8 scale is 2500 x 2500 x 3 = 18.75 MB, and streaming
+        // rows into the resampler keeps only 2500 rows x 224 columns x 3 (1.7 MB)
+        print("[image-memory] 20000x20000 JPEG: decodeScale \(r.decodeScale), peak \(r.peakBytes) bytes")
+        #expect(r.peakBytes < 4_000_000, "peak \(r.peakBytes) bytes")
         let plane = 224 * 224
         for c in 0..<3 {
             let expected = (Float(128.0 / 255.0) - CLIPPreprocessConfig.clipMean[c]) / CLIPPreprocessConfig.clipStd[c]

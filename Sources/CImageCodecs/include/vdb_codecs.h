@@ -102,6 +102,18 @@ int vdb_resize_crop_rgb8(const uint8_t *src, int src_w, int src_h, size_t src_st
                          int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,
                          uint8_t *out);
 
+/*
+ * Decode + resize + crop in one pass (what CLIP preprocessing uses): JPEG/PNG rows stream into the
+ * resampler, so no full-size decoded image is held (EXIF orientations 5-8 and interlaced PNGs use a
+ * full buffer). Geometry as vdb_resize_crop_rgb8, with dst_w x dst_h the resized size of the image
+ * *as displayed* (after orientation, at full resolution; DCT scaling is chosen from min_short_side as
+ * in vdb_decode and does not change the output grid). out: crop_w*crop_h*3 bytes. info receives the
+ * decode facts (pixels stays NULL; peak_bytes = decoder + resampler buffers).
+ */
+int vdb_decode_resize_crop(const uint8_t *data, size_t size, int min_short_side, int apply_orientation,
+                           int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,
+                           uint8_t *out, vdb_decoded *info, char *msg, size_t msg_len);
+
 /* Same, with allow_simd = 0 forcing the portable scalar loops (for tests; results are identical). */
 int vdb_resize_crop_rgb8_ex(const uint8_t *src, int src_w, int src_h, size_t src_stride,
                             int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,

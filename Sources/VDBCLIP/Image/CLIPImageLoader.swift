@@ -116,8 +116,42 @@ public enum CLIPImageLoader {
     public static func preprocess(data: some ContiguousBytes, config: CLIPPreprocessConfig = .default,
                                   options: Options = .default, source: String = "<memory>") throws -> Result {
         try config.validate()
-        return try withDecoded(data: data, minimumShortSide: minimumShortSide(config: config, options: options),
-                               applyOrientation: options.applyOrientation, source: source) { d, format in
+        let minSide = minimumShortSide(config: config, options: options)
+        let info: ImageInfo
+        do {
+            info = try ImageProbe.info(of: data, source: source)
+        } catch {
+            // Unusual or broken headers: the full decoder gives the precise error (or copes).
+            return try buffered(data: data, config: config, options: options, source: source)
+        }
+        // Stream: decode rows straight into the resampler (no full-size image in memory).
+        let (fw, fh) = options.applyOrientation ? (info.width, info.height) : (info.storedWidth, info.storedHeight)
+        let g = geometry(fullWidth: fw, fullHeight: fh, config: config)
+        var crop = [UInt8](repeating: 0, count: g.cw * g.ch * 3)
+        var d = vdb_decoded()
+        var message = [CChar](repeating: 0, count: 512)
+        let rc = data.withUnsafeBytes { raw in
+            crop.withUnsafeMutableBufferPointer { dst in
+                vdb_decode_resize_crop(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count,
+                                       Int32(clamping: minSide), options.applyOrientation ? 1 : 0,
+                                       Int32(g.rw), Int32(g.rh), Int32(g.cx), Int32(g.cy), Int32(g.cw), Int32(g.ch),
+                                       dst.baseAddress, &d, &message, message.count)
+            }
+        }
+        guard rc == Int32(VDB_OK) else {
+            let detail = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            throw ImageError(status: rc, format: info.format, source: source, detail: detail, leading: "")
+        }
+        let t = PixelTensor(width: g.cw, height: g.ch, data: normalize(crop: crop, width: g.cw, height: g.ch, config: config))
+        return Result(pixels: t, format: info.format, width: fw, height: fh, orientation: info.orientation,
+                      decodeScale: Int(d.scale_denom), peakBytes: d.peak_bytes + crop.count + t.data.count * 4)
+    }
+
+    /// Decode to a full image buffer, then resample (used when the headers could not be probed).
+    static func buffered(data: some ContiguousBytes, config: CLIPPreprocessConfig, options: Options,
+                         source: String) throws -> Result {
+        try withDecoded(data: data, minimumShortSide: minimumShortSide(config: config, options: options),
+                        applyOrientation: options.applyOrientation, source: source) { d, format in
             let w = Int(d.width), h = Int(d.height)
             let swap = d.orientation_applied != 0 && d.orientation >= 5
             let fullW = Int(swap ? d.source_height : d.source_width)
@@ -159,32 +193,52 @@ public enum CLIPImageLoader {
 
     /// Resize geometry from the full-resolution size, resampling from the (possibly DCT-scaled)
     /// decoded pixels, only inside the crop window; then rescale/normalize to CHW floats.
-    static func tensor(pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int, fullWidth: Int,
-                       fullHeight: Int, config: CLIPPreprocessConfig) throws -> (PixelTensor, Int) {
-        try config.validate()
-        var (rw, rh) = resizedSize(width: fullWidth, height: fullHeight, config: config)
-        if !config.doResize { (rw, rh) = (width, height) }
+    /// Resize and crop geometry in resized coordinates (transformers' sizes and floored crop offsets).
+    struct Geometry {
+        var rw: Int, rh: Int, cx: Int, cy: Int, cw: Int, ch: Int
+    }
+
+    static func geometry(fullWidth: Int, fullHeight: Int, config: CLIPPreprocessConfig) -> Geometry {
+        let (rw, rh) = resizedSize(width: fullWidth, height: fullHeight, config: config)
         // centre crop as transformers: top = (H - crop) // 2 (floor), zero padding outside the image
         let (cw, ch) = config.doCenterCrop ? (config.cropWidth, config.cropHeight) : (rw, rh)
         let cx = config.doCenterCrop ? floorDiv(rw - cw, 2) : 0
         let cy = config.doCenterCrop ? floorDiv(rh - ch, 2) : 0
-        var crop = [UInt8](repeating: 0, count: cw * ch * 3)
+        return Geometry(rw: rw, rh: rh, cx: cx, cy: cy, cw: cw, ch: ch)
+    }
+
+    static func tensor(pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int, fullWidth: Int,
+                       fullHeight: Int, config: CLIPPreprocessConfig) throws -> (PixelTensor, Int) {
+        try config.validate()
+        var g = geometry(fullWidth: fullWidth, fullHeight: fullHeight, config: config)
+        if !config.doResize { g = geometry(fullWidth: width, fullHeight: height, config: config) }
+        var crop = [UInt8](repeating: 0, count: g.cw * g.ch * 3)
         let rc = crop.withUnsafeMutableBufferPointer { dst in
             vdb_resize_crop_rgb8(pixels.baseAddress, Int32(width), Int32(height), width * 3,
-                                 Int32(rw), Int32(rh), Int32(cx), Int32(cy), Int32(cw), Int32(ch),
+                                 Int32(g.rw), Int32(g.rh), Int32(g.cx), Int32(g.cy), Int32(g.cw), Int32(g.ch),
                                  dst.baseAddress)
         }
         if rc == Int32(VDB_ERR_NO_MEMORY) { throw ImageError.outOfMemory(source: "resize") }
         if rc != Int32(VDB_OK) {
-            throw ImageError.invalidPixels(detail: "resize \(width)x\(height) -> \(rw)x\(rh) crop \(cw)x\(ch) rejected")
+            throw ImageError.invalidPixels(detail: "resize \(width)x\(height) -> \(g.rw)x\(g.rh) crop \(g.cw)x\(g.ch) rejected")
         }
-        let count = 3 * cw * ch
+        let data = normalize(crop: crop, width: g.cw, height: g.ch, config: config)
+        // intermediate of the horizontal pass: (source rows under the crop window) x crop width x 3
+        let scaleY = Double(height) / Double(g.rh)
+        let rowsNeeded = min(height, Int((Double(g.ch) * scaleY).rounded(.up)) + 2 * Int((2 * max(scaleY, 1)).rounded(.up)) + 2)
+        let workBytes = crop.count + data.count * 4 + rowsNeeded * g.cw * 3
+        return (PixelTensor(width: g.cw, height: g.ch, data: data), workBytes)
+    }
+
+    /// RGB8 crop -> CHW floats: float32(v * rescale_factor), then (v - mean) / std.
+    static func normalize(crop: [UInt8], width: Int, height: Int, config: CLIPPreprocessConfig) -> [Float] {
+        let count = 3 * width * height
         let mean = config.imageMean, std = config.imageStd
-        let data = [Float](unsafeUninitializedCapacity: count) { buf, n in
+        return [Float](unsafeUninitializedCapacity: count) { buf, n in
             crop.withUnsafeBufferPointer { c in
                 mean.withUnsafeBufferPointer { m in
                     std.withUnsafeBufferPointer { s in
-                        vdb_rgb8_to_chw(c.baseAddress, Int32(cw), Int32(ch), config.doRescale ? 1 : 0,
+                        vdb_rgb8_to_chw(c.baseAddress, Int32(width), Int32(height), config.doRescale ? 1 : 0,
                                         config.rescaleFactor, config.doNormalize ? 1 : 0,
                                         m.baseAddress, s.baseAddress, buf.baseAddress)
                     }
@@ -192,11 +246,6 @@ public enum CLIPImageLoader {
             }
             n = count
         }
-        // intermediate of the horizontal pass: (source rows under the crop window) x crop width x 3
-        let scaleY = Double(height) / Double(rh)
-        let rowsNeeded = min(height, Int((Double(ch) * scaleY).rounded(.up)) + 2 * Int((2 * max(scaleY, 1)).rounded(.up)) + 2)
-        let workBytes = crop.count + count * 4 + rowsNeeded * cw * 3
-        return (PixelTensor(width: cw, height: ch, data: data), workBytes)
     }
 
     private static func floorDiv(_ a: Int, _ b: Int) -> Int {
