@@ -88,6 +88,23 @@ def png_raw(width, height, bit_depth, color_type, rows_bytes):
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
+def png_adam7(rgb):
+    """8-bit RGB PNG with Adam7 interlacing, written by hand (Pillow cannot write interlaced PNGs)."""
+    h, w, _ = rgb.shape
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = rgb[y0::dy, x0::dx]
+        if sub.shape[0] == 0 or sub.shape[1] == 0:
+            continue
+        raw += b"".join(b"\x00" + sub[y].tobytes() for y in range(sub.shape[0]))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
+            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
 def exif_bytes(orientation):
     ex = Image.Exif()
     ex[0x0112] = orientation
@@ -240,6 +257,16 @@ def main():
     add("exact_224.png", "png", d, reopen(d), size=(224, 224))
     d = png(Image.fromarray(scene(224, 300, 22, noise=0)))
     add("width_224.png", "png", d, reopen(d), size=(224, 300))
+
+    # --- low bit depths and interlacing
+    bits1 = Image.fromarray(np.array(Image.fromarray(scene(90, 70, 27)).convert("L")) > 128)
+    d = png(bits1)
+    add("gray_1bit.png", "png", d, reopen(d), "PIL.Image.open (mode 1, 1-bit PNG)", size=(90, 70))
+    pal4 = Image.fromarray(scene(110, 80, 28)).quantize(colors=12)
+    d = png(pal4, bits=4)
+    add("palette_4bit.png", "png", d, reopen(d), "PIL.Image.open (4-bit palette)", size=(110, 80))
+    d = png_adam7(scene(150, 100, 29))
+    add("interlaced.png", "png", d, reopen(d), "PIL.Image.open (Adam7 interlaced)", size=(150, 100))
 
     # --- bad files
     full = jpeg(Image.fromarray(scene(320, 240, 23)), quality=90)

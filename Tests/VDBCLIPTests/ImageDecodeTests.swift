@@ -87,6 +87,9 @@ struct ImageDecodeTests {
         #expect(rgba.hasAlpha && rgba.components == 4)
         #expect(try ImageProbe.info(ofFile: ImageFixtures.path("palette_trns.png")).hasAlpha)
         #expect(try ImageProbe.info(ofFile: ImageFixtures.path("rgb16.png")).bitDepth == 16)
+        #expect(try ImageProbe.info(ofFile: ImageFixtures.path("interlaced.png")).isProgressive)
+        #expect(try ImageProbe.info(ofFile: ImageFixtures.path("gray_1bit.png")).bitDepth == 1)
+        #expect(try ImageProbe.info(ofFile: ImageFixtures.path("palette_4bit.png")).bitDepth == 4)
         #expect(throws: ImageError.self) { try ImageProbe.info(ofFile: ImageFixtures.path("empty.jpg")) }
     }
 
