@@ -25,7 +25,11 @@ static void on_error_exit(j_common_ptr cinfo) {
     if (e->status == VDB_OK) {
         int code = cinfo->err->msg_code;
         e->status = (code == JERR_INPUT_EOF || code == JERR_INPUT_EMPTY) ? VDB_ERR_TRUNCATED
-                  : (code == JERR_OUT_OF_MEMORY) ? VDB_ERR_NO_MEMORY : VDB_ERR_CORRUPT;
+                  : (code == JERR_OUT_OF_MEMORY) ? VDB_ERR_NO_MEMORY
+                  : (code == JERR_BAD_PRECISION || code == JERR_SOF_UNSUPPORTED || code == JERR_ARITH_NOTIMPL ||
+                     code == JERR_NOT_COMPILED) ? VDB_ERR_UNSUPPORTED
+                  : (code == JERR_IMAGE_TOO_BIG || code == JERR_WIDTH_OVERFLOW) ? VDB_ERR_TOO_LARGE
+                  : VDB_ERR_CORRUPT;
     }
     longjmp(e->jump, 1);
 }

@@ -174,3 +174,26 @@ struct ImageDecodeTests {
         }
     }
 }
+
+@Suite("Unsupported JPEG variants")
+struct ImageUnsupportedTests {
+    @Test("a 12-bit JPEG is reported as unsupported, not corrupt")
+    func twelveBit() throws {
+        var jpeg = ImageFixtures.flatGrayJPEG(width: 16, height: 16)
+        // SOF0 precision byte follows FF C0 + 2 length bytes
+        let sof = try #require(jpeg.indices.first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 })
+        jpeg[sof + 4] = 12
+        let error = try #require(throws: ImageError.self) { try CLIPImageLoader.pixels(fromData: jpeg, source: "12bit.jpg") }
+        guard case .unsupported(_, .jpeg, let detail) = error else {
+            Issue.record("expected .unsupported, got \(error)")
+            return
+        }
+        #expect(detail.contains("12"), "\(detail)")
+    }
+
+    @Test("the synthetic flat JPEG decodes to mid-gray at small sizes too")
+    func flatSmall() throws {
+        let img = try CLIPImageLoader.decode(data: ImageFixtures.flatGrayJPEG(width: 40, height: 24))
+        #expect(img.width == 40 && img.height == 24 && img.pixels.allSatisfy { $0 == 128 })
+    }
+}
