@@ -23,7 +23,10 @@ uint8_t *vdb_orient_rgb8(const uint8_t *src, int w, int h, int orientation, int 
    size (after DCT scaling) before any row; a non-OK return aborts decoding with that status. */
 typedef struct {
     int (*start)(void *ctx, int width, int height);
-    void (*row)(void *ctx, int y, const uint8_t *rgb);
+    /* Row y; `rgb` holds columns [xoff, ...) of it (xoff > 0 only after a `columns` request). */
+    void (*row)(void *ctx, int y, const uint8_t *rgb, int xoff);
+    /* Optional: columns [c0, c1) the sink needs, so a decoder may skip the others. */
+    void (*columns)(void *ctx, int *c0, int *c1);
     void *ctx;
 } vdb_row_sink;
 
@@ -56,6 +59,10 @@ int vdb_resizer_init(vdb_resizer *r, int sw, int sh, int dw, int dh, int cx, int
                      int flip_h, int flip_v, int allow_simd);
 int vdb_resizer_wants(const vdb_resizer *r, int stored_y);
 void vdb_resizer_row(vdb_resizer *r, int stored_y, const uint8_t *row);
+/* A row holding only source columns [xoff, ...) (must cover vdb_resizer_columns; xoff = 0 if flipped). */
+void vdb_resizer_row_part(vdb_resizer *r, int stored_y, const uint8_t *row, int xoff);
+/* Source columns [c0, c1) of stored rows that the resampler reads. */
+void vdb_resizer_columns(const vdb_resizer *r, int *c0, int *c1);
 int vdb_resizer_finish(vdb_resizer *r, uint8_t *out);
 void vdb_resizer_free(vdb_resizer *r);
 #endif

@@ -144,7 +144,23 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
             longjmp(err.jump, 1);
         }
     }
-    size_t rgb_bytes = sink ? (size_t)w * 3 : (size_t)w * h * 3;   /* one row when streaming */
+    /* Streaming: decode only the columns the resampler reads (plus a 32-pixel margin on each side,
+       so fancy upsampling at the crop edge cannot change them); libjpeg-turbo widens the window to
+       iMCU boundaries and reports the actual offset. */
+    int xoff = 0;
+    if (sink && sink->columns) {
+        int c0, c1;
+        sink->columns(sink->ctx, &c0, &c1);
+        c0 = c0 - 32 < 0 ? 0 : c0 - 32;
+        c1 = c1 + 32 > w ? w : c1 + 32;
+        if (c1 > c0 && (c0 > 0 || c1 < w)) {
+            JDIMENSION xo = (JDIMENSION)c0, cw = (JDIMENSION)(c1 - c0);
+            jpeg_crop_scanline(&cinfo, &xo, &cw);
+            xoff = (int)xo;
+        }
+    }
+    int ow = (int)cinfo.output_width;   /* == w unless cropped */
+    size_t rgb_bytes = sink ? (size_t)ow * 3 : (size_t)w * h * 3;   /* one row when streaming */
     buf->pixels = malloc(rgb_bytes);
     if (!buf->pixels) {
         err.status = VDB_ERR_NO_MEMORY;
@@ -152,7 +168,7 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
         longjmp(err.jump, 1);
     }
     if (cmyk) {
-        buf->row = malloc((size_t)w * 4);
+        buf->row = malloc((size_t)ow * 4);
         if (!buf->row) {
             err.status = VDB_ERR_NO_MEMORY;
             strcpy(err.message, "out of memory for a scanline");
@@ -164,12 +180,12 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
         if (cmyk) {
             JSAMPROW r = buf->row;
             jpeg_read_scanlines(&cinfo, &r, 1);
-            cmyk_row_to_rgb(buf->row, buf->pixels, w, inverted);
+            cmyk_row_to_rgb(buf->row, buf->pixels, ow, inverted);
         } else {
             JSAMPROW r = buf->pixels;
             jpeg_read_scanlines(&cinfo, &r, 1);
         }
-        sink->row(sink->ctx, y, buf->pixels);
+        sink->row(sink->ctx, y, buf->pixels, xoff);
     }
     while (!sink && cinfo.output_scanline < cinfo.output_height) {
         uint8_t *dst = buf->pixels + (size_t)cinfo.output_scanline * w * 3;
@@ -194,7 +210,7 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
     out->source_width = (int)cinfo.image_width;
     out->source_height = (int)cinfo.image_height;
     out->scale_denom = denom;
-    out->peak_bytes = rgb_bytes + (cmyk ? (size_t)w * 4 : 0);
+    out->peak_bytes = rgb_bytes + (cmyk ? (size_t)ow * 4 : 0);
     jpeg_destroy_decompress(&cinfo);
     free(buf->row);
     free(buf);

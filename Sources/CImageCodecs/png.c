@@ -135,7 +135,7 @@ int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, const vdb
         for (png_uint_32 y = 0; y < h; y++) {
             png_read_row(png, c->pixels, NULL);
             if (channels == 4) composite_row(c->pixels, c->pixels, w);
-            sink->row(sink->ctx, (int)y, c->pixels);
+            sink->row(sink->ctx, (int)y, c->pixels, 0);
         }
         out->pixels = NULL;
         out->width = (int)w;

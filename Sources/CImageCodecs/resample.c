@@ -4,6 +4,7 @@
 #include "internal.h"
 #include <math.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -67,9 +68,10 @@ static int coeffs(int inSize, int outSize, int out0, int count, int **boundsp, i
 
 
 /* Horizontal pass, scalar: one output pixel = sum over its taps, 3 channels, 22-bit fixed point. */
-static void hrow_scalar(const vdb_resizer *r, const uint8_t *srow, uint8_t *o) {
+/* `row` holds source columns [xoff, ...): pixel x is at row + 3 * (x - xoff). */
+static void hrow_scalar(const vdb_resizer *r, const uint8_t *row, int xoff, uint8_t *o) {
     for (int xx = 0; xx < r->ncols; xx++) {
-        const uint8_t *s = srow + (size_t)r->hb[2 * xx] * 3;
+        const uint8_t *s = row + (size_t)(r->hb[2 * xx] - xoff) * 3;
         const int32_t *k = r->hk + (size_t)xx * r->hks;
         int n = r->hb[2 * xx + 1];
         int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
@@ -90,9 +92,11 @@ static void hrow_scalar(const vdb_resizer *r, const uint8_t *srow, uint8_t *o) {
 /* AVX2: the used part of the source row is widened to int32 RGBX (16 bytes per pixel); taps are
    processed two at a time with coefficients pre-broadcast as (k[x] x4, k[x+1] x4). Integer sums are
    exact, so the result is bit-identical to the scalar version. */
-__attribute__((target("avx2"))) static void hrow_avx2(const vdb_resizer *r, const uint8_t *srow, uint8_t *o) {
+__attribute__((target("avx2"))) static void hrow_avx2(const vdb_resizer *r, const uint8_t *row, int xoff,
+                                                       uint8_t *o) {
     int32_t *wide = r->wide;
     int x = r->used0, used1 = r->used1;
+    const uint8_t *srow = row - (ptrdiff_t)xoff * 3;   /* only dereferenced at columns >= used0 >= xoff */
     const __m128i rgbx = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
     for (; x + 6 <= used1; x += 4) {      /* 16-byte load: 4 pixels + 4 spare bytes, inside the row */
         __m128i v = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(srow + 3 * x)), rgbx);
@@ -251,10 +255,22 @@ int vdb_resizer_wants(const vdb_resizer *r, int sy) {
     return (y >= r->row_first && y < r->row_last) ? y : -1;
 }
 
+void vdb_resizer_columns(const vdb_resizer *r, int *c0, int *c1) {
+    if (r->empty) { *c0 = 0; *c1 = 0; return; }
+    if (r->flip_h) { *c0 = 0; *c1 = r->sw; return; }
+    if (r->need_h) { *c0 = r->used0; *c1 = r->used1; return; }
+    *c0 = r->x0;
+    *c1 = r->x1;
+}
+
 void vdb_resizer_row(vdb_resizer *r, int sy, const uint8_t *row) {
+    vdb_resizer_row_part(r, sy, row, 0);
+}
+
+void vdb_resizer_row_part(vdb_resizer *r, int sy, const uint8_t *row, int xoff) {
     int y = vdb_resizer_wants(r, sy);
     if (y < 0) return;
-    if (r->flip_h) {
+    if (r->flip_h) {  /* needs whole rows (xoff == 0) */
         int w = r->sw;
         for (int x = 0; x < w; x++) {
             const uint8_t *s = row + (size_t)(w - 1 - x) * 3;
@@ -266,13 +282,13 @@ void vdb_resizer_row(vdb_resizer *r, int sy, const uint8_t *row) {
     }
     uint8_t *t = r->tmp + (size_t)(y - r->row_first) * r->tstride;
     if (!r->need_h) {
-        memcpy(t, row + (size_t)r->x0 * 3, r->tstride);
+        memcpy(t, row + (size_t)(r->x0 - xoff) * 3, r->tstride);
         return;
     }
 #ifdef VDB_X86
-    if (r->simd) { hrow_avx2(r, row, t); return; }
+    if (r->simd) { hrow_avx2(r, row, xoff, t); return; }
 #endif
-    hrow_scalar(r, row, t);
+    hrow_scalar(r, row, xoff, t);
 }
 
 int vdb_resizer_finish(vdb_resizer *r, uint8_t *out) {

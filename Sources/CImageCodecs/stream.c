@@ -17,9 +17,14 @@ static int on_start(void *ctx, int w, int h) {
     return rc;
 }
 
-static void on_row(void *ctx, int y, const uint8_t *rgb) {
+static void on_row(void *ctx, int y, const uint8_t *rgb, int xoff) {
     stream_ctx *s = ctx;
-    vdb_resizer_row(&s->r, y, rgb);
+    vdb_resizer_row_part(&s->r, y, rgb, xoff);
+}
+
+static void on_columns(void *ctx, int *c0, int *c1) {
+    stream_ctx *s = ctx;
+    vdb_resizer_columns(&s->r, c0, c1);
 }
 
 int vdb_decode_resize_crop(const uint8_t *data, size_t size, int min_short_side, int apply_orientation,
@@ -56,7 +61,7 @@ int vdb_decode_resize_crop(const uint8_t *data, size_t size, int min_short_side,
     s.dw = dst_w; s.dh = dst_h; s.cx = crop_x; s.cy = crop_y; s.cw = crop_w; s.ch = crop_h;
     s.flip_h = o == 2 || o == 3;
     s.flip_v = o == 3 || o == 4;
-    vdb_row_sink sink = {on_start, on_row, &s};
+    vdb_row_sink sink = {on_start, on_row, on_columns, &s};
     if (hdr.format == VDB_FORMAT_JPEG) rc = vdb_decode_jpeg(data, size, min_short_side, info, &sink, msg, msg_len);
     else rc = vdb_decode_png(data, size, info, &sink, msg, msg_len);
     if (rc == VDB_OK) rc = vdb_resizer_finish(&s.r, out);
