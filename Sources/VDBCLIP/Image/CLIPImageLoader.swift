@@ -36,7 +36,8 @@ public enum CLIPImageLoader {
         public var orientation: Int
         /// JPEG DCT scaling denominator used (1 = full-size decode).
         public var decodeScale: Int
-        /// Peak bytes of pixel buffers held while decoding and resizing.
+        /// Peak bytes of pixel buffers held while decoding and resizing (decoder rows or image,
+        /// resampler intermediate, and the output crop and tensor).
         public var peakBytes: Int
     }
 
@@ -67,7 +68,7 @@ public enum CLIPImageLoader {
         }
         defer { vdb_decoded_free(&out) }
         guard rc == Int32(VDB_OK), let format = ImageFormat(code: out.format), out.pixels != nil else {
-            let detail = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            let detail = cString(message)
             throw ImageError(status: rc, format: sniffed, source: source, detail: detail, leading: lead)
         }
         return try body(out, format)
@@ -139,7 +140,7 @@ public enum CLIPImageLoader {
             }
         }
         guard rc == Int32(VDB_OK) else {
-            let detail = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            let detail = cString(message)
             throw ImageError(status: rc, format: info.format, source: source, detail: detail, leading: "")
         }
         let t = PixelTensor(width: g.cw, height: g.ch, data: normalize(crop: crop, width: g.cw, height: g.ch, config: config))
@@ -246,6 +247,11 @@ public enum CLIPImageLoader {
             }
             n = count
         }
+    }
+
+    /// A NUL-terminated C message buffer as a String.
+    static func cString(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func floorDiv(_ a: Int, _ b: Int) -> Int {
