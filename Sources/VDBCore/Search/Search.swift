@@ -282,6 +282,9 @@ extension Collection {
             return id == emptySlotID ? nil : id
         }
         var raw = [[(score: Float, slot: UInt32)]](repeating: [], count: nq)
+        // Exact vectors of this snapshot, for indexes that re-rank through `withVectors`.
+        let st = try state(txn)
+        let snapshot = try blockViews(txn, st).map { SnapshotVectors(collectionID: cid, views: $0, slotsPerBlock: Int(B), dimension: d) }
         if let filter {
             var failure: Error?
             let slotFilter: (UInt32) -> Bool = { s in
@@ -292,7 +295,9 @@ extension Collection {
             }
             try queries.withUnsafeBufferPointer { qb in
                 for i in 0..<nq {
-                    raw[i] = try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: slotFilter)
+                    raw[i] = try SnapshotVectors.with(snapshot) {
+                        try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: slotFilter)
+                    }
                 }
             }
             if let failure { throw failure }
@@ -302,13 +307,15 @@ extension Collection {
             nonisolated(unsafe) var firstError: Error?
             raw.withUnsafeMutableBufferPointer { out in
                 queries.withUnsafeBufferPointer { qb in
-                    let shared = UnsafeTransfer((out, qb))
+                    let shared = UnsafeTransfer((out, qb, snapshot))
                     DispatchQueue.concurrentPerform(iterations: nThreads) { t in
-                        let (out, qb) = shared.value
+                        let (out, qb, snapshot) = shared.value
                         var i = t
                         while i < nq {
                             do {
-                                out[i] = try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: nil)
+                                out[i] = try SnapshotVectors.with(snapshot) {
+                                    try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: nil)
+                                }
                             } catch {
                                 errors.value.lock(); if firstError == nil { firstError = error }; errors.value.unlock()
                             }
@@ -324,6 +331,96 @@ extension Collection {
             out.reserveCapacity(hits.count)
             for h in hits { if let id = try id(ofSlot: h.slot) { out.append((h.score, id)) } }
             return out
+        }
+    }
+}
+
+// MARK: - exact vectors for re-ranking indexes
+
+/// The block views of the read snapshot a search runs in, published per thread while an index
+/// searches, so ``Collection/withVectors(slots:_:)`` reads that same snapshot without opening a
+/// nested transaction.
+final class SnapshotVectors: @unchecked Sendable {  // immutable; pointers valid while the search's read txn lives
+    let collectionID: UInt32
+    let views: [BlockView?]
+    let slotsPerBlock: Int
+    let dimension: Int
+
+    init(collectionID: UInt32, views: [BlockView?], slotsPerBlock: Int, dimension: Int) {
+        self.collectionID = collectionID
+        self.views = views
+        self.slotsPerBlock = slotsPerBlock
+        self.dimension = dimension
+    }
+
+    func vector(slot: UInt32) -> UnsafePointer<Float>? {
+        let s = Int(slot)
+        let b = s / slotsPerBlock
+        guard b < views.count, let v = views[b] else { return nil }
+        let o = s - v.firstSlot
+        guard o < v.n, v.ids[o] != emptySlotID else { return nil }
+        return v.rows + o * dimension
+    }
+
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    /// The snapshot published on this thread, if any.
+    static var current: SnapshotVectors? {
+        guard let p = pthread_getspecific(key) else { return nil }
+        return Unmanaged<SnapshotVectors>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    /// Runs `body` with `snapshot` published on this thread.
+    static func with<T>(_ snapshot: SnapshotVectors?, _ body: () throws -> T) rethrows -> T {
+        guard let snapshot else { return try body() }
+        let old = pthread_getspecific(key)
+        pthread_setspecific(key, Unmanaged.passUnretained(snapshot).toOpaque())
+        defer { pthread_setspecific(key, old) }
+        return try withExtendedLifetime(snapshot) { try body() }
+    }
+}
+
+extension Collection {
+    /// Gives `body(i, vector)` the exact stored vector of each `slots[i]` (normalized for cosine),
+    /// or nil for an empty slot. Pointers are valid only during `body`.
+    ///
+    /// Called by an index while it searches (re-ranking), it reads the snapshot of that search;
+    /// called anywhere else, it reads the latest committed state in its own read transaction.
+    public func withVectors(slots: UnsafeBufferPointer<UInt32>,
+                            _ body: (_ index: Int, _ vector: UnsafePointer<Float>?) throws -> Void) throws {
+        if let snap = SnapshotVectors.current, snap.collectionID == cid {
+            for (i, s) in slots.enumerated() { try body(i, snap.vector(slot: s)) }
+            return
+        }
+        try env.read { txn in
+            let st = try state(txn)
+            let B = UInt32(slotsPerBlock), d = dimension
+            var cache: [UInt32: UnsafeRawBufferPointer] = [:]
+            for (i, s) in slots.enumerated() {
+                let b = s / B
+                var block = cache[b]
+                if block == nil, let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == config_blockBytes {
+                    block = got
+                    cache[b] = got
+                }
+                guard s < st.highSlot, let block, let base = block.baseAddress,
+                      block.loadUnaligned(fromByteOffset: Int(s % B) * 8, as: UInt64.self) != emptySlotID else {
+                    try body(i, nil)
+                    continue
+                }
+                let row = base + slotsPerBlock * 8 + Int(s % B) * d * 4
+                if Int(bitPattern: row) % 4 == 0 {
+                    try body(i, UnsafePointer(row.assumingMemoryBound(to: Float.self)))
+                } else {
+                    var copy = [Float](repeating: 0, count: d)
+                    copy.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: row, count: d * 4)) }
+                    try copy.withUnsafeBufferPointer { try body(i, $0.baseAddress) }
+                }
+            }
         }
     }
 }
