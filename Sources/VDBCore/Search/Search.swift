@@ -57,7 +57,7 @@ extension Collection {
                        filter: SearchFilter? = nil) throws -> [[SearchHit]] {
         guard k > 0 else { throw VDBError.invalidK(k) }
         guard queries.count % dimension == 0 else {
-            throw VDBError.dimensionMismatch(expected: dimension, got: queries.count % dimension, index: queries.count / dimension)
+            throw VDBError.invalidArgument("query buffer of \(queries.count) floats is not a whole number of \(dimension)-d vectors")
         }
         let nq = queries.count / dimension
         if nq == 0 { return [] }
@@ -130,7 +130,7 @@ extension Collection {
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
             let b = Int(Keys.readBE32(key, at: 4))
             guard b < nBlocks, let base = value.baseAddress else { return true }
-            guard value.count == config_blockBytes else { throw VDBError.corrupt("block \(b) of '\(name)' has a wrong size") }
+            guard value.count == blockBytes else { throw VDBError.corrupt("block \(b) of '\(name)' has a wrong size") }
             guard Int(bitPattern: base) % 8 == 0 else { aligned = false; return false }
             views[b] = BlockView(firstSlot: b * B, n: min(B, Int(st.highSlot) - b * B),
                                  ids: base.assumingMemoryBound(to: UInt64.self),
@@ -140,7 +140,6 @@ extension Collection {
         return aligned ? views : nil
     }
 
-    var config_blockBytes: Int { slotsPerBlock * (8 + 4 * dimension) }
 
     /// Exact top-k for many queries: per thread a range of queries; per query tile and block,
     /// `cblas_sgemm` computes all inner products, turned into scores (squared L2 from norms for
@@ -274,7 +273,7 @@ extension Collection {
             if let cached = blockCache[b] {
                 block = cached
             } else {
-                guard let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == config_blockBytes else { return nil }
+                guard let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == blockBytes else { return nil }
                 blockCache[b] = got
                 block = got
             }
@@ -403,7 +402,7 @@ extension Collection {
             for (i, s) in slots.enumerated() {
                 let b = s / B
                 var block = cache[b]
-                if block == nil, let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == config_blockBytes {
+                if block == nil, let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == blockBytes {
                     block = got
                     cache[b] = got
                 }
