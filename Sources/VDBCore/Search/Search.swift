@@ -204,52 +204,53 @@ extension Collection {
                             let gatherRows = UnsafeMutablePointer<Float>.allocate(capacity: needsGather ? panelRows * d : 0)
                             let gatherIDs = UnsafeMutablePointer<UInt64>.allocate(capacity: needsGather ? panelRows : 0)
                             defer { c.deallocate(); picked.deallocate(); pickedScores.deallocate(); gatherRows.deallocate(); gatherIDs.deallocate() }
-                            var q0 = lo
-                            while q0 < hi {
-                                let m = min(tile, hi - q0)
-                                var heaps = [TopK](repeating: TopK(k: kk), count: m)
-                                let qp = qb.baseAddress! + q0 * d
-                                for p in panels {
-                                    let rows: UnsafePointer<Float>, ids: UnsafePointer<UInt64>
-                                    if p.blocks.count == 1, let v = views[p.blocks.lowerBound] {
-                                        rows = v.rows; ids = v.ids
-                                    } else {
-                                        var off = 0
-                                        for bi in p.blocks {
-                                            guard let v = views[bi] else { continue }
-                                            (gatherRows + off * d).update(from: v.rows, count: v.n * d)
-                                            (gatherIDs + off).update(from: v.ids, count: v.n)
-                                            off += v.n
-                                        }
-                                        rows = UnsafePointer(gatherRows); ids = UnsafePointer(gatherIDs)
+                            // Panels outer (each gathered once), query tiles inner; one heap per query.
+                            var heaps = [TopK](repeating: TopK(k: kk), count: hi - lo)
+                            for p in panels {
+                                let rows: UnsafePointer<Float>, ids: UnsafePointer<UInt64>
+                                if p.blocks.count == 1, let v = views[p.blocks.lowerBound] {
+                                    rows = v.rows; ids = v.ids
+                                } else {
+                                    var off = 0
+                                    for bi in p.blocks {
+                                        guard let v = views[bi] else { continue }
+                                        (gatherRows + off * d).update(from: v.rows, count: v.n * d)
+                                        (gatherIDs + off).update(from: v.ids, count: v.n)
+                                        off += v.n
                                     }
+                                    rows = UnsafePointer(gatherRows); ids = UnsafePointer(gatherIDs)
+                                }
+                                var q0 = lo
+                                while q0 < hi {
+                                    let m = min(tile, hi - q0)
                                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(p.n), Int32(d),
-                                                1, qp, Int32(d), rows, Int32(d), 0, c, Int32(p.n))
+                                                1, qb.baseAddress! + q0 * d, Int32(d), rows, Int32(d), 0, c, Int32(p.n))
                                     for r in 0..<m {
+                                        let h = q0 - lo + r
                                         let cnt = vdb_select_scores_from_ip(
                                             c + r * p.n, p.n, l2 ? qn[q0 + r] : 0, l2 ? xn.baseAddress! + p.firstSlot : nil,
-                                            l2 ? 1 : 0, heaps[r].threshold, picked, pickedScores)
+                                            l2 ? 1 : 0, heaps[h].threshold, picked, pickedScores)
                                         for j in 0..<cnt {
                                             let o = Int(picked[j])
                                             if ids[o] == emptySlotID { continue }
-                                            heaps[r].push(score: pickedScores[j], id: UInt64(p.firstSlot + o))
+                                            heaps[h].push(score: pickedScores[j], id: UInt64(p.firstSlot + o))
                                         }
                                     }
+                                    q0 += m
                                 }
-                                // Exact re-scoring of the candidates.
-                                for r in 0..<m {
-                                    var top = TopK(k: k)
-                                    let query = qp + r * d
-                                    for cand in heaps[r].sorted() {
-                                        let slot = Int(cand.id)
-                                        guard let v = views[slot / B] else { continue }
-                                        let o = slot - v.firstSlot
-                                        top.push(score: kernel.score(query, v.rows + o * d, dim: d),
-                                                 id: UInt64(littleEndian: v.ids[o]))
-                                    }
-                                    out[q0 + r] = top.sorted()
+                            }
+                            // Exact re-scoring of the candidates.
+                            for qi in lo..<hi {
+                                var top = TopK(k: k)
+                                let query = qb.baseAddress! + qi * d
+                                for cand in heaps[qi - lo].sorted() {
+                                    let slot = Int(cand.id)
+                                    guard let v = views[slot / B] else { continue }
+                                    let o = slot - v.firstSlot
+                                    top.push(score: kernel.score(query, v.rows + o * d, dim: d),
+                                             id: UInt64(littleEndian: v.ids[o]))
                                 }
-                                q0 += m
+                                out[qi] = top.sorted()
                             }
                         }
                     }
