@@ -162,6 +162,7 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     /// The stored vector, id and metadata for `id`, or nil.
     public func get(id: UInt64) throws -> VectorRecord? {
         try env.read { txn in
+            _ = try state(txn)  // throws collectionNotFound after a drop
             guard let raw = try txn.get(txn.dbis.ids, Keys.id(cid, id)) else { return nil }
             let slot = UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))
             let b = slot / UInt32(slotsPerBlock), o = Int(slot % UInt32(slotsPerBlock))
@@ -177,7 +178,16 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
 
     /// Whether `id` is stored.
     public func contains(id: UInt64) throws -> Bool {
-        try env.read { txn in try txn.get(txn.dbis.ids, Keys.id(cid, id)) != nil }
+        try contains(ids: [id])[0]
+    }
+
+    /// For each id, whether it is stored (one snapshot; e.g. to skip work already done when an
+    /// ingest resumes).
+    public func contains(ids: [UInt64]) throws -> [Bool] {
+        try env.read { txn in
+            _ = try state(txn)
+            return try ids.map { try txn.get(txn.dbis.ids, Keys.id(cid, $0)) != nil }
+        }
     }
 
     /// Description of the collection: dimension, metric, count, index, bytes on disk.
