@@ -23,7 +23,8 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
     var count: Int { lock.lock(); defer { lock.unlock() }; return vectors.count }
     var memoryBytes: Int { count * dimension * 4 }
 
-    static func key(_ s: UInt32) -> [UInt8] { withUnsafeBytes(of: s.bigEndian) { Array($0) } }
+    /// "S" + slot (big-endian): odd-length keys, so LMDB leaves the values 2-byte aligned.
+    static func key(_ s: UInt32) -> [UInt8] { [0x53] + withUnsafeBytes(of: s.bigEndian) { Array($0) } }
 
     static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
                       slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
@@ -39,7 +40,9 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
                      reader: IndexRecordReader) throws -> RecordingIndex {
         let idx = RecordingIndex(dimension: dimension, metric: metric, parameters: parameters)
         try reader.forEach(prefix: []) { key, value in
-            let slot = key.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+            // Storage promises 8-byte-aligned record buffers (LMDB itself aligns small values to 2).
+            #expect(Int(bitPattern: value.baseAddress) % 8 == 0)
+            let slot = key.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt32.self)) }
             idx.vectors[slot] = Array(value.bindMemory(to: Float.self))
         }
         return idx
