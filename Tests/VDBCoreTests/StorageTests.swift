@@ -36,6 +36,13 @@ import Testing
         }
         #expect(try c.count() == 1000)
         #expect(try c.info().slotsPerBlock > 1)
+        // Row norms cached for batch search must follow writes: make id 1 long, search (fills the
+        // cache), shrink it back, search again.
+        try c.upsert([base[1].map { $0 * 10 }], ids: [1])
+        #expect(try c.search(batch: [base[1].map { $0 * 10 }, base[2]], k: 1).map { $0.first?.id } == [1, 2])
+        try c.upsert([base[1]], ids: [1])
+        let back = try c.search(batch: [base[1], base[2]], k: 1)
+        #expect(back.map { $0.first?.id } == [1, 2] && back[0].first?.distance == 0)
         let deleted = try c.delete(ids: Array(stride(from: 0, to: 1000, by: 3)).map(UInt64.init) + [5_000_000])
         #expect(deleted == 334)
         #expect(try c.count() == 666)
