@@ -99,6 +99,12 @@ import Testing
         let c = try db.createCollection(name: "t", dimension: 2, metric: .l2)
         try c.insert([[1, 1], [1, 1], [1, 1], [0, 0]], ids: [9, 3, 7, 1])
         #expect(try c.search([1, 1], k: 2).map(\.id) == [3, 7])
+        // k larger than the collection: every vector, best first; empty collection: no hits.
+        #expect(try c.search([0, 0], k: 100).map(\.id) == [1, 3, 7, 9])
+        #expect(try c.search(batch: [[0, 0], [1, 1]], k: 100).map { $0.map(\.id) } == [[1, 3, 7, 9], [3, 7, 9, 1]])
+        let empty = try db.createCollection(name: "empty", dimension: 2, metric: .ip)
+        #expect(try empty.search([1, 0], k: 5).isEmpty)
+        #expect(try empty.search(batch: [[1, 0], [0, 1]], k: 5) == [[], []])
         #expect(try c.search(batch: [[1, 1], [1, 1]], k: 2, parameters: SearchParameters(threads: 2)).map { $0.map(\.id) } == [[3, 7], [3, 7]])
     }
 
