@@ -394,6 +394,8 @@ extension Collection {
     ///
     /// Called by an index while it searches (re-ranking), it reads the snapshot of that search;
     /// called anywhere else, it reads the latest committed state in its own read transaction.
+    /// Do not call it from an index's `build`/`add`/`remove` (inside a write transaction it would
+    /// not see the uncommitted vectors; those calls receive the vectors directly).
     public func withVectors(slots: UnsafeBufferPointer<UInt32>,
                             _ body: (_ index: Int, _ vector: UnsafePointer<Float>?) throws -> Void) throws {
         if let snap = SnapshotVectors.current, snap.collectionID == cid {
