@@ -34,8 +34,8 @@ VDB_INLINE void layernorm_body(const float *x, size_t ldx, float *out, size_t ld
 }
 
 VDB_INLINE void attention_body(const float *qkv, float *out, size_t seq, size_t heads, size_t dh, int causal,
-                               const int32_t *lengths, float scale, size_t p0, size_t p1, float *scratch,
-                               void (*softmax)(float *, size_t)) {
+                               const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
+                               float *scratch, void (*softmax)(float *, size_t)) {
 #pragma clang fp reassociate(on)
     const size_t D = heads * dh, ld = 3 * D;
     for (size_t p = p0; p < p1; p++) {
@@ -49,7 +49,9 @@ VDB_INLINE void attention_body(const float *qkv, float *out, size_t seq, size_t 
             const float *k = base + j * ld + D + h * dh;
             for (size_t d = 0; d < dh; d++) kt[d * len + j] = k[d];
         }
-        for (size_t i = 0; i < len; i++) {
+        size_t i0 = 0, i1 = len;
+        if (only) { i0 = (size_t)only[b]; i1 = i0 < len ? i0 + 1 : i0; }
+        for (size_t i = i0; i < i1; i++) {
             const float *q = base + i * ld + h * dh;
             size_t n = causal ? i + 1 : len;
             for (size_t j = 0; j < n; j++) s[j] = 0;
@@ -99,8 +101,9 @@ static void bias_act_scalar(float *x, size_t ld, size_t r0, size_t r1, size_t n,
 }
 
 static void attention_scalar(const float *qkv, float *out, size_t seq, size_t heads, size_t dh, int causal,
-                             const int32_t *lengths, float scale, size_t p0, size_t p1, float *scratch) {
-    attention_body(qkv, out, seq, heads, dh, causal, lengths, scale, p0, p1, scratch, softmax_scalar);
+                             const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
+                             float *scratch) {
+    attention_body(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch, softmax_scalar);
 }
 
 /* ---------------- AVX2 + FMA ---------------- */
@@ -186,8 +189,9 @@ AVX2 static void bias_act_avx2(float *x, size_t ld, size_t r0, size_t r1, size_t
 }
 
 AVX2 static void attention_avx2(const float *qkv, float *out, size_t seq, size_t heads, size_t dh, int causal,
-                                const int32_t *lengths, float scale, size_t p0, size_t p1, float *scratch) {
-    attention_body(qkv, out, seq, heads, dh, causal, lengths, scale, p0, p1, scratch, softmax_avx2);
+                                const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
+                             float *scratch) {
+    attention_body(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch, softmax_avx2);
 }
 #endif
 
@@ -225,11 +229,12 @@ void vdb_nn_bias_act(float *x, size_t ld, size_t r0, size_t r1, size_t n, const 
 }
 
 void vdb_nn_attention(const float *qkv, float *out, size_t seq, size_t heads, size_t head_dim, int causal,
-                      const int32_t *lengths, float scale, size_t p0, size_t p1, float *scratch) {
+                      const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
+                             float *scratch) {
 #ifdef VDB_NN_X86
-    if (nn_isa()) { attention_avx2(qkv, out, seq, heads, head_dim, causal, lengths, scale, p0, p1, scratch); return; }
+    if (nn_isa()) { attention_avx2(qkv, out, seq, heads, head_dim, causal, lengths, only, scale, p0, p1, scratch); return; }
 #endif
-    attention_scalar(qkv, out, seq, heads, head_dim, causal, lengths, scale, p0, p1, scratch);
+    attention_scalar(qkv, out, seq, heads, head_dim, causal, lengths, only, scale, p0, p1, scratch);
 }
 
 void vdb_nn_softmax_rows(float *x, size_t ld, size_t rows, size_t n) {

@@ -15,8 +15,8 @@ final class FloatStorage: @unchecked Sendable {
 
     init(count: Int) {
         self.count = count
+        // Left uninitialized: every creator overwrites all `count` floats before any read.
         pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
     deinit { pointer.deallocate() }

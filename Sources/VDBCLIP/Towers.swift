@@ -65,11 +65,15 @@ final class Workspace {
     deinit { h.deallocate(); qkv.deallocate(); attn.deallocate(); ff.deallocate(); scratch.deallocate() }
 }
 
-/// Runs the layers of a pre-LN encoder in place on x: [batch * seq, D].
+/// Runs the layers of a pre-LN encoder on x: [batch * seq, D] and writes the final hidden state
+/// of token `pooled[b]` of each item b to `out` ([batch, D]).
 ///
-/// `lengths` (per batch item, may be nil) lets attention skip tokens no output depends on.
+/// Only the pooled tokens are read afterwards, so the last layer runs its query, output
+/// projection and MLP on those rows alone (keys and values still come from every token).
+/// `lengths` (per item, may be nil) lets causal attention skip tokens after the pooled one.
 func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: [EncoderLayerWeights],
-                config c: CLIPTowerConfig, causal: Bool, lengths: [Int32]?, threads: Int, ws: Workspace) {
+                config c: CLIPTowerConfig, causal: Bool, lengths: [Int32]?, pooled: [Int32], threads: Int,
+                ws: Workspace, out: UnsafeMutablePointer<Float>) {
     let d = c.hiddenSize, inter = c.intermediateSize, rows = batch * seq
     let act: Int32 = c.activation == .quickGELU ? Int32(VDB_ACT_QUICK_GELU) : Int32(VDB_ACT_GELU)
     let scale = 1 / Float(c.headDim).squareRoot()
@@ -78,47 +82,69 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
     let per = ws.scratchPerThread, heads = c.heads, headDim = c.headDim, eps = c.layerNormEps
     let lens = lengths ?? []
     let minRows = 16
-    for layer in layers {
-        // h = LN1(x)
+    for (index, layer) in layers.enumerated() {
+        let last = index == layers.count - 1
+        // h = LN1(x); qkv = h Wqkv^T + b
         let g1 = layer.ln1Weight, b1 = layer.ln1Bias
         parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
             vdb_nn_layernorm(X.p, d, H.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
         }
-        // qkv = h Wqkv^T + b
         gemmXWt(ws.h, ldx: d, rows: rows, layer.qkvWeight, ws.qkv, ldy: 3 * d, beta: 0)
         let qb = layer.qkvBias
         parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
             vdb_nn_bias_act(QKV.p, 3 * d, r0, r1, 3 * d, qb.pointer, Int32(VDB_ACT_NONE))
         }
-        // attention per (item, head)
+        // attention per (item, head); in the last layer only for the pooled queries
         let pairs = batch * heads
         let parts = max(1, min(threads, pairs))
         lens.withUnsafeBufferPointer { lp in
-            let L = lp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-            DispatchQueue.concurrentPerform(iterations: parts) { k in
-                let p0 = pairs * k / parts, p1 = pairs * (k + 1) / parts
-                vdb_nn_attention(QKV.p, A.p, seq, heads, headDim, causal ? 1 : 0, L.map { UnsafePointer($0.p) },
-                                 scale, p0, p1, S.p + k * per)
+            pooled.withUnsafeBufferPointer { pp in
+                let L = lp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+                let P = last ? pp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) } : nil
+                DispatchQueue.concurrentPerform(iterations: parts) { k in
+                    let p0 = pairs * k / parts, p1 = pairs * (k + 1) / parts
+                    vdb_nn_attention(QKV.p, A.p, seq, heads, headDim, causal ? 1 : 0, L.map { UnsafePointer($0.p) },
+                                     P.map { UnsafePointer($0.p) }, scale, p0, p1, S.p + k * per)
+                }
             }
         }
+        // The rows the rest of the layer works on: all of x, or (last layer) the pooled rows
+        // gathered into `out` with their attention outputs gathered into ws.h.
+        let xr: UnsafeMutablePointer<Float>, ar: UnsafeMutablePointer<Float>, n: Int
+        if last {
+            for b in 0..<batch {
+                let r = b * seq + Int(pooled[b])
+                (out + b * d).update(from: x + r * d, count: d)
+                (ws.h + b * d).update(from: ws.attn + r * d, count: d)
+            }
+            xr = out; ar = ws.h; n = batch
+        } else {
+            xr = x; ar = ws.attn; n = rows
+        }
+        let XR = SendablePointer(xr)
         // x += attn Wo^T + bo
         let ob = layer.outBias
-        parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_bias_act(X.p, d, r0, r1, d, ob.pointer, Int32(VDB_ACT_NONE))
+        parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
+            vdb_nn_bias_act(XR.p, d, r0, r1, d, ob.pointer, Int32(VDB_ACT_NONE))
         }
-        gemmXWt(ws.attn, ldx: d, rows: rows, layer.outWeight, x, ldy: d, beta: 1)
+        gemmXWt(ar, ldx: d, rows: n, layer.outWeight, xr, ldy: d, beta: 1)
         // h = LN2(x); ff = act(h W1^T + b1); x += ff W2^T + b2
         let g2 = layer.ln2Weight, b2 = layer.ln2Bias
-        parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_layernorm(X.p, d, H.p, d, r0, r1, d, g2.pointer, b2.pointer, eps)
+        let hr = last ? ws.attn : ws.h  // the last layer's gathered attention rows live in ws.h
+        let HR = SendablePointer(hr)
+        parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
+            vdb_nn_layernorm(XR.p, d, HR.p, d, r0, r1, d, g2.pointer, b2.pointer, eps)
         }
-        gemmXWt(ws.h, ldx: d, rows: rows, layer.fc1Weight, ws.ff, ldy: inter, beta: 0)
+        gemmXWt(hr, ldx: d, rows: n, layer.fc1Weight, ws.ff, ldy: inter, beta: 0)
         let f1 = layer.fc1Bias, f2 = layer.fc2Bias
-        parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
+        parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
             vdb_nn_bias_act(FF.p, inter, r0, r1, inter, f1.pointer, act)
-            vdb_nn_bias_act(X.p, d, r0, r1, d, f2.pointer, Int32(VDB_ACT_NONE))
+            vdb_nn_bias_act(XR.p, d, r0, r1, d, f2.pointer, Int32(VDB_ACT_NONE))
         }
-        gemmXWt(ws.ff, ldx: inter, rows: rows, layer.fc2Weight, x, ldy: d, beta: 1)
+        gemmXWt(ws.ff, ldx: inter, rows: n, layer.fc2Weight, xr, ldy: d, beta: 1)
+    }
+    if layers.isEmpty {
+        for b in 0..<batch { (out + b * d).update(from: x + (b * seq + Int(pooled[b])) * d, count: d) }
     }
 }
 
@@ -201,11 +227,12 @@ struct VisionTower: Sendable {
         parallelRanges(rows, threads: threads, minPerThread: 16) { r0, r1 in
             vdb_nn_layernorm(X.p, d, X.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
         }
-        runEncoder(x, batch: count, seq: T, layers: layers, config: v, causal: false, lengths: nil, threads: threads, ws: ws)
-        // post-LN on each class token (row stride T*d), then project
+        // encoder, then post-LN on each class token, then project
         let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
         defer { pooled.deallocate() }
-        vdb_nn_layernorm(x, T * d, pooled, d, 0, count, d, postLNWeight.pointer, postLNBias.pointer, eps)
+        runEncoder(x, batch: count, seq: T, layers: layers, config: v, causal: false, lengths: nil,
+                   pooled: [Int32](repeating: 0, count: count), threads: threads, ws: ws, out: pooled)
+        vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, postLNWeight.pointer, postLNBias.pointer, eps)
         gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0)
     }
 }
@@ -265,12 +292,11 @@ struct TextTower: Sendable {
         }
         let ws = Workspace(rows: rows, config: t, seq: T, threads: threads)
         let lengths = pools.map { Int32($0 + 1) }
-        runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: true, lengths: lengths, threads: threads, ws: ws)
         let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
         defer { pooled.deallocate() }
-        for (b, p) in pools.enumerated() {
-            vdb_nn_layernorm(x + (b * T + p) * d, d, pooled + b * d, d, 0, 1, d, finalLNWeight.pointer, finalLNBias.pointer, t.layerNormEps)
-        }
+        runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: true, lengths: lengths,
+                   pooled: pools.map { Int32($0) }, threads: threads, ws: ws, out: pooled)
+        vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, finalLNWeight.pointer, finalLNBias.pointer, t.layerNormEps)
         gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0)
     }
 }

@@ -36,10 +36,13 @@ void vdb_nn_bias_act(float *x, size_t ld, size_t row_begin, size_t row_end, size
  * p = b * heads + h. `causal` masks keys after the query. `lengths` (may be NULL) gives, per batch
  * item, how many leading tokens take part: queries and keys at or beyond it are skipped (their
  * output rows are left untouched). `scratch` must hold 2 * seq * (seq + head_dim) floats.
- * The scores are multiplied by `scale` before the softmax.
+ * The scores are multiplied by `scale` before the softmax. `only_query` (may be NULL) restricts
+ * each batch item b to the single query position only_query[b] (used for the last layer, where
+ * only the pooled token's output is needed).
  */
 void vdb_nn_attention(const float *qkv, float *out, size_t seq, size_t heads, size_t head_dim, int causal,
-                      const int32_t *lengths, float scale, size_t pair_begin, size_t pair_end, float *scratch);
+                      const int32_t *lengths, const int32_t *only_query, float scale, size_t pair_begin,
+                      size_t pair_end, float *scratch);
 
 /** In-place softmax of each of `rows` rows of length n (row stride ld). */
 void vdb_nn_softmax_rows(float *x, size_t ld, size_t rows, size_t n);
