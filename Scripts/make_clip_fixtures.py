@@ -32,7 +32,7 @@ Outputs (under Tests/VDBCLIPTests/Fixtures/):
   references/tiny-clip.json       text/image embeddings, logits, pixel_values for tiny-clip
   references/tiny-clip-bf16.json  embeddings from explicit token ids / pixel values
   references/tiny-clip-f32-gelu.json
-  images/ + references/images.json  small JPEG/PNG files, their HF pixel values and embeddings
+  clip-images/ + references/images.json  small JPEG/PNG files, their HF pixel values and embeddings
 """
 import argparse
 import gzip
@@ -75,6 +75,14 @@ CAPTIONS = [
     "e\u0301 decomposed accent vs \u00e9 composed",
     "x" + "\u200b" + "zero width",
     "a photo of a {}",
+    "<|ENDOFTEXT|>",
+    "hello<|endoftext|>world",
+    "!<|endoftext|>",
+    "x\u00a0y\u3000z\u200bw\u0085v",
+    "ǅ ﬃ İstanbul ΣΑΣ",
+    "cafÃ© mojibake",
+    "''s !!'s rock'n'roll 'tis",
+    "CamelCaseWord ALLCAPS 12345 ① ½ Ⅻ",
 ]
 
 TEXT_PAIRS = ["a photo of a cat", "a photo of a dog", "a diagram", "fish &amp; chips", ""]
@@ -318,7 +326,7 @@ def make_images(model, tok):
     applied and RGBA is composited on white *before* HF's processor sees the image (HF 4.40 would
     drop alpha and ignore EXIF)."""
     from PIL import Image, ImageOps
-    d = os.path.join(FIXTURES, "images")
+    d = os.path.join(FIXTURES, "clip-images")
     os.makedirs(d, exist_ok=True)
     rng = np.random.default_rng(7)
 
