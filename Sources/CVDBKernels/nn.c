@@ -188,10 +188,79 @@ AVX2 static void bias_act_avx2(float *x, size_t ld, size_t r0, size_t r1, size_t
     }
 }
 
+/* Register-blocked attention for head_dim % 8 == 0: four queries at a time, scores for eight
+ * keys and outputs for eight dims kept in registers across the reduction loop. */
 AVX2 static void attention_avx2(const float *qkv, float *out, size_t seq, size_t heads, size_t dh, int causal,
                                 const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
-                             float *scratch) {
-    attention_body(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch, softmax_avx2);
+                                float *scratch) {
+    if (dh % 8 != 0) {
+        attention_body(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch, softmax_avx2);
+        return;
+    }
+    const size_t D = heads * dh, ld = 3 * D;
+    /* seq rounded up to 8 so the key loop runs in whole vectors over zero-padded keys */
+    const size_t ls = (seq + 7) & ~(size_t)7;
+    for (size_t p = p0; p < p1; p++) {
+        size_t b = p / heads, h = p % heads;
+        size_t len = lengths ? (size_t)lengths[b] : seq;
+        if (len > seq) len = seq;
+        const float *base = qkv + b * seq * ld;
+        float *kt = scratch;            /* [dh][ls] keys, transposed, zero-padded */
+        float *sc = scratch + dh * ls;  /* [4][ls] scores / probabilities */
+        size_t lpad = (len + 7) & ~(size_t)7;
+        for (size_t d = 0; d < dh; d++)
+            for (size_t j = len; j < lpad; j++) kt[d * ls + j] = 0;
+        for (size_t j = 0; j < len; j++) {
+            const float *k = base + j * ld + D + h * dh;
+            for (size_t d = 0; d < dh; d++) kt[d * ls + j] = k[d];
+        }
+        size_t i0 = 0, i1 = len;
+        if (only) { i0 = (size_t)only[b]; i1 = i0 < len ? i0 + 1 : i0; }
+        for (size_t ib = i0; ib < i1; ib += 4) {
+            size_t nq = i1 - ib < 4 ? i1 - ib : 4;
+            size_t nmax = causal ? ib + nq : len;          /* keys any query of the block sees */
+            size_t nvec = (nmax + 7) / 8;
+            const float *q[4];
+            for (size_t r = 0; r < 4; r++) q[r] = base + (ib + (r < nq ? r : 0)) * ld + h * dh;
+            /* scores: S[r][j] = scale * q_r . k_j */
+            for (size_t jv = 0; jv < nvec; jv++) {
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                const float *kc = kt + jv * 8;
+                for (size_t d = 0; d < dh; d++) {
+                    __m256 kv = _mm256_loadu_ps(kc + d * ls);
+                    a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[0] + d), kv, a0);
+                    a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[1] + d), kv, a1);
+                    a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[2] + d), kv, a2);
+                    a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[3] + d), kv, a3);
+                }
+                __m256 vs = _mm256_set1_ps(scale);
+                _mm256_storeu_ps(sc + 0 * ls + jv * 8, _mm256_mul_ps(a0, vs));
+                _mm256_storeu_ps(sc + 1 * ls + jv * 8, _mm256_mul_ps(a1, vs));
+                _mm256_storeu_ps(sc + 2 * ls + jv * 8, _mm256_mul_ps(a2, vs));
+                _mm256_storeu_ps(sc + 3 * ls + jv * 8, _mm256_mul_ps(a3, vs));
+            }
+            /* softmax per query over the keys it may see; zero the rest up to whole vectors */
+            for (size_t r = 0; r < 4; r++) {
+                float *row = sc + r * ls;
+                size_t n = r < nq ? (causal ? ib + r + 1 : len) : 0;
+                if (n) softmax_avx2(row, n);
+                for (size_t j = n; j < nvec * 8; j++) row[j] = 0;
+            }
+            /* outputs: O[r][d] = sum_j P[r][j] v_j[d] */
+            for (size_t dc = 0; dc < dh; dc += 8) {
+                __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+                for (size_t j = 0; j < nmax; j++) {
+                    __m256 vv = _mm256_loadu_ps(base + j * ld + 2 * D + h * dh + dc);
+                    o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 0 * ls + j), vv, o0);
+                    o1 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 1 * ls + j), vv, o1);
+                    o2 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 2 * ls + j), vv, o2);
+                    o3 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 3 * ls + j), vv, o3);
+                }
+                __m256 o[4] = {o0, o1, o2, o3};
+                for (size_t r = 0; r < nq; r++) _mm256_storeu_ps(out + (b * seq + ib + r) * D + h * dh + dc, o[r]);
+            }
+        }
+    }
 }
 #endif
 

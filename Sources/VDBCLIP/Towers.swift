@@ -57,7 +57,7 @@ final class Workspace {
         sizes = [rows * d, rows * 3 * d, rows * d, rows * c.intermediateSize]
         h = .allocate(capacity: sizes[0]); qkv = .allocate(capacity: sizes[1])
         attn = .allocate(capacity: sizes[2]); ff = .allocate(capacity: sizes[3])
-        scratchPerThread = 2 * seq * (seq + c.headDim)
+        scratchPerThread = (c.headDim + 4) * (seq + 8)
         scratch = .allocate(capacity: scratchPerThread * max(1, threads))
         attn.initialize(repeating: 0, count: sizes[2])
     }

@@ -35,7 +35,7 @@ void vdb_nn_bias_act(float *x, size_t ld, size_t row_begin, size_t row_end, size
  * out: [batch * seq, heads * head_dim]. Processes the pairs p in [pair_begin, pair_end) with
  * p = b * heads + h. `causal` masks keys after the query. `lengths` (may be NULL) gives, per batch
  * item, how many leading tokens take part: queries and keys at or beyond it are skipped (their
- * output rows are left untouched). `scratch` must hold 2 * seq * (seq + head_dim) floats.
+ * output rows are left untouched). `scratch` must hold (head_dim + 4) * (seq + 8) floats.
  * The scores are multiplied by `scale` before the softmax. `only_query` (may be NULL) restricts
  * each batch item b to the single query position only_query[b] (used for the last layer, where
  * only the pooled token's output is needed).
