@@ -25,7 +25,7 @@ final class FloatStorage: @unchecked Sendable {
 }
 
 /// A weight tensor as float32: `shape` plus a view into a `FloatStorage`.
-struct Tensor: @unchecked Sendable {
+struct Tensor: Sendable {
     let shape: [Int]
     let storage: FloatStorage
     var pointer: UnsafePointer<Float> { UnsafePointer(storage.pointer) }
