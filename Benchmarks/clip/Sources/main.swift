@@ -2,7 +2,7 @@
 //
 //   swift build -c release --product clip-bench
 //   .build/release/clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256]
-//                             [--repeats 3] [--json]
+//                             [--repeats 3] [--only image|text] [--text-tokens N] [--json]
 //
 // Prints images/s for the vision tower (batches of random normalized 224x224 pixel tensors) and
 // texts/s for the text tower (batches of full 77-token inputs, so no work is skipped), the median
@@ -20,7 +20,7 @@ func arg(_ name: String, _ def: String) -> String {
 }
 
 guard CommandLine.arguments.count >= 2, !CommandLine.arguments[1].hasPrefix("--") else {
-    FileHandle.standardError.write("usage: clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256] [--repeats 3] [--only image|text] [--json]\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256] [--repeats 3] [--only image|text] [--text-tokens N] [--json]\n".data(using: .utf8)!)
     exit(2)
 }
 let dir = URL(fileURLWithPath: CommandLine.arguments[1])
@@ -29,6 +29,8 @@ let imageBatch = Int(arg("--image-batch", "32")) ?? 32
 let textBatch = Int(arg("--text-batch", "256")) ?? 256
 let repeats = Int(arg("--repeats", "3")) ?? 3
 let only = arg("--only", "")
+/// Tokens per text including start and end (default: the full context).
+let textTokens = Int(arg("--text-tokens", "0")) ?? 0
 let json = CommandLine.arguments.contains("--json")
 
 func maxRSSBytes() -> Int {
@@ -75,7 +77,8 @@ for threads in threadList {
         let ctx = model.config.contextLength, vocab = model.config.vocabSize
         let eos = Int32(model.config.eosTokenID == 2 ? vocab - 1 : model.config.eosTokenID)
         let ids: [[Int32]] = (0..<textBatch).map { _ in
-            [Int32(vocab - 2)] + (0..<(ctx - 2)).map { _ in Int32.random(in: 0..<Int32(vocab - 2), using: &rng) } + [eos]
+            let n = textTokens >= 2 ? min(textTokens, ctx) : ctx
+            return [Int32(vocab - 2)] + (0..<(n - 2)).map { _ in Int32.random(in: 0..<Int32(vocab - 2), using: &rng) } + [eos]
         }
         _ = try model.embed(tokenIDs: Array(ids.prefix(max(1, textBatch / 8))))
         var times: [Double] = []
@@ -85,8 +88,8 @@ for threads in threadList {
             times.append(Date().timeIntervalSince(start))
         }
         let rate = Double(textBatch) / median(times)
-        results.append(["tower": "text", "threads": threads, "batch": textBatch, "per_second": rate])
-        if !json { print(String(format: "vdb text tower   threads=%d batch=%d  %.2f texts/s  (77 tokens, median of %d)", threads, textBatch, rate, repeats)) }
+        results.append(["tower": "text", "threads": threads, "batch": textBatch, "per_second": rate, "tokens": textTokens >= 2 ? min(textTokens, ctx) : ctx])
+        if !json { print(String(format: "vdb text tower   threads=%d batch=%d  %.2f texts/s  (%d tokens, median of %d)", threads, textBatch, rate, textTokens >= 2 ? min(textTokens, ctx) : ctx, repeats)) }
     }
 }
 let rss = maxRSSBytes()
