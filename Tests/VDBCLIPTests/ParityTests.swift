@@ -84,3 +84,30 @@ struct ParityTests {
         #expect(try Self.tiny.embed(texts: []).isEmpty)
     }
 }
+
+@Suite("CLIP model shared across threads")
+struct ConcurrencyTests {
+    @Test func concurrentEmbedsMatchSerial() async throws {
+        let model = ParityTests.tiny
+        let ref = try Fixtures.json("tiny-clip.json")
+        let captions = try #require(ref["captions"] as? [String])
+        let pixels = Fixtures.pixels(ref)
+        let serialText = try model.embed(texts: captions)
+        let serialImage = try model.embed(pixels: pixels)
+        try await withThrowingTaskGroup(of: (Float, Float).self) { group in
+            for k in 0..<6 {
+                group.addTask {
+                    let t = try model.embed(texts: Array(captions.shuffled().prefix(10 + k)))
+                    _ = t
+                    let all = try model.embed(texts: captions)
+                    let img = try model.embed(pixels: pixels)
+                    return (Fixtures.maxAbsDiff(all, serialText), Fixtures.maxAbsDiff(img, serialImage))
+                }
+            }
+            for try await (dt, di) in group {
+                #expect(dt <= 1e-5)
+                #expect(di <= 1e-5)
+            }
+        }
+    }
+}
