@@ -99,7 +99,8 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
         let parts = max(1, min(threads, pairs))
         lens.withUnsafeBufferPointer { lp in
             pooled.withUnsafeBufferPointer { pp in
-                let L = lp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+                // (an empty array may still have a base address: decide on `lengths`, not on it)
+                let L = lengths == nil ? nil : lp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
                 let P = last ? pp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) } : nil
                 DispatchQueue.concurrentPerform(iterations: parts) { k in
                     let p0 = pairs * k / parts, p1 = pairs * (k + 1) / parts

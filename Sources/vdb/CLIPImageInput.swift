@@ -1,7 +1,7 @@
 import Foundation
 import VDBCLIP
 
-/// Decodes and preprocesses an image file for `model`.
+/// Decodes and preprocesses an image file for `model` (its `preprocessor_config.json`).
 func loadPixels(file: String, model: CLIPModel) throws -> PixelTensor {
-    throw CLIPError.invalidInput("\(file): image input is not wired yet (the JPEG/PNG preprocessing lands with the image branch)")
+    try CLIPImageLoader.pixels(fromFile: file, config: model.preprocess)
 }

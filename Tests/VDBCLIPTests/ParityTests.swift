@@ -111,3 +111,26 @@ struct ConcurrencyTests {
         }
     }
 }
+
+@Suite("CLIP batching")
+struct BatchingTests {
+    /// Every item of a batch (images: 11 tensors, more than one chunk of work per thread) equals
+    /// the item embedded alone.
+    @Test func batchEqualsSingles() throws {
+        let model = ParityTests.tiny
+        let ref = try Fixtures.json("tiny-clip.json")
+        let base = Fixtures.pixels(ref)
+        let pixels = (0..<11).map { i in
+            PixelTensor(width: 32, height: 32, data: base[i % 3].data.map { $0 * (1 + Float(i) * 0.05) })
+        }
+        let batch = try model.embed(pixels: pixels)
+        for (i, p) in pixels.enumerated() {
+            #expect(Fixtures.maxAbsDiff([try model.embed(pixels: [p])[0]], [batch[i]]) <= 1e-5, "image \(i)")
+        }
+        let captions = try #require(ref["captions"] as? [String])
+        let texts = try model.embed(texts: captions)
+        for (i, c) in captions.enumerated() {
+            #expect(Fixtures.maxAbsDiff([try model.embed(texts: [c])[0]], [texts[i]]) <= 1e-5, "text \(i)")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-#include "vdb_codecs.h"
-int vdb_codecs_version(void) { return 1; }
