@@ -48,7 +48,7 @@ struct ClassifyCommand: ParsableCommand {
         let probs = try clip.classify(pixels: pixels, labels: names, template: template)
         if json {
             let obj: [String: Any] = ["image": image, "labels": names, "probabilities": probs.map { Double($0) }]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
             for (label, p) in zip(names, probs).sorted(by: { $0.1 > $1.1 }) {
