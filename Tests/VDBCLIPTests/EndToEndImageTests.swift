@@ -29,4 +29,24 @@ struct EndToEndImageTests {
             #expect(cos >= 0.9999, "\(entry["file"] ?? "") cosine \(cos)")
         }
     }
+
+    @Test func embedImagesAcceptsFilesBytesAndPixels() throws {
+        let model = ParityTests.tiny
+        let ref = try Fixtures.json("images.json")
+        let images = try #require(ref["images"] as? [[String: Any]])
+        let first = try #require(images.first)
+        let file = try #require(first["file"] as? String)
+        let path = Fixtures.root.appendingPathComponent("clip-images").appendingPathComponent(file).path
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let px = try model.pixels(for: .file(path))
+        let e = try model.embed(images: [.file(path), .encoded(data), .pixels(px)])
+        #expect(e.count == 3)
+        #expect(Fixtures.maxAbsDiff([e[0]], [e[1]]) == 0)
+        #expect(Fixtures.maxAbsDiff([e[0]], [e[2]]) <= 1e-6)
+        #expect(CLIPModel.cosine(e[0], Fixtures.floats(first["embedding"])) >= 0.9999)
+        let probs = try model.classify(image: .file(path), labels: ["cat", "dog"])
+        #expect(abs(probs.reduce(0, +) - 1) < 1e-5)
+        #expect(throws: (any Error).self) { try model.embed(images: [.file(path), .file(path + ".missing")]) }
+        #expect(throws: (any Error).self) { try model.embed(images: [.encoded(Data("not an image".utf8))]) }
+    }
 }
