@@ -39,6 +39,7 @@ let package = Package(
             "VDBCore", "VDBCLIP", "VDBIngest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "clip-bench", dependencies: ["VDBCLIP"], path: "Benchmarks/clip/Sources"),
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),

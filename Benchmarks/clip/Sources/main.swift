@@ -1,0 +1,101 @@
+// CLIP tower throughput and peak memory (not a test). See Docs/benchmarks-clip.md.
+//
+//   swift build -c release --product clip-bench
+//   .build/release/clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256]
+//                             [--repeats 3] [--only image|text] [--text-tokens N] [--json]
+//
+// Prints images/s for the vision tower (batches of random normalized 224x224 pixel tensors) and
+// texts/s for the text tower (batches of full 77-token inputs, so no work is skipped), the median
+// over `--repeats` timed batches after one warm-up batch, then peak RSS vs the weights' size.
+import Foundation
+import VDBCLIP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func arg(_ name: String, _ def: String) -> String {
+    let a = CommandLine.arguments
+    if let i = a.firstIndex(of: name), i + 1 < a.count { return a[i + 1] }
+    return def
+}
+
+guard CommandLine.arguments.count >= 2, !CommandLine.arguments[1].hasPrefix("--") else {
+    FileHandle.standardError.write("usage: clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256] [--repeats 3] [--only image|text] [--text-tokens N] [--json]\n".data(using: .utf8)!)
+    exit(2)
+}
+let dir = URL(fileURLWithPath: CommandLine.arguments[1])
+let threadList = arg("--threads", "1,2").split(separator: ",").compactMap { Int($0) }
+let imageBatch = Int(arg("--image-batch", "32")) ?? 32
+let textBatch = Int(arg("--text-batch", "256")) ?? 256
+let repeats = Int(arg("--repeats", "3")) ?? 3
+let only = arg("--only", "")
+/// Tokens per text including start and end (default: the full context).
+let textTokens = Int(arg("--text-tokens", "0")) ?? 0
+let json = CommandLine.arguments.contains("--json")
+
+func maxRSSBytes() -> Int {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Int(u.ru_maxrss) * 1024
+}
+
+func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
+
+let weightBytes = (try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
+var results: [[String: Any]] = []
+/// SplitMix64: fast, seeded, so setup does not dominate the run.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9e3779b97f4a7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58476d1ce4e5b9
+        z = (z ^ (z >> 27)) &* 0x94d049bb133111eb
+        return z ^ (z >> 31)
+    }
+}
+var rng = SplitMix(state: 42)
+for threads in threadList {
+    let t0 = Date()
+    let model = try CLIPModel.load(directory: dir, threads: threads)
+    let loadSeconds = Date().timeIntervalSince(t0)
+    let s = model.config.imageSize
+    if only != "text" {
+        let pixels = (0..<imageBatch).map { _ in PixelTensor(width: s, height: s, data: (0..<(3 * s * s)).map { _ in Float.random(in: -1.8...2.1, using: &rng) }) }
+        _ = try model.embed(pixels: Array(pixels.prefix(max(1, imageBatch / 4))))
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = Date()
+            _ = try model.embed(pixels: pixels)
+            times.append(Date().timeIntervalSince(start))
+        }
+        let rate = Double(imageBatch) / median(times)
+        results.append(["tower": "image", "threads": threads, "batch": imageBatch, "per_second": rate, "load_seconds": loadSeconds])
+        if !json { print(String(format: "vdb image tower  threads=%d batch=%d  %.2f images/s  (median of %d)", threads, imageBatch, rate, repeats)) }
+    }
+    if only != "image" {
+        let ctx = model.config.contextLength, vocab = model.config.vocabSize
+        let eos = Int32(model.config.eosTokenID == 2 ? vocab - 1 : model.config.eosTokenID)
+        let ids: [[Int32]] = (0..<textBatch).map { _ in
+            let n = textTokens >= 2 ? min(textTokens, ctx) : ctx
+            return [Int32(vocab - 2)] + (0..<(n - 2)).map { _ in Int32.random(in: 0..<Int32(vocab - 2), using: &rng) } + [eos]
+        }
+        _ = try model.embed(tokenIDs: Array(ids.prefix(max(1, textBatch / 8))))
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = Date()
+            _ = try model.embed(tokenIDs: ids)
+            times.append(Date().timeIntervalSince(start))
+        }
+        let rate = Double(textBatch) / median(times)
+        results.append(["tower": "text", "threads": threads, "batch": textBatch, "per_second": rate, "tokens": textTokens >= 2 ? min(textTokens, ctx) : ctx])
+        if !json { print(String(format: "vdb text tower   threads=%d batch=%d  %.2f texts/s  (%d tokens, median of %d)", threads, textBatch, rate, textTokens >= 2 ? min(textTokens, ctx) : ctx, repeats)) }
+    }
+}
+let rss = maxRSSBytes()
+if json {
+    let out: [String: Any] = ["results": results, "peak_rss_bytes": rss, "weights_bytes": weightBytes]
+    print(String(data: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), encoding: .utf8)!)
+} else {
+    print(String(format: "peak RSS %.0f MB, weights %.0f MB, ratio %.2f", Double(rss) / 1e6, Double(weightBytes) / 1e6, Double(rss) / Double(max(1, weightBytes))))
+}

@@ -1,0 +1,303 @@
+import COpenBLAS
+import CVDBKernels
+import Foundation
+
+/// Weights of one pre-LN transformer layer (q/k/v fused into one [3D, D] matrix).
+struct EncoderLayerWeights: Sendable {
+    let ln1Weight: Tensor, ln1Bias: Tensor
+    let qkvWeight: Tensor, qkvBias: Tensor
+    let outWeight: Tensor, outBias: Tensor
+    let ln2Weight: Tensor, ln2Bias: Tensor
+    let fc1Weight: Tensor, fc1Bias: Tensor
+    let fc2Weight: Tensor, fc2Bias: Tensor
+
+    static func load(_ file: SafeTensorsFile, prefix: String, config c: CLIPTowerConfig) throws -> EncoderLayerWeights {
+        let d = c.hiddenSize, i = c.intermediateSize
+        func t(_ name: String, _ shape: [Int]) throws -> Tensor { try file.tensor(prefix + name, shape: shape) }
+        let q = try t("self_attn.q_proj.weight", [d, d]), k = try t("self_attn.k_proj.weight", [d, d])
+        let v = try t("self_attn.v_proj.weight", [d, d])
+        let qb = try t("self_attn.q_proj.bias", [d]), kb = try t("self_attn.k_proj.bias", [d])
+        let vb = try t("self_attn.v_proj.bias", [d])
+        let qkv = FloatStorage(count: 3 * d * d), qkvb = FloatStorage(count: 3 * d)
+        for (n, (w, b)) in [(q, qb), (k, kb), (v, vb)].enumerated() {
+            qkv.pointer.advanced(by: n * d * d).update(from: w.pointer, count: d * d)
+            qkvb.pointer.advanced(by: n * d).update(from: b.pointer, count: d)
+        }
+        return EncoderLayerWeights(
+            ln1Weight: try t("layer_norm1.weight", [d]), ln1Bias: try t("layer_norm1.bias", [d]),
+            qkvWeight: Tensor(shape: [3 * d, d], storage: qkv), qkvBias: Tensor(shape: [3 * d], storage: qkvb),
+            outWeight: try t("self_attn.out_proj.weight", [d, d]), outBias: try t("self_attn.out_proj.bias", [d]),
+            ln2Weight: try t("layer_norm2.weight", [d]), ln2Bias: try t("layer_norm2.bias", [d]),
+            fc1Weight: try t("mlp.fc1.weight", [i, d]), fc1Bias: try t("mlp.fc1.bias", [i]),
+            fc2Weight: try t("mlp.fc2.weight", [d, i]), fc2Bias: try t("mlp.fc2.bias", [d]))
+    }
+}
+
+/// Y[M, N] (row stride ldy) = beta * Y + X[M, K] (row stride ldx) * W[N, K]^T.
+@inline(__always)
+func gemmXWt(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, _ w: Tensor, _ y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float) {
+    let n = w.shape[0], k = w.shape[1]
+    guard m > 0 else { return }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, x, Int32(ldx),
+                w.pointer, Int32(k), beta, y, Int32(ldy))
+}
+
+/// Scratch memory for one forward pass over `rows` tokens.
+final class Workspace {
+    let h: UnsafeMutablePointer<Float>     // [rows, D] layer-norm output
+    let qkv: UnsafeMutablePointer<Float>   // [rows, 3D]
+    let attn: UnsafeMutablePointer<Float>  // [rows, D]
+    let ff: UnsafeMutablePointer<Float>    // [rows, I]
+    let scratch: UnsafeMutablePointer<Float>
+    let scratchPerThread: Int
+    private let sizes: [Int]
+
+    init(rows: Int, config c: CLIPTowerConfig, seq: Int, threads: Int) {
+        let d = c.hiddenSize
+        sizes = [rows * d, rows * 3 * d, rows * d, rows * c.intermediateSize]
+        h = .allocate(capacity: sizes[0]); qkv = .allocate(capacity: sizes[1])
+        attn = .allocate(capacity: sizes[2]); ff = .allocate(capacity: sizes[3])
+        scratchPerThread = (c.headDim + 4) * (seq + 8)
+        scratch = .allocate(capacity: scratchPerThread * max(1, threads))
+        attn.initialize(repeating: 0, count: sizes[2])
+    }
+
+    deinit { h.deallocate(); qkv.deallocate(); attn.deallocate(); ff.deallocate(); scratch.deallocate() }
+}
+
+/// Runs the layers of a pre-LN encoder on x: [batch * seq, D] and writes the final hidden state
+/// of token `pooled[b]` of each item b to `out` ([batch, D]).
+///
+/// Only the pooled tokens are read afterwards, so the last layer runs its query, output
+/// projection and MLP on those rows alone (keys and values still come from every token).
+/// `lengths` (per item, may be nil) lets causal attention skip tokens after the pooled one.
+func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: [EncoderLayerWeights],
+                config c: CLIPTowerConfig, causal: Bool, lengths: [Int32]?, pooled: [Int32], threads: Int,
+                ws: Workspace, out: UnsafeMutablePointer<Float>) {
+    let d = c.hiddenSize, inter = c.intermediateSize, rows = batch * seq
+    let act: Int32 = c.activation == .quickGELU ? Int32(VDB_ACT_QUICK_GELU) : Int32(VDB_ACT_GELU)
+    let scale = 1 / Float(c.headDim).squareRoot()
+    let X = SendablePointer(x), H = SendablePointer(ws.h), QKV = SendablePointer(ws.qkv)
+    let A = SendablePointer(ws.attn), FF = SendablePointer(ws.ff), S = SendablePointer(ws.scratch)
+    let per = ws.scratchPerThread, heads = c.heads, headDim = c.headDim, eps = c.layerNormEps
+    let lens = lengths ?? []
+    let minRows = 16
+    for (index, layer) in layers.enumerated() {
+        let last = index == layers.count - 1
+        // h = LN1(x); qkv = h Wqkv^T + b
+        let g1 = layer.ln1Weight, b1 = layer.ln1Bias
+        parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
+            vdb_nn_layernorm(X.p, d, H.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+        }
+        gemmXWt(ws.h, ldx: d, rows: rows, layer.qkvWeight, ws.qkv, ldy: 3 * d, beta: 0)
+        let qb = layer.qkvBias
+        parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
+            vdb_nn_bias_act(QKV.p, 3 * d, r0, r1, 3 * d, qb.pointer, Int32(VDB_ACT_NONE))
+        }
+        // attention per (item, head); in the last layer only for the pooled queries
+        let pairs = batch * heads
+        let parts = max(1, min(threads, pairs))
+        lens.withUnsafeBufferPointer { lp in
+            pooled.withUnsafeBufferPointer { pp in
+                // (an empty array may still have a base address: decide on `lengths`, not on it)
+                let L = lengths == nil ? nil : lp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+                let P = last ? pp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) } : nil
+                DispatchQueue.concurrentPerform(iterations: parts) { k in
+                    let p0 = pairs * k / parts, p1 = pairs * (k + 1) / parts
+                    vdb_nn_attention(QKV.p, A.p, seq, heads, headDim, causal ? 1 : 0, L.map { UnsafePointer($0.p) },
+                                     P.map { UnsafePointer($0.p) }, scale, p0, p1, S.p + k * per)
+                }
+            }
+        }
+        // The rows the rest of the layer works on: all of x, or (last layer) the pooled rows
+        // gathered into `out` with their attention outputs gathered into ws.h.
+        let xr: UnsafeMutablePointer<Float>, ar: UnsafeMutablePointer<Float>, n: Int
+        if last {
+            for b in 0..<batch {
+                let r = b * seq + Int(pooled[b])
+                (out + b * d).update(from: x + r * d, count: d)
+                (ws.h + b * d).update(from: ws.attn + r * d, count: d)
+            }
+            xr = out; ar = ws.h; n = batch
+        } else {
+            xr = x; ar = ws.attn; n = rows
+        }
+        let XR = SendablePointer(xr)
+        // x += attn Wo^T + bo
+        let ob = layer.outBias
+        parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
+            vdb_nn_bias_act(XR.p, d, r0, r1, d, ob.pointer, Int32(VDB_ACT_NONE))
+        }
+        gemmXWt(ar, ldx: d, rows: n, layer.outWeight, xr, ldy: d, beta: 1)
+        // h = LN2(x); ff = act(h W1^T + b1); x += ff W2^T + b2
+        let g2 = layer.ln2Weight, b2 = layer.ln2Bias
+        let hr = last ? ws.attn : ws.h  // the last layer's gathered attention rows live in ws.h
+        let HR = SendablePointer(hr)
+        parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
+            vdb_nn_layernorm(XR.p, d, HR.p, d, r0, r1, d, g2.pointer, b2.pointer, eps)
+        }
+        gemmXWt(hr, ldx: d, rows: n, layer.fc1Weight, ws.ff, ldy: inter, beta: 0)
+        let f1 = layer.fc1Bias, f2 = layer.fc2Bias
+        parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
+            vdb_nn_bias_act(FF.p, inter, r0, r1, inter, f1.pointer, act)
+            vdb_nn_bias_act(XR.p, d, r0, r1, d, f2.pointer, Int32(VDB_ACT_NONE))
+        }
+        gemmXWt(ws.ff, ldx: inter, rows: n, layer.fc2Weight, xr, ldy: d, beta: 1)
+    }
+    if layers.isEmpty {
+        for b in 0..<batch { (out + b * d).update(from: x + (b * seq + Int(pooled[b])) * d, count: d) }
+    }
+}
+
+/// The vision tower: patch embedding, class token, positions, pre-LN, encoder, post-LN on the
+/// class token, projection.
+struct VisionTower: Sendable {
+    let config: CLIPConfig
+    let classEmbedding: Tensor      // [D]
+    let patchWeight: Tensor         // [D, C*ps*ps] (conv weight flattened)
+    let positionEmbedding: Tensor   // [T, D]
+    let preLNWeight: Tensor, preLNBias: Tensor
+    let layers: [EncoderLayerWeights]
+    let postLNWeight: Tensor, postLNBias: Tensor
+    let projection: Tensor          // [P, D]
+
+    static func load(_ f: SafeTensorsFile, config: CLIPConfig) throws -> VisionTower {
+        let v = config.vision, d = v.hiddenSize, ps = config.patchSize, ch = config.numChannels
+        let p = "vision_model."
+        let conv = try f.tensor(p + "embeddings.patch_embedding.weight", shape: [d, ch, ps, ps])
+        if f.entries[p + "embeddings.patch_embedding.bias"] != nil {
+            throw CLIPError.unsupported(what: "vision_model.embeddings.patch_embedding.bias is present (CLIP's patch embedding has no bias)")
+        }
+        return VisionTower(
+            config: config,
+            classEmbedding: try f.tensor(p + "embeddings.class_embedding", shape: [d]),
+            patchWeight: Tensor(shape: [d, ch * ps * ps], storage: conv.storage),
+            positionEmbedding: try f.tensor(p + "embeddings.position_embedding.weight", shape: [config.visionSequenceLength, d]),
+            preLNWeight: try f.tensor(p + "pre_layrnorm.weight", shape: [d]),
+            preLNBias: try f.tensor(p + "pre_layrnorm.bias", shape: [d]),
+            layers: try (0..<v.layers).map { try EncoderLayerWeights.load(f, prefix: p + "encoder.layers.\($0).", config: v) },
+            postLNWeight: try f.tensor(p + "post_layernorm.weight", shape: [d]),
+            postLNBias: try f.tensor(p + "post_layernorm.bias", shape: [d]),
+            projection: try f.tensor("visual_projection.weight", shape: [config.projectionDim, d]))
+    }
+
+    /// Projected embeddings of `count` images whose CHW pixels start at `pixels` (each
+    /// C*S*S floats), written to `out` ([count, projectionDim]).
+    func forward(_ pixels: UnsafePointer<Float>, count: Int, out: UnsafeMutablePointer<Float>, threads: Int) {
+        let c = config, v = c.vision, d = v.hiddenSize, ps = c.patchSize, g = c.patchesPerSide
+        let S = c.imageSize, ch = c.numChannels, P = g * g, T = c.visionSequenceLength, K = ch * ps * ps
+        let rows = count * T
+        let ws = Workspace(rows: rows, config: v, seq: T, threads: threads)
+        // im2col into ws.ff's memory is not big enough in general; use a dedicated buffer.
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: count * P * K)
+        defer { cols.deallocate() }
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+        defer { x.deallocate() }
+        let COLS = SendablePointer(cols), PIX = SendablePointer(UnsafeMutablePointer(mutating: pixels))
+        parallelRanges(count * P, threads: threads, minPerThread: 64) { r0, r1 in
+            for r in r0..<r1 {
+                let b = r / P, pi = r % P, py = pi / g, px = pi % g
+                let img = PIX.p + b * ch * S * S
+                var dst = COLS.p + r * K
+                for cc in 0..<ch {
+                    for ky in 0..<ps {
+                        let src = img + cc * S * S + (py * ps + ky) * S + px * ps
+                        dst.update(from: src, count: ps)
+                        dst += ps
+                    }
+                }
+            }
+        }
+        // patch embeddings for all images, then place them after each class token
+        let patchOut = UnsafeMutablePointer<Float>.allocate(capacity: count * P * d)
+        defer { patchOut.deallocate() }
+        gemmXWt(cols, ldx: K, rows: count * P, patchWeight, patchOut, ldy: d, beta: 0)
+        let X = SendablePointer(x), PO = SendablePointer(patchOut)
+        let cls = classEmbedding, pos = positionEmbedding
+        parallelRanges(count, threads: threads) { b0, b1 in
+            for b in b0..<b1 {
+                let row0 = X.p + b * T * d
+                for i in 0..<d { row0[i] = cls.pointer[i] + pos.pointer[i] }
+                for p in 0..<P {
+                    let dst = row0 + (p + 1) * d, src = PO.p + (b * P + p) * d, pe = pos.pointer + (p + 1) * d
+                    for i in 0..<d { dst[i] = src[i] + pe[i] }
+                }
+            }
+        }
+        let g1 = preLNWeight, b1 = preLNBias, eps = v.layerNormEps
+        parallelRanges(rows, threads: threads, minPerThread: 16) { r0, r1 in
+            vdb_nn_layernorm(X.p, d, X.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+        }
+        // encoder, then post-LN on each class token, then project
+        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
+        defer { pooled.deallocate() }
+        runEncoder(x, batch: count, seq: T, layers: layers, config: v, causal: false, lengths: nil,
+                   pooled: [Int32](repeating: 0, count: count), threads: threads, ws: ws, out: pooled)
+        vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, postLNWeight.pointer, postLNBias.pointer, eps)
+        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0)
+    }
+}
+
+/// The text tower: token + position embeddings, causal encoder, final LN at the pooled token,
+/// projection.
+struct TextTower: Sendable {
+    let config: CLIPConfig
+    let tokenEmbedding: Tensor     // [V, D]
+    let positionEmbedding: Tensor  // [ctx, D]
+    let layers: [EncoderLayerWeights]
+    let finalLNWeight: Tensor, finalLNBias: Tensor
+    let projection: Tensor         // [P, D]
+
+    static func load(_ f: SafeTensorsFile, config: CLIPConfig) throws -> TextTower {
+        let t = config.text, d = t.hiddenSize
+        let p = "text_model."
+        return TextTower(
+            config: config,
+            tokenEmbedding: try f.tensor(p + "embeddings.token_embedding.weight", shape: [config.vocabSize, d]),
+            positionEmbedding: try f.tensor(p + "embeddings.position_embedding.weight", shape: [config.contextLength, d]),
+            layers: try (0..<t.layers).map { try EncoderLayerWeights.load(f, prefix: p + "encoder.layers.\($0).", config: t) },
+            finalLNWeight: try f.tensor(p + "final_layer_norm.weight", shape: [d]),
+            finalLNBias: try f.tensor(p + "final_layer_norm.bias", shape: [d]),
+            projection: try f.tensor("text_projection.weight", shape: [config.projectionDim, d]))
+    }
+
+    /// The position HF pools at: the first `eos_token_id`, or `argmax(ids)` for the legacy
+    /// `eos_token_id == 2` (both the first `<|endoftext|>` for tokenizer output). Position 0 when
+    /// there is no end token (as `argmax` of an all-false mask).
+    func poolPosition(_ ids: [Int32]) -> Int {
+        if config.eosTokenID == 2 {
+            var best = 0
+            for (i, id) in ids.enumerated() where id > ids[best] { best = i }
+            return best
+        }
+        return ids.firstIndex(of: Int32(config.eosTokenID)) ?? 0
+    }
+
+    /// Projected embeddings of a batch of id sequences (each at most contextLength long, ids
+    /// validated by the caller). Because attention is causal and the output is read at the pooled
+    /// position, tokens after it cannot change the result and are not computed.
+    func forward(_ batch: [[Int32]], out: UnsafeMutablePointer<Float>, threads: Int) {
+        let c = config, t = c.text, d = t.hiddenSize
+        let pools = batch.map(poolPosition)
+        let T = (pools.max() ?? 0) + 1
+        let count = batch.count, rows = count * T
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+        defer { x.deallocate() }
+        for (b, ids) in batch.enumerated() {
+            for p in 0..<T {
+                let dst = x + (b * T + p) * d
+                let id = p < ids.count ? Int(ids[p]) : Int(ids.last ?? 0)
+                let te = tokenEmbedding.pointer + id * d, pe = positionEmbedding.pointer + p * d
+                for i in 0..<d { dst[i] = te[i] + pe[i] }
+            }
+        }
+        let ws = Workspace(rows: rows, config: t, seq: T, threads: threads)
+        let lengths = pools.map { Int32($0 + 1) }
+        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
+        defer { pooled.deallocate() }
+        runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: true, lengths: lengths,
+                   pooled: pools.map { Int32($0) }, threads: threads, ws: ws, out: pooled)
+        vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, finalLNWeight.pointer, finalLNBias.pointer, t.layerNormEps)
+        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0)
+    }
+}

@@ -1,1 +1,0 @@
-// CLIP engine: checkpoints, tokenizer, preprocessing, towers.
