@@ -93,3 +93,28 @@ func makeTempDir(_ label: String = "vdb-ingest") -> String {
         #expect(rows == [["file", "caption"], ["x.jpg", "say \"hi\"\nthere"]])
     }
 }
+
+import VDBCore
+
+@Suite struct CollectionPropertyTests {
+    @Test func propertiesPersistAndVanishWithTheCollection() throws {
+        let dir = makeTempDir("vdb-props")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try Database(path: dir)
+        let c = try db.createCollection(name: "p", dimension: 2, metric: .l2)
+        try c.insert([[1, 2], [3, 4]], ids: [5, 9], metadata: [["path": "a"], nil])
+        #expect(try c.property("model") == nil)
+        try c.setProperties(["model": "abc", "other": "x"])
+        #expect(try c.property("model") == "abc")
+        #expect(try c.properties() == ["model": "abc", "other": "x"])
+        try c.setProperties(["other": nil])
+        #expect(try c.properties() == ["model": "abc"])
+        #expect(try c.count() == 2)  // the state record is untouched
+        var seen: [UInt64] = []
+        try c.forEachMetadata { id, m in seen.append(id); #expect(m["path"] == "a"); return true }
+        #expect(seen == [5])
+        try db.dropCollection(named: "p")
+        let again = try db.createCollection(name: "p", dimension: 2, metric: .l2)
+        #expect(try again.properties().isEmpty)
+    }
+}
