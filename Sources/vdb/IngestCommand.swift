@@ -108,8 +108,8 @@ struct IngestCommand: ParsableCommand {
                 for f in summary.failed { print("failed  \(f.path): \(f.reason)") }
                 if let note = summary.indexNote { print("note: \(note)") }
             }
-            if summary.ingested == 0 && summary.unchanged == 0 && summary.count == 0 && !summary.failed.isEmpty {
-                throw ExitCode(2)
+            if summary.ingested == 0 && summary.unchanged == 0 && !summary.failed.isEmpty {
+                throw CLIError("nothing was ingested: all \(summary.failed.count) images failed (see above)")
             }
         }
     }
