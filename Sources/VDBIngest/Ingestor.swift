@@ -222,11 +222,12 @@ public final class Ingestor: Sendable {
         let group = DispatchGroup()
         let stop = AtomicFlag()
         let includeHidden = options.includeHidden
+        let walkRoots = roots
 
         group.enter()
         DispatchQueue.global().async {
             defer { jobs.close(); group.leave() }
-            var walker = FolderWalker(roots: roots, includeHidden: includeHidden)
+            var walker = FolderWalker(roots: walkRoots, includeHidden: includeHidden)
             while let listing = walker.next(), !stop.isSet {
                 let captions = FolderCaptions(listing: listing)
                 for p in captions.problems { results.send(.note(IngestIssue(path: p.path, reason: p.reason))) }
@@ -317,7 +318,7 @@ public final class Ingestor: Sendable {
                                               parameters: options.indexParameters)
         }
         if try c.property(IngestProperty.fingerprint) == nil {
-            try c.setProperties([IngestProperty.fingerprint: model.fingerprint, IngestProperty.modelPath: model.directory,
+            try c.setProperties([IngestProperty.fingerprint: model.fingerprint, IngestProperty.modelPath: model.directory.path,
                                  IngestProperty.role: role])
         }
         return c
