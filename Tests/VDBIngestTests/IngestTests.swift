@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+import VDBCLIP
+import VDBCore
+@testable import VDBIngest
+
+/// Paths inside the repository, from this file's location.
+enum Repo {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let clipFixtures = root.appendingPathComponent("Tests/VDBCLIPTests/Fixtures")
+    static let images = clipFixtures.appendingPathComponent("images")
+    static let tinyModel = clipFixtures.appendingPathComponent("tiny-clip")
+    static let otherModel = clipFixtures.appendingPathComponent("tiny-clip-bf16")
+    static let demoModel = root.appendingPathComponent("Models/demo-clip")
+    static let samples = root.appendingPathComponent("Samples/photos")
+}
+
+/// Copies fixture images into `dir` under new names.
+func copyFixtures(_ pairs: [(String, String)], into dir: String) throws {
+    let fm = FileManager.default
+    for (src, dst) in pairs {
+        let target = dir + "/" + dst
+        try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try fm.copyItem(atPath: Repo.images.appendingPathComponent(src).path, toPath: target)
+    }
+}
+
+@Suite(.serialized) struct IngestTests {
+    static let model: CLIPModel? = try? CLIPModel.load(directory: Repo.tinyModel, threads: 1)
+
+    /// A folder with good images of every kind and every bad input of the issue.
+    func makePhotoFolder() throws -> String {
+        let root = makeTempDir("vdb-photos")
+        try copyFixtures([
+            ("rgb_420.jpg", "beach.jpg"), ("cmyk.jpg", "print/cmyk.jpg"), ("gray16.png", "scan16.png"),
+            ("palette_trns.png", "icons/palette.png"), ("one_pixel.jpg", "tiny.jpg"), ("tall_17x900.png", "tall.png"),
+            ("wide_900x17.jpg", "wide.jpg"), ("png_named.jpg", "really-a-png.jpg"), ("large_1920x1440.jpg", "big.jpg"),
+            ("exif_orient6.jpg", "rotated.jpg"),
+            ("empty.jpg", "zero.jpg"), ("text.jpg", "notes.jpg"), ("truncated.jpg", "cut.jpg"), ("corrupt.jpg", "broken.jpg"),
+            ("rgb_444.jpg", ".hidden/secret.jpg"),
+        ], into: root)
+        try "a sunny beach".write(toFile: root + "/beach.txt", atomically: true, encoding: .utf8)
+        try "file,caption\ncmyk.jpg,a printed page\n".write(toFile: root + "/print/captions.csv", atomically: true, encoding: .utf8)
+        // Unreadable: a dangling link (root can read any permission-protected file).
+        try FileManager.default.createSymbolicLink(atPath: root + "/gone.jpg", withDestinationPath: root + "/nowhere.jpg")
+        return root
+    }
+
+    @Test func ingestCountsReasonsResumeChangesAndPrune() throws {
+        let model = try #require(IngestTests.model, "tiny CLIP fixture missing at \(Repo.tinyModel.path)")
+        let photos = try makePhotoFolder()
+        let dbDir = makeTempDir("vdb-ingest-db")
+        defer { try? FileManager.default.removeItem(atPath: photos); try? FileManager.default.removeItem(atPath: dbDir) }
+        let db = try Database(path: dbDir)
+        let ingestor = Ingestor(database: db, model: model)
+        var reports: [IngestProgress] = []
+        let s1 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos", batchSize: 3, threads: 2)) {
+            reports.append($0)
+        }
+        #expect(s1.added == 10)
+        #expect(s1.unchanged == 0)
+        #expect(Set(s1.skipped.map { ($0.path as NSString).lastPathComponent }) == ["zero.jpg", "notes.jpg"])
+        #expect(s1.skipped.first { $0.path.hasSuffix("zero.jpg") }?.reason.contains("empty") == true)
+        #expect(s1.skipped.first { $0.path.hasSuffix("notes.jpg") }?.reason.contains("text") == true)
+        #expect(Set(s1.failed.map { ($0.path as NSString).lastPathComponent }) == ["cut.jpg", "broken.jpg", "gone.jpg"])
+        #expect(s1.failed.first { $0.path.hasSuffix("gone.jpg") }?.reason.contains("broken symbolic link") == true)
+        #expect(s1.captions == 2)
+        #expect(reports.last?.processed == 15 && reports.last?.total == 14 + 1 - 1 + 1 - 1)  // gone.jpg is a walk problem, not counted in total
+        let photosCollection = try db.collection(named: "photos")
+        #expect(try photosCollection.count() == 10)
+
+        // Metadata per image.
+        let beachID = Ingestor.pathID(URL(fileURLWithPath: photos + "/beach.jpg").resolvingSymlinksInPath().path)
+        let beach = try #require(try photosCollection.get(id: beachID))
+        #expect(beach.metadata["caption"] == "a sunny beach")
+        #expect(beach.metadata["width"] == .int(640) && beach.metadata["height"] == .int(480))
+        #expect(beach.metadata["bytes"] == .int(23201))
+        #expect(beach.metadata["sha256"]?.stringValue?.count == 64)
+        let rotated = try #require(try photosCollection.get(id: Ingestor.pathID(URL(fileURLWithPath: photos + "/rotated.jpg").resolvingSymlinksInPath().path)))
+        #expect(rotated.metadata["width"] == .int(240) && rotated.metadata["height"] == .int(320))  // EXIF 6 applied
+        let captions = try db.collection(named: "photos.captions")
+        #expect(try captions.count() == 2)
+        #expect(try captions.get(id: beachID)?.metadata["caption"] == "a sunny beach")
+
+        // A second run embeds nothing.
+        let s2 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos"))
+        #expect(s2.added == 0 && s2.updated == 0 && s2.unchanged == 10 && s2.captions == 0)
+
+        // A changed file is re-embedded; an edited caption updates only the caption.
+        try FileManager.default.removeItem(atPath: photos + "/big.jpg")
+        try copyFixtures([("photo_1024x768.jpg", "big.jpg")], into: photos)
+        try "a stormy beach".write(toFile: photos + "/beach.txt", atomically: true, encoding: .utf8)
+        let s3 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos"))
+        #expect(s3.updated == 1 && s3.added == 0 && s3.unchanged == 9 && s3.captions == 1)
+        #expect(try photosCollection.get(id: beachID)?.metadata["caption"] == "a stormy beach")
+        #expect(try captions.get(id: beachID)?.metadata["caption"] == "a stormy beach")
+        #expect(try photosCollection.count() == 10)
+
+        // --prune removes entries whose file is gone, in both collections.
+        try FileManager.default.removeItem(atPath: photos + "/beach.jpg")
+        let s4 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos", prune: true))
+        #expect(s4.pruned == 1)
+        #expect(try photosCollection.count() == 9)
+        #expect(try captions.get(id: beachID) == nil)
+
+        // Hidden files only when asked.
+        let s5 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos", includeHidden: true))
+        #expect(s5.added == 1)
+
+        // Search by an image finds that image first.
+        let hits = try photosCollection.search(image: photos + "/tall.png", model: model, k: 3)
+        #expect(hits.first?.metadata["path"]?.stringValue?.hasSuffix("tall.png") == true)
+        #expect(abs((hits.first?.distance ?? 0) - 1) < 1e-4)
+    }
+
+    @Test func anotherModelIsRefusedAndMissingFoldersThrow() throws {
+        let model = try #require(IngestTests.model)
+        let other = try CLIPModel.load(directory: Repo.otherModel, threads: 1)
+        let photos = makeTempDir("vdb-photos")
+        let dbDir = makeTempDir("vdb-ingest-db")
+        defer { try? FileManager.default.removeItem(atPath: photos); try? FileManager.default.removeItem(atPath: dbDir) }
+        try copyFixtures([("rgb.png", "a.png")], into: photos)
+        let db = try Database(path: dbDir)
+        _ = try Ingestor(database: db, model: model).run(paths: [photos], options: IngestOptions(collection: "p"))
+        #expect(throws: IngestError.self) {
+            try Ingestor(database: db, model: other).run(paths: [photos], options: IngestOptions(collection: "p"))
+        }
+        #expect(throws: IngestError.self) { try db.collection(named: "p").search(text: "a cat", model: other) }
+        #expect(throws: IngestError.noUsablePaths([IngestIssue(path: "/no/such/folder", reason: "no such file or directory")])) {
+            try Ingestor(database: db, model: model).run(paths: ["/no/such/folder"])
+        }
+        #expect(Ingestor.defaultCollectionName(for: "/home/me/My Photos/") == "My-Photos")
+    }
+}
