@@ -213,6 +213,7 @@ public final class Ingestor: Sendable {
             let captionFiles = FolderCaptions(listing: listing).captionFiles
             total += listing.files.filter { !captionFiles.contains(($0.path as NSString).lastPathComponent) }.count
         }
+        total += counter.problems.count  // reported as failures, so they count as processed too
 
         var state = RunState(total: total, start: start)
         state.failed = rootProblems
