@@ -523,7 +523,10 @@ struct WorkerContext: Sendable {
             return .ready(Ready(id: id, path: path, pixels: result.pixels, metadata: m, caption: job.caption,
                                 hadCaption: existing?.metadata["caption"] != nil, isUpdate: existing != nil))
         } catch let error as ImageError {
-            return .failed(IngestIssue(path: path, reason: String(describing: error)))
+            // The summary names the path already; keep only what is wrong with the file.
+            var reason = String(describing: error)
+            if reason.hasPrefix(path + ": ") { reason.removeFirst(path.count + 2) }
+            return .failed(IngestIssue(path: path, reason: reason))
         } catch {
             return .failed(IngestIssue(path: path, reason: "\(error)"))
         }
