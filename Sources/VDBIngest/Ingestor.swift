@@ -572,3 +572,36 @@ func describeContent(_ data: Data) -> String {
     let hex = head.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
     return "content starts with \(hex)"
 }
+
+/// What ``Ingestor/events(paths:options:)`` yields.
+public enum IngestEvent: Sendable {
+    /// Counters after a committed batch.
+    case progress(IngestProgress)
+    /// The run finished; always the last event of a successful run.
+    case finished(IngestSummary)
+}
+
+extension Ingestor {
+    /// Runs the ingest on a background thread and reports it as an `AsyncSequence`:
+    /// `.progress` after every committed batch, then `.finished` with the summary.
+    ///
+    /// ```swift
+    /// for try await event in ingestor.events(paths: ["photos/"]) {
+    ///     if case .progress(let p) = event { print(p.processed, "/", p.total) }
+    /// }
+    /// ```
+    public func events(paths: [String], options: IngestOptions = IngestOptions()) -> AsyncThrowingStream<IngestEvent, Error> {
+        AsyncThrowingStream { continuation in
+            let thread = Thread {
+                do {
+                    let summary = try self.run(paths: paths, options: options) { continuation.yield(.progress($0)) }
+                    continuation.yield(.finished(summary))
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            thread.start()
+        }
+    }
+}

@@ -197,3 +197,27 @@ func vdbExecutable() -> URL? {
         #expect(paths == Set((0..<n).map { String(format: "img%03d.jpg", $0) }))
     }
 }
+
+@Suite struct IngestEventTests {
+    @Test func asyncEventsEndWithTheSummary() async throws {
+        let model = try #require(IngestTests.model)
+        let photos = makeTempDir("vdb-events")
+        let dbDir = makeTempDir("vdb-events-db")
+        defer { try? FileManager.default.removeItem(atPath: photos); try? FileManager.default.removeItem(atPath: dbDir) }
+        try copyFixtures([("rgb.png", "a.png"), ("gray.jpg", "b.jpg"), ("rgb_444.jpg", "c.jpg")], into: photos)
+        let ingestor = Ingestor(database: try Database(path: dbDir), model: model)
+        var progressEvents = 0
+        var summary: IngestSummary?
+        for try await event in ingestor.events(paths: [photos], options: IngestOptions(batchSize: 1)) {
+            switch event {
+            case .progress: progressEvents += 1
+            case .finished(let s): summary = s
+            }
+        }
+        #expect(progressEvents >= 3)
+        #expect(summary?.added == 3)
+        await #expect(throws: IngestError.self) {
+            for try await _ in ingestor.events(paths: ["/no/such/dir"]) {}
+        }
+    }
+}
