@@ -22,7 +22,7 @@ for i in $(seq 1 "$N"); do
 done
 echo "== image tower alone (batch 32, $T threads)"
 tower=$(.build/release/clip-bench "$MODEL" --threads "$T" --image-batch 32 --repeats 3 --only image --json |
-        python3 -c 'import json,sys; rows=[json.loads(l) for l in sys.stdin if l.startswith("{")]; print(rows[0]["images_per_s"])')
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["per_second"])')
 echo "tower: $tower images/s"
 echo "== vdb ingest of $N 1024x768 JPEGs ($T threads, batch 32)"
 summary=$(.build/release/vdb ingest "$work/photos" --db "$work/db" --model "$MODEL" --threads "$T" --batch 32 --json)
