@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
+import VDBCLIP
 import VDBCore
+import VDBIngest
 
-/// `vdb search NAME -k K (--vector V | --queries FILE)`
+/// `vdb search NAME -k K (--vector V | --queries FILE | --text T | --image FILE)`
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Find the k nearest vectors to a query vector or to every vector of a file.",
+        abstract: "Find the k nearest vectors to a vector, a file of vectors, a text or an image.",
         discussion: """
             Distances: squared L2 for l2, inner product for ip, cosine similarity for cosine.
             --json prints one line per query:
@@ -17,6 +19,14 @@ struct SearchCommand: ParsableCommand {
               vdb search docs -k 10 --queries query.fvecs --threads 2 --json
               vdb search docs -k 10 --queries q.npy --nprobe 32      (IVF index)
               vdb search docs -k 10 --queries q.npy --ef 128         (HNSW index)
+              vdb search docs -k 5 --vector "0.1,0.2,0.3" --where lang=en --where year>=2020
+
+            Photo collections made by `vdb ingest` are searched by words or by an example image
+            (CLIP embeddings; the model is --model, else $VDB_MODEL, else the one that made the
+            collection, else the bundled demo model); --captions searches the caption texts:
+              vdb search photos --text "a dog on the beach" -k 10
+              vdb search photos --image query.jpg -k 10 --json
+              vdb search photos --text "birthday" --captions
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -32,6 +42,21 @@ struct SearchCommand: ParsableCommand {
 
     @Option(help: "File of query vectors (.fvecs, .bvecs, .npy, .jsonl).")
     var queries: String?
+
+    @Option(help: "Photo collections: find the images that match this text.")
+    var text: String?
+
+    @Option(help: ArgumentHelp("Photo collections: find the images that look like this image.", valueName: "FILE"))
+    var image: String?
+
+    @Flag(help: "Photo collections: search the caption embeddings (NAME.captions) instead of the images.")
+    var captions = false
+
+    @Option(help: ArgumentHelp("CLIP checkpoint directory for --text / --image.", valueName: "DIR"))
+    var model: String?
+
+    @Option(name: .customLong("where"), help: ArgumentHelp("Only vectors whose metadata satisfies key=value, key!=value, key<n, key<=n, key>n or key>=n (repeatable; all must hold).", valueName: "COND"))
+    var conditions: [String] = []
 
     @Option(help: "Threads for a batch of queries (0 = all cores).")
     var threads: Int = 1
@@ -55,7 +80,9 @@ struct SearchCommand: ParsableCommand {
     var `repeat`: Int = 1
 
     func validate() throws {
-        if (vector == nil) == (queries == nil) { throw ValidationError("give exactly one of --vector and --queries") }
+        let given = [vector, queries, text, image].compactMap { $0 }.count
+        if given != 1 { throw ValidationError("give exactly one of --vector, --queries, --text and --image") }
+        if captions && text == nil && image == nil { throw ValidationError("--captions goes with --text or --image") }
         if k <= 0 { throw ValidationError("-k must be at least 1 (got \(k))") }
         if threads < 0 { throw ValidationError("--threads must be 0 (all cores) or more") }
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
@@ -64,6 +91,11 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         try cli {
             let db = try global.open()
+            let filter = MetadataCondition.filter(try conditions.map { try MetadataCondition(parsing: $0) })
+            if text != nil || image != nil {
+                try searchPhotos(db, filter: filter)
+                return
+            }
             let collection = try db.collection(named: name)
             var flat: [Float]
             if let vector {
@@ -86,7 +118,7 @@ struct SearchCommand: ParsableCommand {
             var results: [[SearchHit]] = []
             for _ in 0..<`repeat` {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                results = try collection.search(contiguous: flat, k: k, parameters: params)
+                results = try collection.search(contiguous: flat, k: k, parameters: params, filter: filter)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
             }
             var out = StdoutBuffer()
@@ -110,6 +142,59 @@ struct SearchCommand: ParsableCommand {
                 let nq = results.count
                 printErr("searched \(nq) queries (k=\(k), \(threads) threads, index \(collection.activeIndexKind)) in \(String(format: "%.2f", median * 1000)) ms (median of \(times.count)): \(Int((Double(nq) / median).rounded())) QPS")
             }
+        }
+    }
+
+    /// `--text` / `--image`: CLIP query against a collection made by `vdb ingest`.
+    private func searchPhotos(_ db: Database, filter: SearchFilter?) throws {
+        let images = try db.collection(named: name)
+        let target = captions ? try captionCollection(db) : images
+        let modelURL: URL
+        if model != nil || ProcessInfo.processInfo.environment["VDB_MODEL"].map({ !$0.isEmpty }) == true {
+            modelURL = try ModelLocation.resolve(model)
+        } else if let recorded = try images.modelDirectory, FileManager.default.fileExists(atPath: recorded) {
+            modelURL = URL(fileURLWithPath: recorded)
+        } else {
+            modelURL = try ModelLocation.resolve(nil)
+        }
+        let clip = try loadModel(modelURL, threads: threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads)
+        var params = SearchParameters(threads: 1)
+        if let nprobe { params.nprobe = nprobe }
+        if let ef { params.ef = ef }
+        params.rerank = rerank
+        let hits: [SearchHit]
+        do {
+            if let text {
+                hits = try target.search(text: text, model: clip, k: k, parameters: params, filter: filter)
+            } else {
+                hits = try target.search(image: image ?? "", model: clip, k: k, parameters: params, filter: filter)
+            }
+        } catch let e as IngestError {
+            throw CLIError(e.description)
+        } catch let e as ImageError {
+            throw CLIError(e.description)
+        } catch let e as CLIPError {
+            throw CLIError(e.description)
+        }
+        var out = StdoutBuffer()
+        if json {
+            out.line("{\"query\": 0, \"results\": [\(hits.map(jsonHit).joined(separator: ", "))]}")
+        } else {
+            out.line("rank  score    path" + (hits.contains { $0.metadata["caption"] != nil } ? "  (caption)" : ""))
+            for (r, h) in hits.enumerated() {
+                let rank = String(r + 1).padding(toLength: 4, withPad: " ", startingAt: 0)
+                let score = String(format: "%-7.4f", Double(h.distance))
+                let path = h.metadata["path"]?.stringValue ?? "id \(h.id)"
+                let caption = h.metadata["caption"]?.stringValue.map { "  \"\($0)\"" } ?? ""
+                out.line("\(rank)  \(score)  \(path)\(caption)")
+            }
+        }
+        out.flush()
+    }
+
+    private func captionCollection(_ db: Database) throws -> Collection {
+        do { return try db.collection(named: Ingestor.captionCollectionName(for: name)) } catch VDBError.collectionNotFound {
+            throw CLIError(IngestError.noCaptions(name).description)
         }
     }
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# vdb's first-run demo: install the C libraries if they are missing, build vdb, ingest the bundled
+# sample photos with the bundled demo CLIP model, and search them by text.
+#
+#   bash Scripts/demo.sh                 # default queries
+#   bash Scripts/demo.sh "a green star"  # your own queries
+#
+# The demo model was trained by this project on a synthetic world of shapes and colours
+# (Docs/demo-model.md): it understands captions like "two small red triangles on a blue
+# background", not real photos. For real photos use a real CLIP checkpoint (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for pc in lmdb openblas libjpeg libpng; do pkg-config --exists "$pc" 2>/dev/null || missing+=("$pc"); done
+if [ ${#missing[@]} -gt 0 ] || ! command -v pkg-config >/dev/null; then
+    echo "==> installing system libraries (missing: ${missing[*]:-pkg-config})"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        pkg-config liblmdb-dev libopenblas-dev libjpeg-dev libpng-dev >/dev/null
+fi
+
+echo "==> building vdb (release)"
+swift build -c release --product vdb 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3
+VDB=.build/release/vdb
+
+DB="${VDB_DEMO_DB:-$(mktemp -d)/demo.vdb}"
+echo "==> ingesting Samples/photos into $DB"
+"$VDB" ingest Samples/photos --db "$DB" --collection photos
+
+queries=("$@")
+if [ ${#queries[@]} -eq 0 ]; then
+    mapfile -t queries < <(grep -v '^#' Samples/demo-queries.txt | sed '/^$/d')
+fi
+for q in "${queries[@]}"; do
+    echo
+    echo "==> vdb search photos --text \"$q\" -k 3"
+    "$VDB" search photos --db "$DB" --text "$q" -k 3
+done
+echo
+echo "Try: $VDB search photos --db $DB --image Samples/photos/<file> -k 5"
+echo "     $VDB classify Samples/photos/<file> --labels red,green,blue,yellow --template 'a photo of a {} shape'"

@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+import VDBCLIP
+import VDBCore
+@testable import VDBIngest
+
+/// Paths inside the repository, from this file's location.
+enum Repo {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let clipFixtures = root.appendingPathComponent("Tests/VDBCLIPTests/Fixtures")
+    static let images = clipFixtures.appendingPathComponent("images")
+    static let tinyModel = clipFixtures.appendingPathComponent("tiny-clip")
+    static let otherModel = clipFixtures.appendingPathComponent("tiny-clip-bf16")
+    static let demoModel = root.appendingPathComponent("Models/demo-clip")
+    static let samples = root.appendingPathComponent("Samples/photos")
+}
+
+/// Copies fixture images into `dir` under new names.
+func copyFixtures(_ pairs: [(String, String)], into dir: String) throws {
+    let fm = FileManager.default
+    for (src, dst) in pairs {
+        let target = dir + "/" + dst
+        try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try fm.copyItem(atPath: Repo.images.appendingPathComponent(src).path, toPath: target)
+    }
+}
+
+@Suite(.serialized) struct IngestTests {
+    static let model: CLIPModel? = try? CLIPModel.load(directory: Repo.tinyModel, threads: 1)
+
+    /// A folder with good images of every kind and every bad input of the issue.
+    func makePhotoFolder() throws -> String {
+        let root = makeTempDir("vdb-photos")
+        try copyFixtures([
+            ("rgb_420.jpg", "beach.jpg"), ("cmyk.jpg", "print/cmyk.jpg"), ("gray16.png", "scan16.png"),
+            ("palette_trns.png", "icons/palette.png"), ("one_pixel.jpg", "tiny.jpg"), ("tall_17x900.png", "tall.png"),
+            ("wide_900x17.jpg", "wide.jpg"), ("png_named.jpg", "really-a-png.jpg"), ("large_1920x1440.jpg", "big.jpg"),
+            ("exif_orient6.jpg", "rotated.jpg"),
+            ("empty.jpg", "zero.jpg"), ("text.jpg", "notes.jpg"), ("truncated.jpg", "cut.jpg"), ("corrupt.jpg", "broken.jpg"),
+            ("rgb_444.jpg", ".hidden/secret.jpg"),
+        ], into: root)
+        try "a sunny beach".write(toFile: root + "/beach.txt", atomically: true, encoding: .utf8)
+        try "file,caption\ncmyk.jpg,a printed page\n".write(toFile: root + "/print/captions.csv", atomically: true, encoding: .utf8)
+        // Unreadable: a dangling link (root can read any permission-protected file).
+        try FileManager.default.createSymbolicLink(atPath: root + "/gone.jpg", withDestinationPath: root + "/nowhere.jpg")
+        return root
+    }
+
+    @Test func ingestCountsReasonsResumeChangesAndPrune() throws {
+        let model = try #require(IngestTests.model, "tiny CLIP fixture missing at \(Repo.tinyModel.path)")
+        let photos = try makePhotoFolder()
+        let dbDir = makeTempDir("vdb-ingest-db")
+        defer { try? FileManager.default.removeItem(atPath: photos); try? FileManager.default.removeItem(atPath: dbDir) }
+        let db = try Database(path: dbDir)
+        let ingestor = Ingestor(database: db, model: model)
+        var reports: [IngestProgress] = []
+        let s1 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos", batchSize: 3, threads: 2)) {
+            reports.append($0)
+        }
+        #expect(s1.added == 10)
+        #expect(s1.unchanged == 0)
+        #expect(Set(s1.skipped.map { ($0.path as NSString).lastPathComponent }) == ["zero.jpg", "notes.jpg"])
+        #expect(s1.skipped.first { $0.path.hasSuffix("zero.jpg") }?.reason.contains("empty") == true)
+        #expect(s1.skipped.first { $0.path.hasSuffix("notes.jpg") }?.reason.contains("text") == true)
+        #expect(Set(s1.failed.map { ($0.path as NSString).lastPathComponent }) == ["cut.jpg", "broken.jpg", "gone.jpg"])
+        #expect(s1.failed.first { $0.path.hasSuffix("gone.jpg") }?.reason.contains("broken symbolic link") == true)
+        #expect(s1.captions == 2)
+        // 14 files (caption files and hidden ones not counted) + the dangling link.
+        #expect(reports.last?.processed == 15 && reports.last?.total == 15)
+        let photosCollection = try db.collection(named: "photos")
+        #expect(try photosCollection.count() == 10)
+
+        // Metadata per image.
+        let beachID = Ingestor.pathID(URL(fileURLWithPath: photos + "/beach.jpg").resolvingSymlinksInPath().path)
+        let beach = try #require(try photosCollection.get(id: beachID))
+        #expect(beach.metadata["caption"] == "a sunny beach")
+        #expect(beach.metadata["width"] == .int(640) && beach.metadata["height"] == .int(480))
+        #expect(beach.metadata["bytes"] == .int(23201))
+        #expect(beach.metadata["sha256"]?.stringValue?.count == 64)
+        let rotated = try #require(try photosCollection.get(id: Ingestor.pathID(URL(fileURLWithPath: photos + "/rotated.jpg").resolvingSymlinksInPath().path)))
+        #expect(rotated.metadata["width"] == .int(240) && rotated.metadata["height"] == .int(320))  // EXIF 6 applied
+        let captions = try db.collection(named: "photos.captions")
+        #expect(try captions.count() == 2)
+        #expect(try captions.get(id: beachID)?.metadata["caption"] == "a sunny beach")
+
+        // A second run embeds nothing.
+        let s2 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos"))
+        #expect(s2.added == 0 && s2.updated == 0 && s2.unchanged == 10 && s2.captions == 0)
+
+        // A changed file is re-embedded; an edited caption updates only the caption.
+        try FileManager.default.removeItem(atPath: photos + "/big.jpg")
+        try copyFixtures([("photo_1024x768.jpg", "big.jpg")], into: photos)
+        try "a stormy beach".write(toFile: photos + "/beach.txt", atomically: true, encoding: .utf8)
+        let s3 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos"))
+        #expect(s3.updated == 1 && s3.added == 0 && s3.unchanged == 9 && s3.captions == 1)
+        #expect(try photosCollection.get(id: beachID)?.metadata["caption"] == "a stormy beach")
+        #expect(try captions.get(id: beachID)?.metadata["caption"] == "a stormy beach")
+        #expect(try photosCollection.count() == 10)
+
+        // --prune removes entries whose file is gone, in both collections.
+        try FileManager.default.removeItem(atPath: photos + "/beach.jpg")
+        let s4 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos", prune: true))
+        #expect(s4.pruned == 1)
+        #expect(try photosCollection.count() == 9)
+        #expect(try captions.get(id: beachID) == nil)
+
+        // Hidden files only when asked.
+        let s5 = try ingestor.run(paths: [photos], options: IngestOptions(collection: "photos", includeHidden: true))
+        #expect(s5.added == 1)
+
+        // Search by an image finds that image first.
+        let hits = try photosCollection.search(image: photos + "/tall.png", model: model, k: 3)
+        #expect(hits.first?.metadata["path"]?.stringValue?.hasSuffix("tall.png") == true)
+        #expect(abs((hits.first?.distance ?? 0) - 1) < 1e-4)
+    }
+
+    @Test func anotherModelIsRefusedAndMissingFoldersThrow() throws {
+        let model = try #require(IngestTests.model)
+        let other = try CLIPModel.load(directory: Repo.otherModel, threads: 1)
+        let photos = makeTempDir("vdb-photos")
+        let dbDir = makeTempDir("vdb-ingest-db")
+        defer { try? FileManager.default.removeItem(atPath: photos); try? FileManager.default.removeItem(atPath: dbDir) }
+        try copyFixtures([("rgb.png", "a.png")], into: photos)
+        let db = try Database(path: dbDir)
+        _ = try Ingestor(database: db, model: model).run(paths: [photos], options: IngestOptions(collection: "p"))
+        #expect(throws: IngestError.self) {
+            try Ingestor(database: db, model: other).run(paths: [photos], options: IngestOptions(collection: "p"))
+        }
+        #expect(throws: IngestError.self) { try db.collection(named: "p").search(text: "a cat", model: other) }
+        #expect(throws: IngestError.noUsablePaths([IngestIssue(path: "/no/such/folder", reason: "no such file or directory")])) {
+            try Ingestor(database: db, model: model).run(paths: ["/no/such/folder"])
+        }
+        #expect(Ingestor.defaultCollectionName(for: "/home/me/My Photos/") == "My-Photos")
+    }
+}
+
+/// The `vdb` executable built next to the test bundle, if present.
+func vdbExecutable() -> URL? {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("vdb")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return nil
+}
+
+@Suite(.serialized) struct IngestProcessTests {
+    /// Kill `vdb ingest` with SIGKILL in the middle, run it again: nothing duplicated, nothing missing.
+    @Test func killedIngestResumesWithoutDuplicatesOrLoss() throws {
+        let vdb = try #require(vdbExecutable(), "the vdb executable was not found next to the test bundle")
+        let photos = makeTempDir("vdb-kill-photos")
+        let dbDir = makeTempDir("vdb-kill-db")
+        defer { try? FileManager.default.removeItem(atPath: photos); try? FileManager.default.removeItem(atPath: dbDir) }
+        let n = 120
+        try copyFixtures((0..<n).map { ("large_1920x1440.jpg", String(format: "d%02d/img%03d.jpg", $0 % 7, $0)) }, into: photos)
+        let args = ["ingest", photos, "--collection", "k", "--model", Repo.tinyModel.path, "--batch", "4",
+                    "--threads", "1", "--db", dbDir]
+        let child = Process()
+        child.executableURL = vdb
+        child.arguments = args
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        var seen = 0
+        let deadline = Date().addingTimeInterval(60)
+        while seen < 12 && Date() < deadline && child.isRunning {
+            seen = (try? Database(path: dbDir).collection(named: "k").count()) ?? 0
+            usleep(1000)
+        }
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        #expect(child.terminationReason == .uncaughtSignal, "the ingest finished before it could be killed")
+        let partial = try Database(path: dbDir).collection(named: "k").count()
+        #expect(partial >= 12 && partial < n && partial % 4 == 0, "committed \(partial): whole batches of 4 expected")
+
+        let again = Process()
+        again.executableURL = vdb
+        again.arguments = args + ["--json"]
+        let out = Pipe()
+        again.standardOutput = out
+        again.standardError = FileHandle.nullDevice
+        try again.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        again.waitUntilExit()
+        #expect(again.terminationStatus == 0)
+        let summary = try JSONDecoder().decode(IngestSummary.self, from: data)
+        #expect(summary.unchanged == partial && summary.added == n - partial && summary.failed.isEmpty)
+
+        let c = try Database(path: dbDir).collection(named: "k")
+        #expect(try c.count() == n)
+        var paths = Set<String>()
+        try c.forEachMetadata { _, m in
+            if let p = m["path"]?.stringValue { paths.insert((p as NSString).lastPathComponent) }
+            return true
+        }
+        #expect(paths == Set((0..<n).map { String(format: "img%03d.jpg", $0) }))
+    }
+}
+
+@Suite struct IngestEventTests {
+    @Test func asyncEventsEndWithTheSummary() async throws {
+        let model = try #require(IngestTests.model)
+        let photos = makeTempDir("vdb-events")
+        let dbDir = makeTempDir("vdb-events-db")
+        defer { try? FileManager.default.removeItem(atPath: photos); try? FileManager.default.removeItem(atPath: dbDir) }
+        try copyFixtures([("rgb.png", "a.png"), ("gray.jpg", "b.jpg"), ("rgb_444.jpg", "c.jpg")], into: photos)
+        let ingestor = Ingestor(database: try Database(path: dbDir), model: model)
+        var progressEvents = 0
+        var summary: IngestSummary?
+        for try await event in ingestor.events(paths: [photos], options: IngestOptions(batchSize: 1)) {
+            switch event {
+            case .progress: progressEvents += 1
+            case .finished(let s): summary = s
+            }
+        }
+        #expect(progressEvents >= 3)
+        #expect(summary?.added == 3)
+        await #expect(throws: IngestError.self) {
+            for try await _ in ingestor.events(paths: ["/no/such/dir"]) {}
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import VDBIngest
+
+/// A fresh temporary folder, removed by the caller.
+func makeTempDir(_ label: String = "vdb-ingest") -> String {
+    let path = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite struct SHA256Tests {
+    @Test func knownVectors() {
+        func hex(_ s: String) -> String { Array(s.utf8).withUnsafeBytes { SHA256.hex(of: $0) } }
+        #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // One million 'a' fed in uneven pieces exercises the buffering across block borders.
+        var h = SHA256()
+        let chunk = [UInt8](repeating: 0x61, count: 999)
+        var fed = 0
+        while fed < 1_000_000 {
+            let n = min(999, 1_000_000 - fed)
+            chunk.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            fed += n
+        }
+        #expect(h.finalize().hexString == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}
+
+@Suite struct FolderWalkerTests {
+    @Test func walksSortedSkipsHiddenAndSurvivesSymlinkLoops() throws {
+        let root = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/b/inner", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/.hidden", withIntermediateDirectories: true)
+        for p in ["a.jpg", "b/z.png", "b/inner/y.jpg", ".secret.jpg", ".hidden/x.jpg"] {
+            try Data([1, 2, 3]).write(to: URL(fileURLWithPath: root + "/" + p))
+        }
+        try fm.createSymbolicLink(atPath: root + "/b/inner/loop", withDestinationPath: root + "/b")
+        try fm.createSymbolicLink(atPath: root + "/dangling", withDestinationPath: root + "/nowhere")
+
+        var walker = FolderWalker(roots: [root])
+        var files: [String] = []
+        while let listing = walker.next() { files += listing.files.map { String($0.path.dropFirst(root.count + 1)) } }
+        #expect(files == ["a.jpg", "b/z.png", "b/inner/y.jpg"])
+        #expect(walker.problems.contains { $0.path.hasSuffix("loop") && $0.reason.contains("loop") })
+        #expect(walker.problems.contains { $0.path.hasSuffix("dangling") && $0.reason.contains("broken") })
+
+        var all = FolderWalker(roots: [root], includeHidden: true)
+        var count = 0
+        while let listing = all.next() { count += listing.files.count }
+        #expect(count == 5)
+    }
+
+    @Test func missingRootIsReported() {
+        var walker = FolderWalker(roots: ["/definitely/not/here"])
+        #expect(walker.next() == nil)
+        #expect(walker.problems.first?.reason.contains("no such file") == true)
+    }
+}
+
+@Suite struct CaptionTests {
+    @Test func sidecarCsvAndJsonl() throws {
+        let root = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func write(_ name: String, _ text: String) throws {
+            try text.write(toFile: root + "/" + name, atomically: true, encoding: .utf8)
+        }
+        try write("a.jpg", "x"); try write("b.jpg", "x"); try write("c.png", "x"); try write("d.jpg", "x")
+        try write("a.txt", "  a red circle\n")
+        try write("notes.txt", "not a sidecar")
+        try write("captions.csv", "file,caption\nb.jpg,\"two blue squares, small\"\na.jpg,overridden by sidecar\nbroken\n")
+        try write("captions.jsonl", "{\"file\": \"c.png\", \"caption\": \"a green star\"}\nnot json\n")
+        var walker = FolderWalker(roots: [root])
+        let next = walker.next()
+        let listing = try #require(next)
+        let captions = FolderCaptions(listing: listing)
+        #expect(captions.caption(for: "a.jpg")?.text == "a red circle")
+        #expect(captions.caption(for: "a.jpg")?.source == .sidecar)
+        #expect(captions.caption(for: "b.jpg")?.text == "two blue squares, small")
+        #expect(captions.caption(for: "b.jpg")?.source == .csv)
+        #expect(captions.caption(for: "c.png")?.source == .jsonl)
+        #expect(captions.caption(for: "d.jpg") == nil)
+        #expect(captions.captionFiles == ["a.txt", "captions.csv", "captions.jsonl"])
+        #expect(captions.problems.count == 2)
+    }
+
+    @Test func csvQuoting() {
+        let rows = FolderCaptions.parseCSV("file,caption\r\n\"x.jpg\",\"say \"\"hi\"\"\nthere\"\n")
+        #expect(rows == [["file", "caption"], ["x.jpg", "say \"hi\"\nthere"]])
+    }
+}
+
+import VDBCore
+
+@Suite struct CollectionPropertyTests {
+    @Test func propertiesPersistAndVanishWithTheCollection() throws {
+        let dir = makeTempDir("vdb-props")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try Database(path: dir)
+        let c = try db.createCollection(name: "p", dimension: 2, metric: .l2)
+        try c.insert([[1, 2], [3, 4]], ids: [5, 9], metadata: [["path": "a"], nil])
+        #expect(try c.property("model") == nil)
+        try c.setProperties(["model": "abc", "other": "x"])
+        #expect(try c.property("model") == "abc")
+        #expect(try c.properties() == ["model": "abc", "other": "x"])
+        try c.setProperties(["other": nil])
+        #expect(try c.properties() == ["model": "abc"])
+        #expect(try c.count() == 2)  // the state record is untouched
+        var seen: [UInt64] = []
+        try c.forEachMetadata { id, m in seen.append(id); #expect(m["path"] == "a"); return true }
+        #expect(seen == [5])
+        try db.dropCollection(named: "p")
+        let again = try db.createCollection(name: "p", dimension: 2, metric: .l2)
+        #expect(try again.properties().isEmpty)
+    }
+}
+
+@Suite struct MetadataFilterTests {
+    @Test func parsesAndMatches() throws {
+        let m: Metadata = ["format": "png", "width": .int(1200), "ratio": .double(0.5), "hdr": .bool(true)]
+        func ok(_ s: String) throws -> Bool { try MetadataCondition(parsing: s).matches(m) }
+        #expect(try ok("format=png") && !(try ok("format=jpeg")) && (try ok("format!=jpeg")))
+        #expect(try ok("width>=1200") && !(try ok("width>1200")) && (try ok("width<=1200.0")) && (try ok("width=1200")))
+        #expect(try ok("ratio<1") && (try ok("hdr=true")) && (try ok("missing!=x")) && !(try ok("missing=x")))
+        #expect(throws: VDBError.self) { try MetadataCondition(parsing: "width>big") }
+        #expect(throws: VDBError.self) { try MetadataCondition(parsing: "novalue") }
+        #expect(throws: VDBError.self) { try MetadataCondition(parsing: "=3") }
+        let f = try #require(MetadataCondition.filter([try .init(parsing: "format=png"), try .init(parsing: "width>1000")]))
+        #expect(f(1, m) && !f(1, ["format": "png", "width": .int(10)]))
+    }
+}
