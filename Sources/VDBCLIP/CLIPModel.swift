@@ -33,6 +33,8 @@ public final class CLIPModel: Sendable {
     public let fingerprint: String
     /// Threads for BLAS and vdb's kernels.
     public let threads: Int
+    /// The checkpoint directory the model was loaded from.
+    public let directory: URL
     /// The embedding width (`projection_dim`).
     public var embeddingDimension: Int { config.projectionDim }
 
@@ -102,6 +104,7 @@ public final class CLIPModel: Sendable {
         self.tokenizer = tokenizer
         self.logitScale = scale.pointer[0]
         self.threads = max(1, threads)
+        self.directory = directory.standardizedFileURL
         self.fingerprint = Fingerprint.hex(configData + Data(file.headerBytes) + Data(file.sampleBytes()))
     }
 

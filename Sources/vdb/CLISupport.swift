@@ -1,7 +1,9 @@
 // Helpers shared by every vdb subcommand: database resolution, errors, progress bar, JSON output.
 import ArgumentParser
 import Foundation
+import VDBCLIP
 import VDBCore
+import VDBIngest
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,6 +35,12 @@ struct CLIError: Error, CustomStringConvertible {
 /// Runs a command body, turning library errors into `CLIError` (one line).
 func cli<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as VDBError {
+        throw CLIError(e.description)
+    } catch let e as CLIPError {
+        throw CLIError(e.description)
+    } catch let e as ImageError {
+        throw CLIError(e.description)
+    } catch let e as IngestError {
         throw CLIError(e.description)
     }
 }

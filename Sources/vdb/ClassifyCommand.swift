@@ -14,8 +14,8 @@ struct ClassifyCommand: ParsableCommand {
             or with --json {"image": FILE, "labels": [...], "probabilities": [...]} in label order.
             """)
 
-    @Option(name: .long, help: ArgumentHelp("Checkpoint directory.", valueName: "dir"))
-    var model: String
+    @Option(name: .long, help: ArgumentHelp("Checkpoint directory (default: $VDB_MODEL, else the bundled demo model).", valueName: "dir"))
+    var model: String?
 
     @Argument(help: ArgumentHelp("JPEG or PNG file.", valueName: "image"))
     var image: String
@@ -42,17 +42,19 @@ struct ClassifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let clip = try CLIPModel.load(directory: URL(fileURLWithPath: model), threads: threads)
-        let pixels = try loadPixels(file: image, model: clip)
-        let names = labelList
-        let probs = try clip.classify(pixels: pixels, labels: names, template: template)
-        if json {
-            let obj: [String: Any] = ["image": image, "labels": names, "probabilities": probs.map { Double($0) }]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            for (label, p) in zip(names, probs).sorted(by: { $0.1 > $1.1 }) {
-                print("\(label)\t\(String(format: "%.4f", p))")
+        try cli {
+            let clip = try loadModel(try ModelLocation.resolve(model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            let pixels = try loadPixels(file: image, model: clip)
+            let names = labelList
+            let probs = try clip.classify(pixels: pixels, labels: names, template: template)
+            if json {
+                let obj: [String: Any] = ["image": image, "labels": names, "probabilities": probs.map { Double($0) }]
+                let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                for (label, p) in zip(names, probs).sorted(by: { $0.1 > $1.1 }) {
+                    print("\(label)\t\(String(format: "%.4f", p))")
+                }
             }
         }
     }

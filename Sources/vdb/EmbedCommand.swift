@@ -15,8 +15,8 @@ struct EmbedCommand: ParsableCommand {
             vocab.json, merges.txt, preprocessor_config.json).
             """)
 
-    @Option(name: .long, help: ArgumentHelp("Checkpoint directory.", valueName: "dir"))
-    var model: String
+    @Option(name: .long, help: ArgumentHelp("Checkpoint directory (default: $VDB_MODEL, else the bundled demo model).", valueName: "dir"))
+    var model: String?
 
     @Option(name: .long, help: ArgumentHelp("Text to embed (repeatable).", valueName: "text"))
     var text: [String] = []
@@ -36,12 +36,14 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let clip = try CLIPModel.load(directory: URL(fileURLWithPath: model), threads: threads)
-        var embeddings = try clip.embed(texts: text)
-        if !image.isEmpty {
-            embeddings += try clip.embed(pixels: image.map { try loadPixels(file: $0, model: clip) })
+        try cli {
+            let clip = try loadModel(try ModelLocation.resolve(model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            var embeddings = try clip.embed(texts: text)
+            if !image.isEmpty {
+                embeddings += try clip.embed(pixels: image.map { try loadPixels(file: $0, model: clip) })
+            }
+            for e in embeddings { print(formatEmbedding(e, json: json)) }
         }
-        for e in embeddings { print(formatEmbedding(e, json: json)) }
     }
 }
 

@@ -77,22 +77,16 @@ struct IngestCommand: ParsableCommand {
             let bar = ProgressBar(label: "ingest")
             let plain = !stderrIsTTY && !json
             var lastPlain = Date()
-            let summary: IngestSummary
-            do {
-                summary = try Ingestor(database: db, model: clip).run(paths: paths, options: options) { p in
-                    let eta = p.eta.map { String(format: "ETA %.0fs", $0) } ?? "ETA --"
-                    let status = "\(p.processed)/\(p.total) files  \(String(format: "%.1f", p.filesPerSecond)) files/s  \(eta)  failed \(p.failed)"
-                    bar.update(fraction: p.total > 0 ? Double(p.processed) / Double(p.total) : 1, status: status)
-                    if plain, Date().timeIntervalSince(lastPlain) >= 2 {
-                        lastPlain = Date()
-                        printErr("ingest: \(status)")
-                    }
+            defer { bar.finish() }  // also on errors, so the error line starts clean
+            let summary = try Ingestor(database: db, model: clip).run(paths: paths, options: options) { p in
+                let eta = p.eta.map { String(format: "ETA %.0fs", $0) } ?? "ETA --"
+                let status = "\(p.processed)/\(p.total) files  \(String(format: "%.1f", p.filesPerSecond)) files/s  \(eta)  failed \(p.failed)"
+                bar.update(fraction: p.total > 0 ? Double(p.processed) / Double(p.total) : 1, status: status)
+                if plain, Date().timeIntervalSince(lastPlain) >= 2 {
+                    lastPlain = Date()
+                    printErr("ingest: \(status)")
                 }
-            } catch let e as IngestError {
-                bar.finish()
-                throw CLIError(e.description)
             }
-            bar.finish()
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys]

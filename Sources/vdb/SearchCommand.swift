@@ -163,18 +163,10 @@ struct SearchCommand: ParsableCommand {
         if let ef { params.ef = ef }
         params.rerank = rerank
         let hits: [SearchHit]
-        do {
-            if let text {
-                hits = try target.search(text: text, model: clip, k: k, parameters: params, filter: filter)
-            } else {
-                hits = try target.search(image: image ?? "", model: clip, k: k, parameters: params, filter: filter)
-            }
-        } catch let e as IngestError {
-            throw CLIError(e.description)
-        } catch let e as ImageError {
-            throw CLIError(e.description)
-        } catch let e as CLIPError {
-            throw CLIError(e.description)
+        if let text {
+            hits = try target.search(text: text, model: clip, k: k, parameters: params, filter: filter)
+        } else {
+            hits = try target.search(image: image ?? "", model: clip, k: k, parameters: params, filter: filter)
         }
         var out = StdoutBuffer()
         if json {
