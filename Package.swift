@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "VDBCLIP", targets: ["VDBCLIP"]),
         .library(name: "VDBIngest", targets: ["VDBIngest"]),
         .executable(name: "vdb", targets: ["vdb"]),
+        .executable(name: "vdb-ann-bench", targets: ["vdb-ann-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +40,9 @@ let package = Package(
             "VDBCore", "VDBCLIP", "VDBIngest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // ANN index benchmark (Benchmarks/ann/compare.py runs it next to Faiss and hnswlib).
+        .executableTarget(name: "vdb-ann-bench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
+                          path: "Benchmarks/ann/Sources"),
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
