@@ -127,7 +127,7 @@ struct TxnIndexReader: IndexRecordReader {
 /// when a collection with that kind is opened or built.
 public enum IndexRegistry {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var types: [IndexKind: any VectorIndex.Type] = [:]  // guarded by lock
+    nonisolated(unsafe) private static var types: [IndexKind: any VectorIndex.Type] = builtInIndexTypes  // guarded by lock
 
     /// Registers (or replaces) the implementation of `kind`.
     public static func register(_ type: any VectorIndex.Type, for kind: IndexKind) {
