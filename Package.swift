@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "VDBCLIP", targets: ["VDBCLIP"]),
         .library(name: "VDBIngest", targets: ["VDBIngest"]),
         .executable(name: "vdb", targets: ["vdb"]),
+        .executable(name: "vdb-ann-bench", targets: ["vdb-ann-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,6 +41,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "clip-bench", dependencies: ["VDBCLIP"], path: "Benchmarks/clip/Sources"),
+        // ANN index benchmark (Benchmarks/ann/compare.py runs it next to Faiss and hnswlib).
+        .executableTarget(name: "vdb-ann-bench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
+                          path: "Benchmarks/ann/Sources"),
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),

@@ -18,7 +18,8 @@ struct VDB: ParsableCommand {
               vdb info
             """,
         subcommands: [CreateCommand.self, ImportCommand.self, SearchCommand.self, InfoCommand.self,
-                      DeleteCommand.self, DropCommand.self, IngestCommand.self, EmbedCommand.self, ClassifyCommand.self])
+                      DeleteCommand.self, DropCommand.self, IndexCommand.self, IngestCommand.self,
+                      EmbedCommand.self, ClassifyCommand.self])
 }
 
 /// Moves a leading `--db DIR` (or `--db=DIR`) after the subcommand name, so the global option
