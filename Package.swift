@@ -39,6 +39,9 @@ let package = Package(
             "VDBCore", "VDBCLIP", "VDBIngest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Micro-benchmarks of the hot loops: `swift run -c release vdb-microbench`.
+        .executableTarget(name: "vdb-microbench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
+                          path: "Benchmarks/micro"),
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
