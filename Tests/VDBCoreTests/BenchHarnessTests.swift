@@ -193,7 +193,7 @@ import Testing
                                           onEvent: { events.append($0) })
         #expect(builds.value == 1)
         #expect(records.count == 2)
-        #expect(events.count == 1 + 1 + 2 * 2)
+        #expect(events.count == 1 + 1 + 2 * 3)
         for (i, r) in records.enumerated() {
             #expect(r.recall == 1)
             #expect(r.qps > 0 && r.p50Ms > 0 && r.p99Ms >= r.p50Ms && r.p999Ms >= r.p99Ms)
@@ -206,6 +206,18 @@ import Testing
         }
         let table = BenchRunner.table(records)
         #expect(table.split(separator: "\n").count == 4 && table.contains("nlist=4,nprobe=2"))
+    }
+
+    @Test func discoversDatasetFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-bench-ds-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: BenchError.self) { try BenchDataset.discover(folder: dir, metric: .l2) }
+        for f in ["base.fvecs", "query.fvecs", "gt_ip.ivecs"] { FileManager.default.createFile(atPath: dir + "/" + f, contents: Data()) }
+        let l2 = try BenchDataset.discover(folder: dir, metric: .l2)
+        #expect(l2.base == dir + "/base.fvecs" && l2.queries == dir + "/query.fvecs" && l2.groundTruth == nil)
+        #expect(try BenchDataset.discover(folder: dir, metric: .cosine).groundTruth == dir + "/gt_ip.ivecs")
+        #expect(throws: BenchError.self) { try BenchDataset.loadVectors(dir + "/x.txt") }
     }
 
     @Test func rejectsGroundTruthThatDoesNotFit() throws {

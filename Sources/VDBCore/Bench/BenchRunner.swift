@@ -111,6 +111,8 @@ public enum BenchEvent: Sendable {
     case built(seconds: Double)
     /// Setting `index` (0-based) of `total` starts.
     case settingStarted(index: Int, total: Int, label: String)
+    /// The ids the first batch run of a setting returned (`params` as in the setting's record).
+    case batchResults(index: String, params: [(String, Int)], ids: [[Int64]])
     /// A setting's measurements are complete.
     case settingFinished(BenchRecord)
 }
@@ -169,7 +171,10 @@ public enum BenchRunner {
                 let results = try subject.searchBatch(queries, k, setting.parameters)
                 let seconds = Double(BenchSystem.nanoseconds() - s) / 1e9
                 rates.append(Double(queries.count) / max(seconds, 1e-9))
-                if run == 0 { recall = try BenchStatistics.recall(results: results, groundTruth: groundTruth, k: k) }
+                if run == 0 {
+                    recall = try BenchStatistics.recall(results: results, groundTruth: groundTruth, k: k)
+                    onEvent(.batchResults(index: subject.index, params: subject.buildParameters + setting.reported, ids: results))
+                }
             }
             let memory = BenchSystem.memory()
             let record = BenchRecord(
