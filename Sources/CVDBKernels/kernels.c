@@ -160,3 +160,21 @@ void vdb_norm_sq_batch(const float *base, size_t n, size_t d, float *out) {
     for (size_t i = 0; i < n; i++) out[i] = f(base + i * d, base + i * d, d);
 }
 const char *vdb_kernels_isa(void) { get_l2(); return g_isa; }
+
+/* ---------- helpers for exact (FLAT) search ---------- */
+size_t vdb_select_le(const float *scores, size_t n, float threshold, uint32_t *out) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Branch-free append: the index is always written, the count advances only on a hit. */
+        out[m] = (uint32_t)i;
+        m += (scores[i] <= threshold);
+    }
+    return m;
+}
+void vdb_scores_from_ip(float *c, size_t n, float qnorm, const float *xnorms, int l2) {
+    if (l2) {
+        for (size_t i = 0; i < n; i++) c[i] = qnorm + xnorms[i] - 2.0f * c[i];
+    } else {
+        for (size_t i = 0; i < n; i++) c[i] = -c[i];
+    }
+}

@@ -29,6 +29,13 @@ void vdb_ip_batch(const float *q, const float *base, size_t n, size_t d, float *
 /** out[i] = sum(base_i^2) for i in 0..<n (row norms, squared). */
 void vdb_norm_sq_batch(const float *base, size_t n, size_t d, float *out);
 
+/** Writes to out[0..<m] the indices i in 0..<n with scores[i] <= threshold, in increasing order,
+ *  and returns m. `out` must have room for n entries. (Candidate pre-selection for a top-k heap.) */
+size_t vdb_select_le(const float *scores, size_t n, float threshold, uint32_t *out);
+/** Turns inner products c[i] = q.x_i into ranking scores in place (smaller is closer):
+ *  l2 != 0: c[i] = qnorm + xnorms[i] - 2 c[i] (squared L2 from norms); l2 == 0: c[i] = -c[i]. */
+void vdb_scores_from_ip(float *c, size_t n, float qnorm, const float *xnorms, int l2);
+
 /** Name of the instruction set the kernels dispatched to: "avx512", "avx2" or "scalar". */
 const char *vdb_kernels_isa(void);
 

@@ -1,0 +1,289 @@
+import COpenBLAS
+import CVDBKernels
+import Dispatch
+import Foundation
+
+/// L2 norm of a row.
+@inline(__always)
+func vdbNorm(_ p: UnsafePointer<Float>, _ d: Int) -> Float { vdb_norm_sq(p, d).squareRoot() }
+
+/// One block of a read snapshot, viewed in place in the memory map.
+struct BlockView {
+    var firstSlot: Int
+    var n: Int
+    var ids: UnsafePointer<UInt64>
+    var rows: UnsafePointer<Float>
+}
+
+extension Collection {
+    // MARK: - public search API
+
+    /// The `k` nearest stored vectors to `query`, best first (ties: smaller id first).
+    ///
+    /// Exact (FLAT) unless the collection has a built index, which then answers with
+    /// `parameters` (`nprobe`, `ef`, `rerank`). `filter`, when given, admits only matching vectors
+    /// and is applied during the search.
+    /// - Throws: ``VDBError/dimensionMismatch(expected:got:index:)``, ``VDBError/nonFiniteComponent(index:component:)``,
+    ///   ``VDBError/invalidK(_:)``.
+    public func search(_ query: [Float], k: Int, parameters: SearchParameters = SearchParameters(),
+                       filter: SearchFilter? = nil) throws -> [SearchHit] {
+        guard query.count == dimension else { throw VDBError.dimensionMismatch(expected: dimension, got: query.count, index: nil) }
+        return try search(contiguous: query, k: k, parameters: parameters, filter: filter)[0]
+    }
+
+    /// The `k` nearest neighbours of each query, in query order. Exact batches use BLAS
+    /// (`cblas_sgemm`) over query tiles x storage blocks, on `parameters.threads` threads
+    /// (0 = all cores); results equal those of single-query ``search(_:k:parameters:filter:)``.
+    public func search(batch queries: [[Float]], k: Int, parameters: SearchParameters = SearchParameters(),
+                       filter: SearchFilter? = nil) throws -> [[SearchHit]] {
+        var flat: [Float] = []
+        flat.reserveCapacity(queries.count * dimension)
+        for (i, q) in queries.enumerated() {
+            guard q.count == dimension else { throw VDBError.dimensionMismatch(expected: dimension, got: q.count, index: i) }
+            flat.append(contentsOf: q)
+        }
+        return try search(contiguous: flat, k: k, parameters: parameters, filter: filter)
+    }
+
+    /// Batch search over queries stored contiguously (row-major, `dimension` floats each).
+    public func search(contiguous queries: [Float], k: Int, parameters: SearchParameters = SearchParameters(),
+                       filter: SearchFilter? = nil) throws -> [[SearchHit]] {
+        guard k > 0 else { throw VDBError.invalidK(k) }
+        guard queries.count % dimension == 0 else {
+            throw VDBError.dimensionMismatch(expected: dimension, got: queries.count % dimension, index: queries.count / dimension)
+        }
+        let nq = queries.count / dimension
+        if nq == 0 { return [] }
+        var q = queries
+        try prepare(&q, count: nq)
+        let threads = parameters.threads <= 0 ? ProcessInfo.processInfo.activeProcessorCount : parameters.threads
+        return try env.read { txn in
+            let st = try state(txn)
+            let tops: [[(score: Float, id: UInt64)]]
+            if let idx = try indexForRead(txn, snapshotEpoch: st.epoch) {
+                tops = try indexSearch(txn, idx, q, nq: nq, k: k, parameters: parameters, threads: threads, filter: filter)
+            } else if nq == 1 || filter != nil {
+                tops = try q.withUnsafeBufferPointer { qb in
+                    try (0..<nq).map { try flatSearch(txn, st, qb.baseAddress! + $0 * dimension, k: k, filter: filter).sorted() }
+                }
+            } else {
+                tops = try flatBatch(txn, st, q, nq: nq, k: k, threads: threads)
+            }
+            return try tops.map { top in
+                try top.map { c in
+                    SearchHit(id: c.id, distance: kernel.reported(c.score), metadata: try metadata(txn, c.id) ?? [:])
+                }
+            }
+        }
+    }
+
+    // MARK: - exact, one query
+
+    /// Exact top-k of one prepared query: SIMD distance kernel per block, C pre-selection
+    /// against the heap threshold, heap push for the few survivors.
+    func flatSearch(_ txn: ReadTxn, _ st: CollectionState, _ query: UnsafePointer<Float>, k: Int,
+                    filter: SearchFilter?) throws -> TopK {
+        var top = TopK(k: k)
+        let B = slotsPerBlock, d = dimension
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: B)
+        let picked = UnsafeMutablePointer<UInt32>.allocate(capacity: B)
+        defer { scores.deallocate(); picked.deallocate() }
+        let l2 = kernel == .l2
+        try forEachBlock(txn, state: st) { _, n, ids, rows in
+            if l2 {
+                vdb_l2sq_batch(query, rows, n, d, scores)
+            } else {
+                vdb_ip_batch(query, rows, n, d, scores)
+                vdb_scores_from_ip(scores, n, 0, nil, 0)
+            }
+            let m = vdb_select_le(scores, n, top.threshold, picked)
+            for j in 0..<m {
+                let o = Int(picked[j])
+                let id = UInt64(littleEndian: ids[o])
+                if id == emptySlotID { continue }
+                if let filter, !filter(id, try metadata(txn, id) ?? [:]) { continue }
+                top.push(score: scores[o], id: id)
+            }
+        }
+        return top
+    }
+
+    // MARK: - exact, batch (BLAS)
+
+    /// Views of every block of the snapshot, indexed by block number (nil for absent blocks),
+    /// or nil if a block is not 8-byte aligned in the map (never seen; callers fall back).
+    func blockViews(_ txn: ReadTxn, _ st: CollectionState) throws -> [BlockView?]? {
+        let B = slotsPerBlock
+        let nBlocks = (Int(st.highSlot) + B - 1) / B
+        var views = [BlockView?](repeating: nil, count: nBlocks)
+        var aligned = true
+        try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
+            let b = Int(Keys.readBE32(key, at: 4))
+            guard b < nBlocks, let base = value.baseAddress else { return true }
+            guard value.count == config_blockBytes else { throw VDBError.corrupt("block \(b) of '\(name)' has a wrong size") }
+            guard Int(bitPattern: base) % 8 == 0 else { aligned = false; return false }
+            views[b] = BlockView(firstSlot: b * B, n: min(B, Int(st.highSlot) - b * B),
+                                 ids: base.assumingMemoryBound(to: UInt64.self),
+                                 rows: (base + B * 8).assumingMemoryBound(to: Float.self))
+            return true
+        }
+        return aligned ? views : nil
+    }
+
+    var config_blockBytes: Int { slotsPerBlock * (8 + 4 * dimension) }
+
+    /// Exact top-k for many queries: per thread a range of queries; per query tile and block,
+    /// `cblas_sgemm` computes all inner products, turned into scores (squared L2 from norms for
+    /// l2), pre-selected against each query's heap. The best `2k + 10` candidates per query are
+    /// then re-scored with the exact SIMD kernel, so results and distances match single-query search.
+    func flatBatch(_ txn: ReadTxn, _ st: CollectionState, _ queries: [Float], nq: Int, k: Int,
+                   threads: Int) throws -> [[(score: Float, id: UInt64)]] {
+        guard let views = try blockViews(txn, st) else {
+            return try queries.withUnsafeBufferPointer { qb in
+                try (0..<nq).map { try flatSearch(txn, st, qb.baseAddress! + $0 * dimension, k: k, filter: nil).sorted() }
+            }
+        }
+        let B = slotsPerBlock, d = dimension
+        let l2 = kernel == .l2
+        let kernel = self.kernel
+        // Row norms (l2 only), in slot order.
+        var xnorms = [Float](repeating: 0, count: l2 ? views.count * B : 0)
+        if l2 {
+            xnorms.withUnsafeMutableBufferPointer { xn in
+                for v in views.compactMap({ $0 }) { vdb_norm_sq_batch(v.rows, v.n, d, xn.baseAddress! + v.firstSlot) }
+            }
+        }
+        var qnorms = [Float](repeating: 0, count: nq)
+        queries.withUnsafeBufferPointer { qb in
+            qnorms.withUnsafeMutableBufferPointer { qn in vdb_norm_sq_batch(qb.baseAddress!, nq, d, qn.baseAddress!) }
+        }
+        let kk = 2 * k + 10
+        let nThreads = max(1, min(threads, nq))
+        let chunk = (nq + nThreads - 1) / nThreads
+        var results = [[(score: Float, id: UInt64)]](repeating: [], count: nq)
+        openblas_set_num_threads(1)  // vdb threads itself: one BLAS thread per vdb thread
+
+        results.withUnsafeMutableBufferPointer { out in
+            queries.withUnsafeBufferPointer { qb in
+                xnorms.withUnsafeBufferPointer { xn in
+                    qnorms.withUnsafeBufferPointer { qn in
+                        let shared = UnsafeTransfer((out, qb, xn, qn, views))
+                        DispatchQueue.concurrentPerform(iterations: nThreads) { t in
+                            let (out, qb, xn, qn, views) = shared.value
+                            let lo = t * chunk, hi = min(nq, lo + chunk)
+                            if lo >= hi { return }
+                            let tile = 256
+                            let c = UnsafeMutablePointer<Float>.allocate(capacity: tile * B)
+                            let picked = UnsafeMutablePointer<UInt32>.allocate(capacity: B)
+                            defer { c.deallocate(); picked.deallocate() }
+                            var q0 = lo
+                            while q0 < hi {
+                                let m = min(tile, hi - q0)
+                                var heaps = [TopK](repeating: TopK(k: kk), count: m)
+                                let qp = qb.baseAddress! + q0 * d
+                                for v in views {
+                                    guard let v else { continue }
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(v.n), Int32(d),
+                                                1, qp, Int32(d), v.rows, Int32(d), 0, c, Int32(v.n))
+                                    for r in 0..<m {
+                                        let row = c + r * v.n
+                                        vdb_scores_from_ip(row, v.n, l2 ? qn[q0 + r] : 0,
+                                                           l2 ? xn.baseAddress! + v.firstSlot : nil, l2 ? 1 : 0)
+                                        let cnt = vdb_select_le(row, v.n, heaps[r].threshold, picked)
+                                        for j in 0..<cnt {
+                                            let o = Int(picked[j])
+                                            if v.ids[o] == emptySlotID { continue }
+                                            heaps[r].push(score: row[o], id: UInt64(v.firstSlot + o))
+                                        }
+                                    }
+                                }
+                                // Exact re-scoring of the candidates.
+                                for r in 0..<m {
+                                    var top = TopK(k: k)
+                                    let query = qp + r * d
+                                    for cand in heaps[r].sorted() {
+                                        let slot = Int(cand.id)
+                                        guard let v = views[slot / B] else { continue }
+                                        let o = slot - v.firstSlot
+                                        top.push(score: kernel.score(query, v.rows + o * d, dim: d),
+                                                 id: UInt64(littleEndian: v.ids[o]))
+                                    }
+                                    out[q0 + r] = top.sorted()
+                                }
+                                q0 += m
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return results
+    }
+
+    // MARK: - approximate index
+
+    /// Runs the index (in parallel over queries when there is no filter), then maps slots to ids
+    /// in this snapshot, skipping slots that are empty in it.
+    func indexSearch(_ txn: ReadTxn, _ idx: any VectorIndex, _ queries: [Float], nq: Int, k: Int,
+                     parameters: SearchParameters, threads: Int, filter: SearchFilter?) throws -> [[(score: Float, id: UInt64)]] {
+        let B = UInt32(slotsPerBlock), d = dimension
+        var blockCache: [UInt32: UnsafeRawBufferPointer] = [:]
+        func id(ofSlot s: UInt32) throws -> UInt64? {
+            let b = s / B
+            let block: UnsafeRawBufferPointer
+            if let cached = blockCache[b] {
+                block = cached
+            } else {
+                guard let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == config_blockBytes else { return nil }
+                blockCache[b] = got
+                block = got
+            }
+            let id = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: Int(s % B) * 8, as: UInt64.self))
+            return id == emptySlotID ? nil : id
+        }
+        var raw = [[(score: Float, slot: UInt32)]](repeating: [], count: nq)
+        if let filter {
+            var failure: Error?
+            let slotFilter: (UInt32) -> Bool = { s in
+                do {
+                    guard let id = try id(ofSlot: s) else { return false }
+                    return filter(id, try self.metadata(txn, id) ?? [:])
+                } catch { failure = error; return false }
+            }
+            try queries.withUnsafeBufferPointer { qb in
+                for i in 0..<nq {
+                    raw[i] = try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: slotFilter)
+                }
+            }
+            if let failure { throw failure }
+        } else {
+            let nThreads = max(1, min(threads, nq))
+            let errors = UnsafeTransfer(NSLock())
+            nonisolated(unsafe) var firstError: Error?
+            raw.withUnsafeMutableBufferPointer { out in
+                queries.withUnsafeBufferPointer { qb in
+                    let shared = UnsafeTransfer((out, qb))
+                    DispatchQueue.concurrentPerform(iterations: nThreads) { t in
+                        let (out, qb) = shared.value
+                        var i = t
+                        while i < nq {
+                            do {
+                                out[i] = try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: nil)
+                            } catch {
+                                errors.value.lock(); if firstError == nil { firstError = error }; errors.value.unlock()
+                            }
+                            i += nThreads
+                        }
+                    }
+                }
+            }
+            if let firstError { throw firstError }
+        }
+        return try raw.map { hits in
+            var out: [(score: Float, id: UInt64)] = []
+            out.reserveCapacity(hits.count)
+            for h in hits { if let id = try id(ofSlot: h.slot) { out.append((h.score, id)) } }
+            return out
+        }
+    }
+}

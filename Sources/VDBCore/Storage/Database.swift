@@ -1,0 +1,154 @@
+import Foundation
+
+/// A vdb database: a directory holding one LMDB environment with any number of named
+/// collections of vectors.
+///
+/// ```swift
+/// let db = try Database(path: "/tmp/photos.vdb")
+/// let photos = try db.createCollection(name: "photos", dimension: 512, metric: .cosine)
+/// try photos.insert([[0.1, 0.2, ...]], metadata: [["file": "a.jpg"]])
+/// let hits = try photos.search([0.1, 0.2, ...], k: 10)
+/// ```
+///
+/// Concurrency: `Database` and ``Collection`` are `Sendable`. Any number of threads may search,
+/// `get`, `count` and read `info` in parallel, also while one thread writes; each read sees a
+/// consistent snapshot (the state after some committed write). Writes (`insert`, `upsert`,
+/// `delete`, `createCollection`, `dropCollection`, `buildIndex`, `dropIndex`) are serialized:
+/// one runs at a time per database, across threads and processes. Several processes may open the
+/// same directory. Opening the same directory twice in one process shares one environment.
+public final class Database: @unchecked Sendable {  // `handles` is guarded by `handleLock`; the rest is immutable
+    let env: Environment
+    /// Open collection handles by collection id (one in-memory index per collection and Database).
+    private let handleLock = NSLock()
+    private var handles: [UInt32: Collection] = [:]
+
+    /// The database directory.
+    public let path: String
+
+    /// Opens the database in `path`, creating the directory and an empty database if needed.
+    ///
+    /// - Parameter initialMapSize: bytes of address space reserved for the memory map at first;
+    ///   the map doubles by itself whenever it fills up.
+    /// - Throws: ``VDBError/notADatabase(path:reason:)`` for a directory that holds something
+    ///   else, ``VDBError/incompatibleFormat(path:found:supported:)`` for another format version.
+    public init(path: String, initialMapSize: Int = 1 << 30) throws {
+        let expanded = (path as NSString).expandingTildeInPath
+        self.path = expanded
+        env = try Environment.open(URL(fileURLWithPath: expanded), initialMapSize: initialMapSize)
+    }
+
+    /// Creates a collection.
+    ///
+    /// - Parameters:
+    ///   - name: 1-128 characters from letters, digits, `_`, `-`, `.`.
+    ///   - dimension: components per vector (1...65536).
+    ///   - metric: `l2`, `ip` or `cosine`.
+    ///   - index: the index kind to carry; a non-flat kind is built by ``Collection/buildIndex(kind:parameters:progress:)``
+    ///     (until then searches are exact).
+    ///   - parameters: build parameters for `index`.
+    /// - Throws: ``VDBError/collectionExists(_:)``, ``VDBError/invalidCollectionName(_:)``, ``VDBError/invalidArgument(_:)``.
+    @discardableResult
+    public func createCollection(name: String, dimension: Int, metric: Metric,
+                                 index: IndexKind = .flat, parameters: IndexParameters = IndexParameters()) throws -> Collection {
+        try Database.validate(name: name)
+        guard (1...65536).contains(dimension) else {
+            throw VDBError.invalidArgument("dimension must be between 1 and 65536 (got \(dimension))")
+        }
+        let nameKey = Array(name.utf8)
+        let config: CollectionConfig = try env.write { txn in
+            if try txn.get(txn.dbis.catalog, nameKey) != nil { throw VDBError.collectionExists(name) }
+            let nextKey = Array("next_collection".utf8)
+            guard let nb = try txn.get(txn.dbis.meta, nextKey), nb.count == 4 else {
+                throw VDBError.corrupt("next collection id missing")
+            }
+            let cid = UInt32(littleEndian: nb.loadUnaligned(as: UInt32.self))
+            var next = (cid + 1).littleEndian
+            try txn.put(txn.dbis.meta, nextKey, withUnsafeBytes(of: &next) { Array($0) })
+            let config = CollectionConfig(id: cid, name: name, dimension: dimension, metric: metric, index: index,
+                                          parameters: parameters, indexBuilt: false,
+                                          slotsPerBlock: CollectionConfig.slotsPerBlock(dimension: dimension))
+            try txn.put(txn.dbis.catalog, nameKey, Array(try JSONEncoder().encode(config)))
+            try txn.put(txn.dbis.state, Keys.collection(cid), CollectionState().encoded())
+            return config
+        }
+        return try handle(for: config)
+    }
+
+    /// Opens an existing collection.
+    /// - Throws: ``VDBError/collectionNotFound(_:)``.
+    public func collection(named name: String) throws -> Collection {
+        let config = try env.read { txn in try Database.config(named: name, txn) }
+        return try handle(for: config)
+    }
+
+    /// Names of all collections, sorted.
+    public func collectionNames() throws -> [String] {
+        try env.read { txn in
+            var names: [String] = []
+            try txn.scan(txn.dbis.catalog, prefix: []) { key, _ in
+                names.append(String(decoding: key, as: UTF8.self))
+                return true
+            }
+            return names
+        }
+    }
+
+    /// Information about every collection, sorted by name.
+    public func collections() throws -> [CollectionInfo] {
+        try collectionNames().map { try collection(named: $0).info() }
+    }
+
+    /// Deletes a collection and all its vectors, metadata and index records (one transaction).
+    /// Open ``Collection`` handles on it fail with ``VDBError/collectionNotFound(_:)`` afterwards.
+    public func dropCollection(named name: String) throws {
+        let nameKey = Array(name.utf8)
+        let cid: UInt32 = try env.write { txn in
+            let config = try Database.config(named: name, txn.reader)
+            let p = Keys.collection(config.id)
+            try txn.delete(txn.dbis.catalog, nameKey)
+            for dbi in [txn.dbis.state, txn.dbis.blocks, txn.dbis.ids, txn.dbis.metadata, txn.dbis.free, txn.dbis.index] {
+                try txn.deleteAll(dbi, prefix: p)
+            }
+            return config.id
+        }
+        handleLock.lock()
+        handles[cid] = nil
+        handleLock.unlock()
+    }
+
+    /// Bytes of the database file on disk (`data.mdb`; LMDB reuses freed pages, the file never shrinks).
+    public var bytesOnDisk: Int { env.fileBytes }
+
+    /// Bytes currently reserved for the memory map (grows by doubling).
+    public var mapSize: Int { env.currentMapSize }
+
+    // MARK: internals
+
+    static func validate(name: String) throws {
+        let ok = !name.isEmpty && name.utf8.count <= 128 && name.unicodeScalars.allSatisfy {
+            ($0.isASCII && (CharacterSet.alphanumerics.contains($0))) || $0 == "_" || $0 == "-" || $0 == "."
+        }
+        guard ok else { throw VDBError.invalidCollectionName(name) }
+    }
+
+    static func config(named name: String, _ txn: ReadTxn) throws -> CollectionConfig {
+        guard let raw = try txn.get(txn.dbis.catalog, Array(name.utf8)) else { throw VDBError.collectionNotFound(name) }
+        do {
+            return try JSONDecoder().decode(CollectionConfig.self, from: Data(raw))
+        } catch {
+            throw VDBError.corrupt("catalog entry of '\(name)' does not decode: \(error)")
+        }
+    }
+
+    private func handle(for config: CollectionConfig) throws -> Collection {
+        handleLock.lock()
+        defer { handleLock.unlock() }
+        if let h = handles[config.id] { return h }
+        let h = try Collection(env: env, config: config)
+        handles[config.id] = h
+        return h
+    }
+
+    /// Test hook: stamps another format version into the database.
+    func _setFormatVersion(_ v: UInt32) throws { try env._writeFormatVersion(v) }
+}
