@@ -107,31 +107,17 @@ import Testing
         try BenchTexmex.writeFvecs(v, to: fp)
         try BenchTexmex.writeIvecs(rows, to: ip)
         #expect(try Data(contentsOf: URL(fileURLWithPath: fp)).count == 2 * (4 + 12))
-        #expect(try BenchTexmex.readFvecs(fp) == v)
-        #expect(try BenchTexmex.readFvecs(fp, limit: 1) == v.prefix(1))
-        #expect(try BenchTexmex.readIvecs(ip) == rows)
+        #expect(try BenchDataset.loadVectors(fp) == v)
+        #expect(try BenchDataset.loadNeighbors(ip) == rows)
     }
 
     @Test func readsBvecsAsFloats() throws {
         let p = tempPath("b.bvecs")
         defer { try? FileManager.default.removeItem(atPath: p) }
         try Data([2, 0, 0, 0, 0, 255, 2, 0, 0, 0, 7, 128]).write(to: URL(fileURLWithPath: p))
-        let v = try BenchTexmex.readBvecs(p)
+        let v = try BenchDataset.loadVectors(p)
         #expect(v.dimension == 2 && v.count == 2 && v.data == [0, 255, 7, 128])
-    }
-
-    @Test func rejectsCorruptFilesWithReasons() throws {
-        let p = tempPath("bad.fvecs")
-        defer { try? FileManager.default.removeItem(atPath: p) }
-        // Truncated: header says d = 2 but only one float follows.
-        try Data([2, 0, 0, 0, 0, 0, 128, 63]).write(to: URL(fileURLWithPath: p))
-        #expect(throws: BenchError.self) { try BenchTexmex.readFvecs(p) }
-        // Second record claims another dimension.
-        try Data([1, 0, 0, 0, 0, 0, 128, 63, 2, 0, 0, 0, 0, 0, 128, 63]).write(to: URL(fileURLWithPath: p))
-        do { _ = try BenchTexmex.readFvecs(p); Issue.record("expected an error") } catch {
-            #expect("\(error)".contains("record 1 has dimension 2"))
-        }
-        #expect(throws: BenchError.self) { try BenchTexmex.readFvecs(p + ".missing") }
+        #expect(throws: (any Error).self) { try BenchDataset.loadVectors(p + ".missing.fvecs") }
     }
 }
 
@@ -217,7 +203,7 @@ import Testing
         let l2 = try BenchDataset.discover(folder: dir, metric: .l2)
         #expect(l2.base == dir + "/base.fvecs" && l2.queries == dir + "/query.fvecs" && l2.groundTruth == nil)
         #expect(try BenchDataset.discover(folder: dir, metric: .cosine).groundTruth == dir + "/gt_ip.ivecs")
-        #expect(throws: BenchError.self) { try BenchDataset.loadVectors(dir + "/x.txt") }
+        #expect(throws: VDBError.self) { try BenchDataset.loadVectors(dir + "/x.txt") }
     }
 
     @Test func rejectsGroundTruthThatDoesNotFit() throws {
@@ -255,4 +241,57 @@ final class BenchEventLog: @unchecked Sendable {
     private var events: [BenchEvent] = []
     func append(_ e: BenchEvent) { lock.lock(); events.append(e); lock.unlock() }
     var count: Int { lock.lock(); defer { lock.unlock() }; return events.count }
+}
+
+@Suite struct BenchDatabaseTests {
+    /// The database-backed subject (what `vdb bench` runs): exact FLAT search must give recall 1,
+    /// JSON lines carry exactly the documented keys, the temporary database is removed on close,
+    /// and a kept database is reused without rebuilding.
+    @Test func flatCollectionThroughTheHarness() throws {
+        let data = try BenchSynthetic(count: 400, dimension: 8, clusters: 5, queries: 25, seed: 2).generate()
+        for metric in [Metric.l2, .cosine] {
+            let (b, q) = metric.normalizes ? (data.base.normalized(), data.queries.normalized()) : (data.base, data.queries)
+            let gt = try BenchGroundTruth.compute(base: b, queries: q, k: 10, metric: metric.kernel, threads: 1)
+            let target = BenchDatabase.Target(databasePath: nil, metric: metric, index: .flat, parameters: IndexParameters())
+            let (subject, handle) = try BenchDatabase.subject(target: target, base: data.base)
+            let records = try BenchRunner.run(subject: subject, settings: [BenchSetting(reported: [], parameters: SearchParameters(threads: 2))],
+                                              queries: data.queries, groundTruth: gt,
+                                              configuration: BenchConfiguration(k: 10, threads: 2, latencyQueries: 5, warmupQueries: 1))
+            #expect(records.count == 1)
+            #expect(records[0].recall == 1, "metric \(metric)")
+            #expect(records[0].bytes > 400 * 8 * 4)
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(records[0].jsonLine().utf8)) as? [String: Any])
+            #expect(obj.keys.sorted() == ["build_s", "bytes", "index", "k", "p50_ms", "p99_ms", "params", "qps", "recall", "threads"])
+            #expect((obj["params"] as? [String: Int]) == [:] && obj["threads"] as? Int == 2)
+            #expect(FileManager.default.fileExists(atPath: handle.path))
+            handle.close()
+            #expect(!FileManager.default.fileExists(atPath: handle.path))
+        }
+    }
+
+    @Test func keptDatabaseIsReused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-bench-keep-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = try BenchSynthetic(count: 100, dimension: 4, queries: 1, seed: 5).generate().base
+        let target = BenchDatabase.Target(databasePath: dir, collection: "c", metric: .l2, index: .flat, parameters: IndexParameters())
+        do {
+            let (subject, handle) = try BenchDatabase.subject(target: target, base: base)
+            try subject.build { _ in }
+            #expect(!handle.reusedExisting)
+            handle.close()
+        }
+        let (subject, handle) = try BenchDatabase.subject(target: target, base: base)
+        try subject.build { _ in }
+        #expect(handle.reusedExisting)
+        #expect(try handle.database.collection(named: "c").count() == 100)
+        let hit = try base.data.withUnsafeBufferPointer { try subject.searchOne(UnsafeBufferPointer(rebasing: $0[12 ..< 16]), 1, SearchParameters()) }
+        #expect(hit == [3])
+        handle.close()
+        #expect(FileManager.default.fileExists(atPath: dir))
+        // A different dimension is refused with a clear error.
+        let wide = try BenchVectors(dimension: 5, data: Array(repeating: 1, count: 10))
+        let (s2, h2) = try BenchDatabase.subject(target: target, base: wide)
+        #expect(throws: BenchError.self) { try s2.build { _ in } }
+        h2.close()
+    }
 }

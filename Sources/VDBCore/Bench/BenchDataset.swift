@@ -32,19 +32,22 @@ public enum BenchDataset {
         return Files(base: base, queries: queries, groundTruth: first(["gt_" + tag, "groundtruth_" + tag, "gt", "groundtruth"], [".ivecs"]))
     }
 
-    /// Loads a vector file by extension (`.fvecs`, `.bvecs`).
-    public static func loadVectors(_ path: String) throws(BenchError) -> BenchVectors {
-        switch (path as NSString).pathExtension.lowercased() {
-        case "fvecs": return try BenchTexmex.readFvecs(path)
-        case "bvecs": return try BenchTexmex.readBvecs(path)
-        default: throw .unsupportedFormat(path: path)
-        }
+    /// Loads a whole vector file (`.fvecs`, `.bvecs`, `.npy`, `.jsonl`) with vdb's readers
+    /// (``VectorFiles``); `.bvecs` bytes are widened to Float.
+    public static func loadVectors(_ path: String) throws -> BenchVectors {
+        let chunk = try VectorFiles.readAll(path)
+        guard chunk.dimension > 0, chunk.count > 0 else { throw BenchError.corruptFile(path: path, reason: "holds no vectors") }
+        return try BenchVectors(dimension: chunk.dimension, data: chunk.vectors)
     }
 
-    /// Loads ground truth (`.ivecs`).
-    public static func loadNeighbors(_ path: String) throws(BenchError) -> BenchNeighborRows {
-        guard (path as NSString).pathExtension.lowercased() == "ivecs" else { throw .unsupportedFormat(path: path) }
-        return try BenchTexmex.readIvecs(path)
+    /// Loads ground truth (`.ivecs`, rows of 0-based base ids, best first).
+    public static func loadNeighbors(_ path: String) throws -> BenchNeighborRows {
+        let rows = try VectorFiles.readIvecs(path)
+        guard let width = rows.first?.count, width > 0 else { throw BenchError.corruptFile(path: path, reason: "holds no rows") }
+        guard rows.allSatisfy({ $0.count == width }) else {
+            throw BenchError.corruptFile(path: path, reason: "rows have different lengths")
+        }
+        return try BenchNeighborRows(width: width, ids: rows.flatMap { $0 })
     }
 
     /// The first `n` rows of `rows`.

@@ -87,8 +87,6 @@ public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(path: String, reason: String)
     /// A file's content does not follow its format.
     case corruptFile(path: String, reason: String)
-    /// The file extension names no supported format.
-    case unsupportedFormat(path: String)
     /// Base, queries and ground truth do not fit together.
     case mismatch(String)
 
@@ -97,8 +95,6 @@ public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidArgument(let m): return "invalid argument: \(m)"
         case .io(let p, let r): return "\(p): \(r)"
         case .corruptFile(let p, let r): return "\(p): corrupt file: \(r)"
-        case .unsupportedFormat(let p):
-            return "\(p): unsupported vector file format (expected .fvecs, .bvecs, .ivecs or .npy)"
         case .mismatch(let m): return "dataset mismatch: \(m)"
         }
     }
