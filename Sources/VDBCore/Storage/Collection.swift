@@ -69,8 +69,12 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     private var index: (any VectorIndex)?
     private var indexEpoch: UInt64?
 
-    init(env: Environment, config: CollectionConfig) throws {
+    /// Finds the implementation of an index kind.
+    let indexType: @Sendable (IndexKind) -> (any VectorIndex.Type)?
+
+    init(env: Environment, config: CollectionConfig, indexType: @escaping @Sendable (IndexKind) -> (any VectorIndex.Type)?) throws {
         self.env = env
+        self.indexType = indexType
         self.config = config
         name = config.name
         dimension = config.dimension
@@ -172,9 +176,10 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
 
     /// Description of the collection: dimension, metric, count, index, bytes on disk.
     public func info() throws -> CollectionInfo {
-        let (cfg, idxBytes) = lockedConfigAndIndexBytes()
         return try env.read { txn in
             let st = try state(txn)
+            let idxBytes = try indexForRead(txn, snapshotEpoch: st.epoch)?.memoryBytes ?? 0
+            let cfg = lockedConfig()
             var bytes = 0
             let page = 4096
             try txn.scan(txn.dbis.blocks, prefix: prefix) { _, v in
@@ -212,7 +217,7 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     public func buildIndex(kind: IndexKind, parameters: IndexParameters = IndexParameters(),
                            progress: (@Sendable (Double) -> Void)? = nil) throws {
         if kind == .flat { return try dropIndex() }
-        guard let type = IndexRegistry.type(for: kind) else { throw VDBError.indexUnavailable(kind) }
+        guard let type = indexType(kind) else { throw VDBError.indexUnavailable(kind) }
         let (built, epoch): (any VectorIndex, UInt64) = try env.write({ txn in
             var cfg = try Database.config(named: name, txn.reader)
             guard cfg.id == cid else { throw VDBError.collectionNotFound(name) }
@@ -301,9 +306,9 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
         return try MetadataCodec.decode(raw)
     }
 
-    private func lockedConfigAndIndexBytes() -> (CollectionConfig, Int) {
+    private func lockedConfig() -> CollectionConfig {
         lock.lock(); defer { lock.unlock() }
-        return (config, index?.memoryBytes ?? 0)
+        return config
     }
 
     private func invalidateIndex() {
@@ -325,7 +330,7 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
         guard cfg.id == cid else { throw VDBError.collectionNotFound(name) }
         config = cfg
         if cfg.indexBuilt && cfg.index != .flat {
-            guard let type = IndexRegistry.type(for: cfg.index) else { throw VDBError.indexUnavailable(cfg.index) }
+            guard let type = indexType(cfg.index) else { throw VDBError.indexUnavailable(cfg.index) }
             index = try type.load(dimension: dimension, metric: kernel, parameters: cfg.parameters,
                                   reader: TxnIndexReader(txn: txn, prefix: prefix))
         } else {

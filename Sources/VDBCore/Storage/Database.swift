@@ -31,9 +31,18 @@ public final class Database: @unchecked Sendable {  // `handles` is guarded by `
     ///   the map doubles by itself whenever it fills up.
     /// - Throws: ``VDBError/notADatabase(path:reason:)`` for a directory that holds something
     ///   else, ``VDBError/incompatibleFormat(path:found:supported:)`` for another format version.
-    public init(path: String, initialMapSize: Int = 1 << 30) throws {
+    public convenience init(path: String, initialMapSize: Int = 1 << 30) throws {
+        try self.init(path: path, initialMapSize: initialMapSize, indexTypes: [:])
+    }
+
+    /// Index implementations used by this `Database` value before the global ``IndexRegistry``
+    /// (tests plug in their own index types without touching the registry).
+    let indexTypes: [IndexKind: any VectorIndex.Type]
+
+    init(path: String, initialMapSize: Int = 1 << 30, indexTypes: [IndexKind: any VectorIndex.Type]) throws {
         let expanded = (path as NSString).expandingTildeInPath
         self.path = expanded
+        self.indexTypes = indexTypes
         env = try Environment.open(URL(fileURLWithPath: expanded), initialMapSize: initialMapSize)
     }
 
@@ -144,7 +153,8 @@ public final class Database: @unchecked Sendable {  // `handles` is guarded by `
         handleLock.lock()
         defer { handleLock.unlock() }
         if let h = handles[config.id] { return h }
-        let h = try Collection(env: env, config: config)
+        let types = indexTypes
+        let h = try Collection(env: env, config: config) { kind in types[kind] ?? IndexRegistry.type(for: kind) }
         handles[config.id] = h
         return h
     }

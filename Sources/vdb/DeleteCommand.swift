@@ -1,0 +1,31 @@
+import ArgumentParser
+import VDBCore
+
+/// `vdb delete NAME --ids 1,2,3`
+struct DeleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete vectors by id (ids that are not stored are ignored).",
+        discussion: """
+            Examples:
+              vdb delete docs --ids 1,2,3
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Collection name.")
+    var name: String
+
+    @Option(help: "Comma-separated ids to delete.")
+    var ids: String
+
+    func run() throws {
+        try cli {
+            let list = try parseIDs(ids)
+            guard !list.isEmpty else { throw CLIError("--ids: no ids given") }
+            let db = try global.open()
+            let n = try db.collection(named: name).delete(ids: list)
+            print("deleted \(n) of \(Set(list).count) ids from '\(name)'")
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import VDBCore
+
+/// `vdb info [NAME] [--json]`
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show the collections of a database, or one collection.",
+        discussion: """
+            Shows dimension, metric, vector count, index and bytes on disk.
+
+            Examples:
+              vdb info
+              vdb info docs --json
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Collection name (all collections if omitted).")
+    var name: String?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        try cli {
+            let db = try global.open()
+            if let name {
+                let info = try db.collection(named: name).info()
+                if json { print(Self.json(info)) } else { print(Self.table([info])) }
+            } else {
+                let all = try db.collections()
+                if json {
+                    print("{\"path\": \(jsonString(db.path)), \"bytes_on_disk\": \(db.bytesOnDisk), \"collections\": [\(all.map(Self.json).joined(separator: ", "))]}")
+                } else {
+                    print("database \(db.path) (\(formatBytes(db.bytesOnDisk)) on disk)")
+                    print(all.isEmpty ? "no collections" : Self.table(all))
+                }
+            }
+        }
+    }
+
+    static func indexDescription(_ i: CollectionInfo) -> String {
+        switch i.index {
+        case .flat: return "flat"
+        case .ivfFlat, .ivfSQ8: return "\(i.index)(nlist=\(i.parameters.nlist))\(i.indexBuilt ? "" : " not built")"
+        case .hnsw: return "hnsw(M=\(i.parameters.m),efc=\(i.parameters.efConstruction))\(i.indexBuilt ? "" : " not built")"
+        }
+    }
+
+    static func json(_ i: CollectionInfo) -> String {
+        let p = i.parameters
+        return "{\"name\": \(jsonString(i.name)), \"dimension\": \(i.dimension), \"metric\": \"\(i.metric)\", \"count\": \(i.count), "
+            + "\"index\": \"\(i.index)\", \"index_built\": \(i.indexBuilt), "
+            + "\"parameters\": {\"nlist\": \(p.nlist), \"m\": \(p.m), \"ef_construction\": \(p.efConstruction), \"seed\": \(p.seed)}, "
+            + "\"bytes_on_disk\": \(i.bytesOnDisk), \"index_memory_bytes\": \(i.indexMemoryBytes)}"
+    }
+
+    static func table(_ infos: [CollectionInfo]) -> String {
+        let header = ["name", "dim", "metric", "count", "index", "on disk"]
+        let rows = infos.map { [$0.name, String($0.dimension), $0.metric.rawValue, String($0.count), indexDescription($0), formatBytes($0.bytesOnDisk)] }
+        let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }
+        func fmt(_ r: [String]) -> String {
+            r.enumerated().map { c, s in s.padding(toLength: widths[c], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        return ([fmt(header)] + rows.map(fmt)).joined(separator: "\n")
+    }
+}
