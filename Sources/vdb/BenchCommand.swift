@@ -90,7 +90,9 @@ struct BenchRunCommand: ParsableCommand {
         return values
     }
 
-    func run() throws {
+    func run() throws { try benchCLI { try measure() } }
+
+    private func measure() throws {
         let metric = Metric(rawValue: self.metric)!
         let kind = IndexKind(rawValue: index)!
         let progress = BenchProgress()
@@ -209,7 +211,9 @@ struct BenchSynthCommand: ParsableCommand {
     @Option(help: "Threads for the ground-truth computation.") var threads = 0
     @Option(help: "Output folder (created).") var out: String
 
-    func run() throws {
+    func run() throws { try benchCLI { try generate() } }
+
+    private func generate() throws {
         let progress = BenchProgress()
         let spec = BenchSynthetic(count: count, dimension: dimension, clusters: clusters, queries: queries, spread: spread, seed: seed)
         progress.status("generating \(count) x \(dimension)")
@@ -229,6 +233,13 @@ struct BenchSynthCommand: ParsableCommand {
         }
         progress.clear()
         print("wrote \(out)/base.fvecs (\(count) x \(dimension)), query.fvecs (\(queries)), gt_{\(metrics)}.ivecs; seed \(seed), \(clusters) clusters")
+    }
+}
+
+/// Runs a command body, turning library errors into one-line `CLIError`s.
+func benchCLI(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as BenchError { throw CLIError(e.description) } catch let e as VDBError {
+        throw CLIError(e.description)
     }
 }
 
