@@ -288,10 +288,14 @@ final class BenchEventLog: @unchecked Sendable {
         #expect(hit == [3])
         handle.close()
         #expect(FileManager.default.fileExists(atPath: dir))
-        // A different dimension is refused with a clear error.
+        // A different dimension or size is refused with a clear error; the collection is kept.
         let wide = try BenchVectors(dimension: 5, data: Array(repeating: 1, count: 10))
         let (s2, h2) = try BenchDatabase.subject(target: target, base: wide)
         #expect(throws: BenchError.self) { try s2.build { _ in } }
         h2.close()
+        let (s3, h3) = try BenchDatabase.subject(target: target, base: base.prefix(50))
+        #expect(throws: BenchError.self) { try s3.build { _ in } }
+        #expect(try h3.database.collection(named: "c").count() == 100)
+        h3.close()
     }
 }

@@ -50,8 +50,10 @@ public enum BenchDatabase {
 
     /// Opens (or creates) the database and returns a subject whose build inserts `base` with ids
     /// 0..<n (row numbers, as ground-truth files use) and builds the index, timed together.
-    /// If the collection exists with the same dimension and vectors, it is reused as is: the
-    /// build step only checks it.
+    /// If the collection exists with the same dimension and number of vectors, its vectors are
+    /// reused (assumed to be `base` with ids 0..<n) and only the index is (re)built when it is not
+    /// already `target.index` with `target.parameters`; any other existing collection is an error
+    /// (it is never dropped).
     public static func subject(target: Target, base: BenchVectors,
                                buildReporter: (@Sendable (Double) -> Void)? = nil) throws -> (BenchSubject, Handle) {
         let path: String
@@ -76,13 +78,16 @@ public enum BenchDatabase {
                     guard info.dimension == base.dimension else {
                         throw BenchError.mismatch("collection '\(target.collection)' has dimension \(info.dimension) but the base vectors have \(base.dimension)")
                     }
-                    if info.count == base.count && (target.index == .flat || (info.indexBuilt && info.index == target.index)) {
-                        handle.collection = existing
-                        handle.reusedExisting = true
-                        progress(1)
-                        return
+                    guard info.count == base.count else {
+                        throw BenchError.mismatch("collection '\(target.collection)' holds \(info.count) vectors, not the \(base.count) base vectors; choose another --collection or drop it (vdb drop)")
                     }
-                    try database.dropCollection(named: target.collection)
+                    if target.index != .flat && !(info.indexBuilt && info.index == target.index && info.parameters == target.parameters) {
+                        try existing.buildIndex(kind: target.index, parameters: target.parameters) { progress($0) }
+                    }
+                    handle.collection = existing
+                    handle.reusedExisting = true
+                    progress(1)
+                    return
                 }
                 let c = try database.createCollection(name: target.collection, dimension: base.dimension,
                                                       metric: target.metric, index: target.index, parameters: target.parameters)
