@@ -178,3 +178,23 @@ void vdb_scores_from_ip(float *c, size_t n, float qnorm, const float *xnorms, in
         for (size_t i = 0; i < n; i++) c[i] = -c[i];
     }
 }
+size_t vdb_select_scores_from_ip(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
+                                 float threshold, uint32_t *out_idx, float *out_score) {
+    size_t m = 0;
+    if (l2) {
+        for (size_t i = 0; i < n; i++) {
+            float s = qnorm + xnorms[i] - 2.0f * c[i];
+            out_idx[m] = (uint32_t)i;
+            out_score[m] = s;
+            m += (s <= threshold);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float s = -c[i];
+            out_idx[m] = (uint32_t)i;
+            out_score[m] = s;
+            m += (s <= threshold);
+        }
+    }
+    return m;
+}

@@ -44,6 +44,11 @@ import Testing
         let q = base[3]  // a deleted vector: it must not come back
         let hits = try c.search(q, k: 5)
         #expect(!hits.contains { $0.id % 3 == 0 })
+        // Batch search (sgemm over panels of several blocks, with holes) equals single-query search.
+        let qs = randomVectors(9, d, seed: 9) + [base[4], base[998]]
+        let batch = try c.search(batch: qs, k: 12, parameters: SearchParameters(threads: 2))
+        for (i, q) in qs.enumerated() { #expect(batch[i] == (try c.search(q, k: 12))) }
+        #expect(batch[9].first?.id == 4 && batch[10].first?.id == 998)
         // New vectors reuse freed slots: the slot high-water mark does not move.
         let before = try db.env.read { try c.state($0).highSlot }
         let newIDs = try c.insert(randomVectors(334, d, seed: 4))

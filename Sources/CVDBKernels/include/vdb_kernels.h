@@ -36,6 +36,12 @@ size_t vdb_select_le(const float *scores, size_t n, float threshold, uint32_t *o
  *  l2 != 0: c[i] = qnorm + xnorms[i] - 2 c[i] (squared L2 from norms); l2 == 0: c[i] = -c[i]. */
 void vdb_scores_from_ip(float *c, size_t n, float qnorm, const float *xnorms, int l2);
 
+/** Fused vdb_scores_from_ip + vdb_select_le that leaves `c` untouched: for each i with score
+ *  s_i <= threshold (s_i = qnorm + xnorms[i] - 2 c[i] if l2, else -c[i]) appends i to out_idx and
+ *  s_i to out_score; returns the count. Outputs need room for n entries. */
+size_t vdb_select_scores_from_ip(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
+                                 float threshold, uint32_t *out_idx, float *out_score);
+
 /** Name of the instruction set the kernels dispatched to: "avx512", "avx2" or "scalar". */
 const char *vdb_kernels_isa(void);
 

@@ -7,6 +7,13 @@ import Foundation
 @inline(__always)
 func vdbNorm(_ p: UnsafePointer<Float>, _ d: Int) -> Float { vdb_norm_sq(p, d).squareRoot() }
 
+/// A run of consecutive blocks searched with one sgemm: slots `firstSlot ..< firstSlot + n`.
+struct Panel {
+    var firstSlot: Int
+    var n: Int
+    var blocks: Range<Int>
+}
+
 /// One block of a read snapshot, viewed in place in the memory map.
 struct BlockView {
     var firstSlot: Int
@@ -69,9 +76,12 @@ extension Collection {
             } else {
                 tops = try flatBatch(txn, st, q, nq: nq, k: k, threads: threads)
             }
+            var hasMetadata = false
+            try txn.scan(txn.dbis.metadata, prefix: prefix) { _, _ in hasMetadata = true; return false }
             return try tops.map { top in
                 try top.map { c in
-                    SearchHit(id: c.id, distance: kernel.reported(c.score), metadata: try metadata(txn, c.id) ?? [:])
+                    SearchHit(id: c.id, distance: kernel.reported(c.score),
+                              metadata: hasMetadata ? try metadata(txn, c.id) ?? [:] : [:])
                 }
             }
         }
@@ -160,6 +170,23 @@ extension Collection {
         let kk = 2 * k + 10
         let nThreads = max(1, min(threads, nq))
         let chunk = (nq + nThreads - 1) / nThreads
+        // Panels: runs of consecutive blocks of about 1024 rows, so each sgemm is wide enough
+        // to run near peak even when blocks hold few vectors (high dimensions).
+        let panelRows = max(B, (1024 / B) * B)
+        var panels: [Panel] = []
+        var b = 0
+        while b < views.count {
+            guard let v = views[b] else { b += 1; continue }
+            var n = v.n, e = b + 1
+            while e < views.count, let w = views[e], n + w.n <= panelRows, w.firstSlot == v.firstSlot + n {
+                n += w.n; e += 1
+            }
+            panels.append(Panel(firstSlot: v.firstSlot, n: n, blocks: b..<e))
+            b = e
+        }
+        let needsGather = panels.contains { $0.blocks.count > 1 }
+        // Query rows per sgemm (the tile x panel result is 1 MiB, about L2 size).
+        let tile = 256
         var results = [[(score: Float, id: UInt64)]](repeating: [], count: nq)
         openblas_set_num_threads(1)  // vdb threads itself: one BLAS thread per vdb thread
 
@@ -167,33 +194,46 @@ extension Collection {
             queries.withUnsafeBufferPointer { qb in
                 xnorms.withUnsafeBufferPointer { xn in
                     qnorms.withUnsafeBufferPointer { qn in
-                        let shared = UnsafeTransfer((out, qb, xn, qn, views))
+                        let shared = UnsafeTransfer((out, qb, xn, qn, views, panels))
                         DispatchQueue.concurrentPerform(iterations: nThreads) { t in
-                            let (out, qb, xn, qn, views) = shared.value
+                            let (out, qb, xn, qn, views, panels) = shared.value
                             let lo = t * chunk, hi = min(nq, lo + chunk)
                             if lo >= hi { return }
-                            let tile = 256
-                            let c = UnsafeMutablePointer<Float>.allocate(capacity: tile * B)
-                            let picked = UnsafeMutablePointer<UInt32>.allocate(capacity: B)
-                            defer { c.deallocate(); picked.deallocate() }
+                            let c = UnsafeMutablePointer<Float>.allocate(capacity: tile * panelRows)
+                            let picked = UnsafeMutablePointer<UInt32>.allocate(capacity: panelRows)
+                            let pickedScores = UnsafeMutablePointer<Float>.allocate(capacity: panelRows)
+                            let gatherRows = UnsafeMutablePointer<Float>.allocate(capacity: needsGather ? panelRows * d : 0)
+                            let gatherIDs = UnsafeMutablePointer<UInt64>.allocate(capacity: needsGather ? panelRows : 0)
+                            defer { c.deallocate(); picked.deallocate(); pickedScores.deallocate(); gatherRows.deallocate(); gatherIDs.deallocate() }
                             var q0 = lo
                             while q0 < hi {
                                 let m = min(tile, hi - q0)
                                 var heaps = [TopK](repeating: TopK(k: kk), count: m)
                                 let qp = qb.baseAddress! + q0 * d
-                                for v in views {
-                                    guard let v else { continue }
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(v.n), Int32(d),
-                                                1, qp, Int32(d), v.rows, Int32(d), 0, c, Int32(v.n))
+                                for p in panels {
+                                    let rows: UnsafePointer<Float>, ids: UnsafePointer<UInt64>
+                                    if p.blocks.count == 1, let v = views[p.blocks.lowerBound] {
+                                        rows = v.rows; ids = v.ids
+                                    } else {
+                                        var off = 0
+                                        for bi in p.blocks {
+                                            guard let v = views[bi] else { continue }
+                                            (gatherRows + off * d).update(from: v.rows, count: v.n * d)
+                                            (gatherIDs + off).update(from: v.ids, count: v.n)
+                                            off += v.n
+                                        }
+                                        rows = UnsafePointer(gatherRows); ids = UnsafePointer(gatherIDs)
+                                    }
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(p.n), Int32(d),
+                                                1, qp, Int32(d), rows, Int32(d), 0, c, Int32(p.n))
                                     for r in 0..<m {
-                                        let row = c + r * v.n
-                                        vdb_scores_from_ip(row, v.n, l2 ? qn[q0 + r] : 0,
-                                                           l2 ? xn.baseAddress! + v.firstSlot : nil, l2 ? 1 : 0)
-                                        let cnt = vdb_select_le(row, v.n, heaps[r].threshold, picked)
+                                        let cnt = vdb_select_scores_from_ip(
+                                            c + r * p.n, p.n, l2 ? qn[q0 + r] : 0, l2 ? xn.baseAddress! + p.firstSlot : nil,
+                                            l2 ? 1 : 0, heaps[r].threshold, picked, pickedScores)
                                         for j in 0..<cnt {
                                             let o = Int(picked[j])
-                                            if v.ids[o] == emptySlotID { continue }
-                                            heaps[r].push(score: row[o], id: UInt64(v.firstSlot + o))
+                                            if ids[o] == emptySlotID { continue }
+                                            heaps[r].push(score: pickedScores[j], id: UInt64(p.firstSlot + o))
                                         }
                                     }
                                 }
