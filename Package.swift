@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "VDBCLIP", targets: ["VDBCLIP"]),
         .library(name: "VDBIngest", targets: ["VDBIngest"]),
         .executable(name: "vdb", targets: ["vdb"]),
+        .executable(name: "vdb-ann-bench", targets: ["vdb-ann-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,6 +43,9 @@ let package = Package(
         // Micro-benchmarks of the hot loops: `swift run -c release vdb-microbench`.
         .executableTarget(name: "vdb-microbench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
                           path: "Benchmarks/micro"),
+        // ANN index benchmark (Benchmarks/ann/compare.py runs it next to Faiss and hnswlib).
+        .executableTarget(name: "vdb-ann-bench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
+                          path: "Benchmarks/ann/Sources"),
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
