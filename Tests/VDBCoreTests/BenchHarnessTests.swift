@@ -269,6 +269,30 @@ final class BenchEventLog: @unchecked Sendable {
         }
     }
 
+    /// ANN indexes through the database: IVF visiting every list is exact; HNSW with a large ef
+    /// on a small set finds nearly everything; reported params carry build then search values.
+    @Test func annIndexesThroughTheHarness() throws {
+        let data = try BenchSynthetic(count: 600, dimension: 8, clusters: 6, queries: 20, seed: 4).generate()
+        let gt = try BenchGroundTruth.compute(base: data.base, queries: data.queries, k: 10, metric: .l2, threads: 1)
+        let cases: [(IndexKind, BenchSetting, Double)] = [
+            (.ivfFlat, BenchSetting(reported: [("nprobe", 8)], parameters: SearchParameters(nprobe: 8)), 1.0),
+            (.ivfSQ8, BenchSetting(reported: [("nprobe", 8)], parameters: SearchParameters(nprobe: 8)), 0.9),
+            (.hnsw, BenchSetting(reported: [("ef", 100)], parameters: SearchParameters(ef: 100)), 0.95),
+        ]
+        for (kind, setting, minRecall) in cases {
+            let target = BenchDatabase.Target(databasePath: nil, metric: .l2, index: kind,
+                                              parameters: IndexParameters(nlist: 8, m: 8, efConstruction: 64, buildThreads: 1))
+            let (subject, handle) = try BenchDatabase.subject(target: target, base: data.base)
+            defer { handle.close() }
+            let records = try BenchRunner.run(subject: subject, settings: [setting], queries: data.queries, groundTruth: gt,
+                                              configuration: BenchConfiguration(k: 10, latencyQueries: 3, warmupQueries: 1))
+            #expect(records[0].recall >= minRecall, "\(kind): recall \(records[0].recall)")
+            #expect(try handle.collection?.info().indexBuilt == true)
+            let expected = kind == .hnsw ? "M=8,efConstruction=64,ef=100" : "nlist=8,nprobe=8"
+            #expect(records[0].paramsText == expected)
+        }
+    }
+
     @Test func keptDatabaseIsReused() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-bench-keep-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
