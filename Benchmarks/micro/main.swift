@@ -1,4 +1,4 @@
-// vdb-microbench: nanoseconds per vector of the distance kernels and sgemm blocks that every
+// vdb-microbench: nanoseconds per vector of the distance kernels (float L2/IP, SQ8 codes) and sgemm blocks that every
 // index's hot loop runs, for the embedding dimensions vdb is used with. A regression in a
 // kernel shows up here as a larger number in the same row.
 //
@@ -113,6 +113,24 @@ for d in options.dims {
             for i in 0 ..< n { acc += KernelMetric.l2.score(Q, B + i * d, dim: d) }
             sink += acc
         })
+        row("scan_f32 l2 (index scan)", n, measure(repeats: options.repeats) { vdb_scan_f32(Q, B, n, d, 0, O); sink += O[n - 1] })
+        // SQ8 (IVF_SQ8 list scan): train + encode once, then prepare the query and scan all codes.
+        var vmin = [Float](repeating: 0, count: d), vdiff = [Float](repeating: 0, count: d)
+        vdb_sq8_train(B, n, d, &vmin, &vdiff)
+        var codes = [UInt8](repeating: 0, count: n * (4 + d))
+        vdb_sq8_encode(B, n, d, nil, vmin, vdiff, &codes)  // no centroid: plain (non-residual) codes
+        var wq = [Int16](repeating: 0, count: (d + 63) / 64 * 64)
+        for (metricCode, name) in [(Int32(0), "sq8 scan l2"), (Int32(1), "sq8 scan ip")] {
+            row(name + " (prepare+scan)", n, measure(repeats: options.repeats) {
+                wq.withUnsafeMutableBufferPointer { w in
+                    var st = vdb_sq8_query()
+                    st.wq = w.baseAddress
+                    vdb_sq8_prepare(Q, d, vmin, vdiff, &st)
+                    codes.withUnsafeBufferPointer { c in vdb_sq8_scan(&st, c.baseAddress, n, metricCode, 0, O) }
+                }
+                sink += O[n - 1]
+            })
+        }
         row("sgemm 64 x n (q.b)", 64 * n, measure(repeats: options.repeats) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 64, Int32(n), Int32(d), 1, Q, Int32(d), B, Int32(d), 0, O, Int32(n))
             sink += O[0]
