@@ -178,8 +178,8 @@ void vdb_scores_from_ip(float *c, size_t n, float qnorm, const float *xnorms, in
         for (size_t i = 0; i < n; i++) c[i] = -c[i];
     }
 }
-size_t vdb_select_scores_from_ip(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
-                                 float threshold, uint32_t *out_idx, float *out_score) {
+static size_t select_scores_scalar(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
+                                   float threshold, uint32_t *out_idx, float *out_score) {
     size_t m = 0;
     if (l2) {
         for (size_t i = 0; i < n; i++) {
@@ -197,4 +197,44 @@ size_t vdb_select_scores_from_ip(const float *c, size_t n, float qnorm, const fl
         }
     }
     return m;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* AVX-512: 16 scores per step, survivors written with compress-stores (usually none). */
+__attribute__((target("avx512f")))
+static size_t select_scores_avx512(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
+                                   float threshold, uint32_t *out_idx, float *out_score) {
+    size_t m = 0, i = 0;
+    const __m512 thr = _mm512_set1_ps(threshold), qn = _mm512_set1_ps(qnorm), minus2 = _mm512_set1_ps(-2.0f);
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(c + i);
+        __m512 s = l2 ? _mm512_fmadd_ps(minus2, v, _mm512_add_ps(qn, _mm512_loadu_ps(xnorms + i)))
+                      : _mm512_sub_ps(_mm512_setzero_ps(), v);
+        __mmask16 k = _mm512_cmp_ps_mask(s, thr, _CMP_LE_OQ);
+        if (k) {
+            _mm512_mask_compressstoreu_epi32(out_idx + m, k, idx);
+            _mm512_mask_compressstoreu_ps(out_score + m, k, s);
+            m += (size_t)__builtin_popcount((unsigned)k);
+        }
+        idx = _mm512_add_epi32(idx, step);
+    }
+    for (; i < n; i++) {
+        float s = l2 ? qnorm + xnorms[i] - 2.0f * c[i] : -c[i];
+        out_idx[m] = (uint32_t)i;
+        out_score[m] = s;
+        m += (s <= threshold);
+    }
+    return m;
+}
+#endif
+
+size_t vdb_select_scores_from_ip(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
+                                 float threshold, uint32_t *out_idx, float *out_score) {
+#if defined(__x86_64__) || defined(__i386__)
+    get_l2();
+    if (g_l2 == l2sq_avx512) return select_scores_avx512(c, n, qnorm, xnorms, l2, threshold, out_idx, out_score);
+#endif
+    return select_scores_scalar(c, n, qnorm, xnorms, l2, threshold, out_idx, out_score);
 }

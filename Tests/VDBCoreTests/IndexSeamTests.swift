@@ -23,7 +23,8 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
     var count: Int { lock.lock(); defer { lock.unlock() }; return vectors.count }
     var memoryBytes: Int { count * dimension * 4 }
 
-    static func key(_ s: UInt32) -> [UInt8] { withUnsafeBytes(of: s.bigEndian) { Array($0) } }
+    /// "S" + slot (big-endian): odd-length keys, so LMDB leaves the values 2-byte aligned.
+    static func key(_ s: UInt32) -> [UInt8] { [0x53] + withUnsafeBytes(of: s.bigEndian) { Array($0) } }
 
     static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
                       slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
@@ -39,7 +40,9 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
                      reader: IndexRecordReader) throws -> RecordingIndex {
         let idx = RecordingIndex(dimension: dimension, metric: metric, parameters: parameters)
         try reader.forEach(prefix: []) { key, value in
-            let slot = key.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+            // Storage promises 8-byte-aligned record buffers (LMDB itself aligns small values to 2).
+            #expect(Int(bitPattern: value.baseAddress) % 8 == 0)
+            let slot = key.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt32.self)) }
             idx.vectors[slot] = Array(value.bindMemory(to: Float.self))
         }
         return idx
@@ -66,12 +69,26 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
         }
     }
 
+    /// For 5-d indexes: score with the exact vectors storage hands back (re-ranking path).
+    nonisolated(unsafe) static var exactSource: Collection?
+    nonisolated(unsafe) static var sawSnapshot = false
+
     func search(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
                 filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)] {
         lock.lock()
         let snapshot = vectors
         lock.unlock()
         var top = TopK(k: k)
+        if dimension == 5, let source = RecordingIndex.exactSource {
+            RecordingIndex.sawSnapshot = SnapshotVectors.current != nil
+            let slots = Array(snapshot.keys)
+            try slots.withUnsafeBufferPointer { sp in
+                try source.withVectors(slots: sp) { i, v in
+                    if let v { top.push(score: metric.score(query, v, dim: dimension), id: UInt64(slots[i])) }
+                }
+            }
+            return top.sorted().map { ($0.score, UInt32($0.id)) }
+        }
         for (s, v) in snapshot where filter?(s) ?? true {
             top.push(score: v.withUnsafeBufferPointer { metric.score(query, $0.baseAddress!, dim: dimension) }, id: UInt64(s))
         }
@@ -131,5 +148,30 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
         #expect(try c.search([1, 0, 0, 0], k: 1).first?.id == 0)
         try c.insert([[0, 0, 1, 0]])
         #expect(try c.search([0, 0, 1, 0], k: 1).first?.id == 2)
+    }
+
+    @Test func exactVectorsForReRanking() throws {
+        let tmp = TempDir(); defer { tmp.cleanup() }
+        let db = try Database(path: tmp.path, indexTypes: [.hnsw: RecordingIndex.self])
+        let c = try db.createCollection(name: "r", dimension: 5, metric: .cosine)
+        let base = randomVectors(40, 5, seed: 12)
+        try c.insert(base)
+        try c.delete(ids: [3])
+        // Outside a search: its own read transaction; stored (normalized) vectors, nil when empty.
+        var got: [[Float]?] = []
+        try ([0, 3, 39, 4000] as [UInt32]).withUnsafeBufferPointer { sp in
+            try c.withVectors(slots: sp) { _, v in got.append(v.map { Array(UnsafeBufferPointer(start: $0, count: 5)) }) }
+        }
+        let v0 = try c.get(id: 0)?.vector, v39 = try c.get(id: 39)?.vector
+        #expect(got[0] == v0 && got[2] == v39)
+        #expect(got[1] == nil && got[3] == nil)
+        // Inside an index search: the search's own snapshot, published to the index's thread.
+        try c.buildIndex(kind: .hnsw)
+        RecordingIndex.exactSource = c
+        defer { RecordingIndex.exactSource = nil }
+        let hits = try c.search(base[17], k: 3)
+        #expect(RecordingIndex.sawSnapshot)
+        #expect(hits.first?.id == 17 && abs((hits.first?.distance ?? 0) - 1) < 1e-5)
+        #expect(hits.map(\.id) == bruteForce(base, ids: (0..<40).map(UInt64.init), base[17], k: 4, metric: .cosine).map(\.0).filter { $0 != 3 }.prefix(3).map { $0 })
     }
 }

@@ -40,6 +40,7 @@ import Testing
         #expect(deleted == 334)
         #expect(try c.count() == 666)
         #expect(try c.get(id: 0) == nil)
+        #expect(try c.contains(ids: [0, 1, 2, 3, 4]) == [false, true, true, false, true])
         #expect(try c.get(id: 1)?.vector == base[1])
         let q = base[3]  // a deleted vector: it must not come back
         let hits = try c.search(q, k: 5)
@@ -110,6 +111,9 @@ import Testing
         #expect(try a.search(base[7], k: 1)[0].id == 7)
         try db.dropCollection(named: "a")
         #expect(throws: VDBError.collectionNotFound("a")) { try a.count() }
+        #expect(throws: VDBError.collectionNotFound("a")) { try a.get(id: 1) }
+        #expect(throws: VDBError.collectionNotFound("a")) { try a.insert([base[0]]) }
+        #expect(throws: VDBError.collectionNotFound("a")) { try a.search(base[0], k: 1) }
         #expect(throws: VDBError.collectionNotFound("a")) { try db.collection(named: "a") }
         let a2 = try db.createCollection(name: "a", dimension: 2, metric: .l2)
         #expect(try a2.count() == 0)

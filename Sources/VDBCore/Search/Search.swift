@@ -57,7 +57,7 @@ extension Collection {
                        filter: SearchFilter? = nil) throws -> [[SearchHit]] {
         guard k > 0 else { throw VDBError.invalidK(k) }
         guard queries.count % dimension == 0 else {
-            throw VDBError.dimensionMismatch(expected: dimension, got: queries.count % dimension, index: queries.count / dimension)
+            throw VDBError.invalidArgument("query buffer of \(queries.count) floats is not a whole number of \(dimension)-d vectors")
         }
         let nq = queries.count / dimension
         if nq == 0 { return [] }
@@ -130,7 +130,7 @@ extension Collection {
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
             let b = Int(Keys.readBE32(key, at: 4))
             guard b < nBlocks, let base = value.baseAddress else { return true }
-            guard value.count == config_blockBytes else { throw VDBError.corrupt("block \(b) of '\(name)' has a wrong size") }
+            guard value.count == blockBytes else { throw VDBError.corrupt("block \(b) of '\(name)' has a wrong size") }
             guard Int(bitPattern: base) % 8 == 0 else { aligned = false; return false }
             views[b] = BlockView(firstSlot: b * B, n: min(B, Int(st.highSlot) - b * B),
                                  ids: base.assumingMemoryBound(to: UInt64.self),
@@ -140,7 +140,6 @@ extension Collection {
         return aligned ? views : nil
     }
 
-    var config_blockBytes: Int { slotsPerBlock * (8 + 4 * dimension) }
 
     /// Exact top-k for many queries: per thread a range of queries; per query tile and block,
     /// `cblas_sgemm` computes all inner products, turned into scores (squared L2 from norms for
@@ -185,8 +184,9 @@ extension Collection {
             b = e
         }
         let needsGather = panels.contains { $0.blocks.count > 1 }
-        // Query rows per sgemm (the tile x panel result is 1 MiB, about L2 size).
-        let tile = 256
+        // Query rows per sgemm: large tiles read (and pack) each panel fewer times; measured
+        // 256 / 512 / 1024 on ann-dev, 1024 was a few percent faster (4 MiB result per thread).
+        let tile = 1024
         var results = [[(score: Float, id: UInt64)]](repeating: [], count: nq)
         openblas_set_num_threads(1)  // vdb threads itself: one BLAS thread per vdb thread
 
@@ -205,52 +205,53 @@ extension Collection {
                             let gatherRows = UnsafeMutablePointer<Float>.allocate(capacity: needsGather ? panelRows * d : 0)
                             let gatherIDs = UnsafeMutablePointer<UInt64>.allocate(capacity: needsGather ? panelRows : 0)
                             defer { c.deallocate(); picked.deallocate(); pickedScores.deallocate(); gatherRows.deallocate(); gatherIDs.deallocate() }
-                            var q0 = lo
-                            while q0 < hi {
-                                let m = min(tile, hi - q0)
-                                var heaps = [TopK](repeating: TopK(k: kk), count: m)
-                                let qp = qb.baseAddress! + q0 * d
-                                for p in panels {
-                                    let rows: UnsafePointer<Float>, ids: UnsafePointer<UInt64>
-                                    if p.blocks.count == 1, let v = views[p.blocks.lowerBound] {
-                                        rows = v.rows; ids = v.ids
-                                    } else {
-                                        var off = 0
-                                        for bi in p.blocks {
-                                            guard let v = views[bi] else { continue }
-                                            (gatherRows + off * d).update(from: v.rows, count: v.n * d)
-                                            (gatherIDs + off).update(from: v.ids, count: v.n)
-                                            off += v.n
-                                        }
-                                        rows = UnsafePointer(gatherRows); ids = UnsafePointer(gatherIDs)
+                            // Panels outer (each gathered once), query tiles inner; one heap per query.
+                            var heaps = [TopK](repeating: TopK(k: kk), count: hi - lo)
+                            for p in panels {
+                                let rows: UnsafePointer<Float>, ids: UnsafePointer<UInt64>
+                                if p.blocks.count == 1, let v = views[p.blocks.lowerBound] {
+                                    rows = v.rows; ids = v.ids
+                                } else {
+                                    var off = 0
+                                    for bi in p.blocks {
+                                        guard let v = views[bi] else { continue }
+                                        (gatherRows + off * d).update(from: v.rows, count: v.n * d)
+                                        (gatherIDs + off).update(from: v.ids, count: v.n)
+                                        off += v.n
                                     }
+                                    rows = UnsafePointer(gatherRows); ids = UnsafePointer(gatherIDs)
+                                }
+                                var q0 = lo
+                                while q0 < hi {
+                                    let m = min(tile, hi - q0)
                                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(p.n), Int32(d),
-                                                1, qp, Int32(d), rows, Int32(d), 0, c, Int32(p.n))
+                                                1, qb.baseAddress! + q0 * d, Int32(d), rows, Int32(d), 0, c, Int32(p.n))
                                     for r in 0..<m {
+                                        let h = q0 - lo + r
                                         let cnt = vdb_select_scores_from_ip(
                                             c + r * p.n, p.n, l2 ? qn[q0 + r] : 0, l2 ? xn.baseAddress! + p.firstSlot : nil,
-                                            l2 ? 1 : 0, heaps[r].threshold, picked, pickedScores)
+                                            l2 ? 1 : 0, heaps[h].threshold, picked, pickedScores)
                                         for j in 0..<cnt {
                                             let o = Int(picked[j])
                                             if ids[o] == emptySlotID { continue }
-                                            heaps[r].push(score: pickedScores[j], id: UInt64(p.firstSlot + o))
+                                            heaps[h].push(score: pickedScores[j], id: UInt64(p.firstSlot + o))
                                         }
                                     }
+                                    q0 += m
                                 }
-                                // Exact re-scoring of the candidates.
-                                for r in 0..<m {
-                                    var top = TopK(k: k)
-                                    let query = qp + r * d
-                                    for cand in heaps[r].sorted() {
-                                        let slot = Int(cand.id)
-                                        guard let v = views[slot / B] else { continue }
-                                        let o = slot - v.firstSlot
-                                        top.push(score: kernel.score(query, v.rows + o * d, dim: d),
-                                                 id: UInt64(littleEndian: v.ids[o]))
-                                    }
-                                    out[q0 + r] = top.sorted()
+                            }
+                            // Exact re-scoring of the candidates.
+                            for qi in lo..<hi {
+                                var top = TopK(k: k)
+                                let query = qb.baseAddress! + qi * d
+                                for cand in heaps[qi - lo].sorted() {
+                                    let slot = Int(cand.id)
+                                    guard let v = views[slot / B] else { continue }
+                                    let o = slot - v.firstSlot
+                                    top.push(score: kernel.score(query, v.rows + o * d, dim: d),
+                                             id: UInt64(littleEndian: v.ids[o]))
                                 }
-                                q0 += m
+                                out[qi] = top.sorted()
                             }
                         }
                     }
@@ -274,7 +275,7 @@ extension Collection {
             if let cached = blockCache[b] {
                 block = cached
             } else {
-                guard let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == config_blockBytes else { return nil }
+                guard let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == blockBytes else { return nil }
                 blockCache[b] = got
                 block = got
             }
@@ -282,6 +283,9 @@ extension Collection {
             return id == emptySlotID ? nil : id
         }
         var raw = [[(score: Float, slot: UInt32)]](repeating: [], count: nq)
+        // Exact vectors of this snapshot, for indexes that re-rank through `withVectors`.
+        let st = try state(txn)
+        let snapshot = try blockViews(txn, st).map { SnapshotVectors(collectionID: cid, views: $0, slotsPerBlock: Int(B), dimension: d) }
         if let filter {
             var failure: Error?
             let slotFilter: (UInt32) -> Bool = { s in
@@ -292,7 +296,9 @@ extension Collection {
             }
             try queries.withUnsafeBufferPointer { qb in
                 for i in 0..<nq {
-                    raw[i] = try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: slotFilter)
+                    raw[i] = try SnapshotVectors.with(snapshot) {
+                        try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: slotFilter)
+                    }
                 }
             }
             if let failure { throw failure }
@@ -302,13 +308,15 @@ extension Collection {
             nonisolated(unsafe) var firstError: Error?
             raw.withUnsafeMutableBufferPointer { out in
                 queries.withUnsafeBufferPointer { qb in
-                    let shared = UnsafeTransfer((out, qb))
+                    let shared = UnsafeTransfer((out, qb, snapshot))
                     DispatchQueue.concurrentPerform(iterations: nThreads) { t in
-                        let (out, qb) = shared.value
+                        let (out, qb, snapshot) = shared.value
                         var i = t
                         while i < nq {
                             do {
-                                out[i] = try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: nil)
+                                out[i] = try SnapshotVectors.with(snapshot) {
+                                    try idx.search(query: qb.baseAddress! + i * d, k: k, parameters: parameters, filter: nil)
+                                }
                             } catch {
                                 errors.value.lock(); if firstError == nil { firstError = error }; errors.value.unlock()
                             }
@@ -324,6 +332,96 @@ extension Collection {
             out.reserveCapacity(hits.count)
             for h in hits { if let id = try id(ofSlot: h.slot) { out.append((h.score, id)) } }
             return out
+        }
+    }
+}
+
+// MARK: - exact vectors for re-ranking indexes
+
+/// The block views of the read snapshot a search runs in, published per thread while an index
+/// searches, so ``Collection/withVectors(slots:_:)`` reads that same snapshot without opening a
+/// nested transaction.
+final class SnapshotVectors: @unchecked Sendable {  // immutable; pointers valid while the search's read txn lives
+    let collectionID: UInt32
+    let views: [BlockView?]
+    let slotsPerBlock: Int
+    let dimension: Int
+
+    init(collectionID: UInt32, views: [BlockView?], slotsPerBlock: Int, dimension: Int) {
+        self.collectionID = collectionID
+        self.views = views
+        self.slotsPerBlock = slotsPerBlock
+        self.dimension = dimension
+    }
+
+    func vector(slot: UInt32) -> UnsafePointer<Float>? {
+        let s = Int(slot)
+        let b = s / slotsPerBlock
+        guard b < views.count, let v = views[b] else { return nil }
+        let o = s - v.firstSlot
+        guard o < v.n, v.ids[o] != emptySlotID else { return nil }
+        return v.rows + o * dimension
+    }
+
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    /// The snapshot published on this thread, if any.
+    static var current: SnapshotVectors? {
+        guard let p = pthread_getspecific(key) else { return nil }
+        return Unmanaged<SnapshotVectors>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    /// Runs `body` with `snapshot` published on this thread.
+    static func with<T>(_ snapshot: SnapshotVectors?, _ body: () throws -> T) rethrows -> T {
+        guard let snapshot else { return try body() }
+        let old = pthread_getspecific(key)
+        pthread_setspecific(key, Unmanaged.passUnretained(snapshot).toOpaque())
+        defer { pthread_setspecific(key, old) }
+        return try withExtendedLifetime(snapshot) { try body() }
+    }
+}
+
+extension Collection {
+    /// Gives `body(i, vector)` the exact stored vector of each `slots[i]` (normalized for cosine),
+    /// or nil for an empty slot. Pointers are valid only during `body`.
+    ///
+    /// Called by an index while it searches (re-ranking), it reads the snapshot of that search;
+    /// called anywhere else, it reads the latest committed state in its own read transaction.
+    public func withVectors(slots: UnsafeBufferPointer<UInt32>,
+                            _ body: (_ index: Int, _ vector: UnsafePointer<Float>?) throws -> Void) throws {
+        if let snap = SnapshotVectors.current, snap.collectionID == cid {
+            for (i, s) in slots.enumerated() { try body(i, snap.vector(slot: s)) }
+            return
+        }
+        try env.read { txn in
+            let st = try state(txn)
+            let B = UInt32(slotsPerBlock), d = dimension
+            var cache: [UInt32: UnsafeRawBufferPointer] = [:]
+            for (i, s) in slots.enumerated() {
+                let b = s / B
+                var block = cache[b]
+                if block == nil, let got = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), got.count == blockBytes {
+                    block = got
+                    cache[b] = got
+                }
+                guard s < st.highSlot, let block, let base = block.baseAddress,
+                      block.loadUnaligned(fromByteOffset: Int(s % B) * 8, as: UInt64.self) != emptySlotID else {
+                    try body(i, nil)
+                    continue
+                }
+                let row = base + slotsPerBlock * 8 + Int(s % B) * d * 4
+                if Int(bitPattern: row) % 4 == 0 {
+                    try body(i, UnsafePointer(row.assumingMemoryBound(to: Float.self)))
+                } else {
+                    var copy = [Float](repeating: 0, count: d)
+                    copy.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: row, count: d * 4)) }
+                    try copy.withUnsafeBufferPointer { try body(i, $0.baseAddress) }
+                }
+            }
         }
     }
 }

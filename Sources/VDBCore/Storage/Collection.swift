@@ -61,6 +61,10 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     let slotsPerBlock: Int
     let prefix: [UInt8]
     let kernel: KernelMetric
+    /// Bytes of one block value (`slotsPerBlock` ids, then `slotsPerBlock` rows).
+    let blockBytes: Int
+    /// Byte offset of the first row in a block.
+    let rowsOffset: Int
 
     private let lock = NSLock()
     private var config: CollectionConfig
@@ -83,6 +87,8 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
         slotsPerBlock = config.slotsPerBlock
         prefix = Keys.collection(config.id)
         kernel = config.metric.kernel
+        blockBytes = config.blockBytes
+        rowsOffset = config.rowsOffset
         indexEpoch = nil
     }
 
@@ -156,13 +162,14 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     /// The stored vector, id and metadata for `id`, or nil.
     public func get(id: UInt64) throws -> VectorRecord? {
         try env.read { txn in
+            _ = try state(txn)  // throws collectionNotFound after a drop
             guard let raw = try txn.get(txn.dbis.ids, Keys.id(cid, id)) else { return nil }
             let slot = UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))
             let b = slot / UInt32(slotsPerBlock), o = Int(slot % UInt32(slotsPerBlock))
-            guard let block = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), block.count == config.blockBytes else {
+            guard let block = try txn.get(txn.dbis.blocks, Keys.block(cid, b)), block.count == blockBytes else {
                 throw VDBError.corrupt("block \(b) of '\(name)' missing")
             }
-            let start = config.rowsOffset + o * dimension * 4
+            let start = rowsOffset + o * dimension * 4
             var v = [Float](repeating: 0, count: dimension)
             v.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: block[start..<(start + dimension * 4)])) }
             return VectorRecord(id: id, vector: v, metadata: try metadata(txn, id) ?? [:])
@@ -171,7 +178,16 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
 
     /// Whether `id` is stored.
     public func contains(id: UInt64) throws -> Bool {
-        try env.read { txn in try txn.get(txn.dbis.ids, Keys.id(cid, id)) != nil }
+        try contains(ids: [id])[0]
+    }
+
+    /// For each id, whether it is stored (one snapshot; e.g. to skip work already done when an
+    /// ingest resumes).
+    public func contains(ids: [UInt64]) throws -> [Bool] {
+        try env.read { txn in
+            _ = try state(txn)
+            return try ids.map { try txn.get(txn.dbis.ids, Keys.id(cid, $0)) != nil }
+        }
     }
 
     /// Description of the collection: dimension, metric, count, index, bytes on disk.
@@ -450,7 +466,7 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
             try vectors.withUnsafeBytes { vb in
                 try self.rewriteBlocks(txn, slots: order.map { slots[$0] }, items: order) { block, o, i in
                     block.storeBytes(of: assigned[i].littleEndian, toByteOffset: o * 8, as: UInt64.self)
-                    let dst = block.baseAddress! + self.config.rowsOffset + o * d * 4
+                    let dst = block.baseAddress! + self.rowsOffset + o * d * 4
                     dst.copyMemory(from: vb.baseAddress! + i * d * 4, byteCount: d * 4)
                 }
             }
@@ -487,7 +503,7 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     private func rewriteBlocks(_ txn: WriteTxn, slots: [UInt32], items: [Int]? = nil,
                                _ change: (UnsafeMutableRawBufferPointer, Int, Int) throws -> Void) throws {
         let B = slotsPerBlock
-        let bytes = config.blockBytes
+        let bytes = blockBytes
         var scratch = [UInt8](repeating: 0, count: bytes)
         var i = 0
         while i < slots.count {
@@ -531,8 +547,8 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     func forEachBlock(_ txn: ReadTxn, state st: CollectionState,
                       _ body: (_ firstSlot: UInt32, _ n: Int, _ ids: UnsafePointer<UInt64>, _ rows: UnsafePointer<Float>) throws -> Void) throws {
         let B = slotsPerBlock
-        let bytes = config.blockBytes
-        let rowsOffset = config.rowsOffset
+        let bytes = blockBytes
+        let rowsOffset = rowsOffset
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
             guard key.count == 8, value.count == bytes, let base = value.baseAddress else {
                 throw VDBError.corrupt("block of '\(name)' has \(value.count) bytes, expected \(bytes)")

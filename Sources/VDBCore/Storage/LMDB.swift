@@ -335,20 +335,9 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
                 gate.leaveShared()
                 throw VDBError(LMDBFailure(code: rc, operation: "mdb_txn_begin(write)"), path: directory.path)
             }
+            let result: T
             do {
-                let result = try body(WriteTxn(raw: txn, dbis: dbis))
-                let crc = mdb_txn_commit(txn)  // frees the txn whatever the outcome
-                gate.leaveShared()
-                if crc == MDB_MAP_FULL {
-                    onAbort()
-                    try grow()
-                    continue
-                }
-                if crc != 0 {
-                    onAbort()
-                    throw VDBError(LMDBFailure(code: crc, operation: "mdb_txn_commit"), path: directory.path)
-                }
-                return result
+                result = try body(WriteTxn(raw: txn, dbis: dbis))
             } catch let f as LMDBFailure {
                 mdb_txn_abort(txn)
                 gate.leaveShared()
@@ -364,7 +353,28 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
                 onAbort()
                 throw error
             }
+            // mdb_txn_commit frees the transaction whatever the outcome: never abort it after this.
+            let crc = mdb_txn_commit(txn)
+            gate.leaveShared()
+            if crc == 0 { return result }
+            onAbort()
+            if crc == MDB_MAP_FULL {
+                try grow()
+                continue
+            }
+            if crc == EIO && freeDiskBytes < 64 << 20 {
+                // LMDB reports a short write on a full file system as EIO.
+                throw VDBError.diskFull(path: directory.path)
+            }
+            throw VDBError(LMDBFailure(code: crc, operation: "mdb_txn_commit"), path: directory.path)
         }
+    }
+
+    /// Bytes available to this user on the file system holding the database.
+    var freeDiskBytes: Int {
+        var st = statvfs()
+        guard statvfs(directory.path, &st) == 0 else { return Int.max }
+        return Int(st.f_bavail) * Int(st.f_frsize)
     }
 
     /// Doubles the map (called with no transaction of ours open on this thread).

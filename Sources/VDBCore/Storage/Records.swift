@@ -109,17 +109,58 @@ struct TxnIndexWriter: IndexRecordWriter {
 }
 
 /// Reads an index's records under the collection's prefix in the `index` DBI.
+///
+/// LMDB aligns values that share a page only to 2 bytes, so a value that is not 8-byte aligned
+/// is copied into 16-byte-aligned memory first: indexes may bind record bytes to any scalar type.
+/// Copies made by `get` live as long as the reader (the `load` call).
 struct TxnIndexReader: IndexRecordReader {
     let txn: ReadTxn
     let prefix: [UInt8]
-    func get(_ key: [UInt8]) throws -> UnsafeRawBufferPointer? { try txn.get(txn.dbis.index, prefix + key) }
+    private let arena = AlignedArena()
+
+    init(txn: ReadTxn, prefix: [UInt8]) {
+        self.txn = txn
+        self.prefix = prefix
+    }
+
+    func get(_ key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+        guard let v = try txn.get(txn.dbis.index, prefix + key) else { return nil }
+        return arena.aligned(v)
+    }
+
     func forEach(prefix p: [UInt8], _ body: (_ key: [UInt8], _ value: UnsafeRawBufferPointer) throws -> Void) throws {
         let n = prefix.count
+        var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        defer { scratch.deallocate() }
         try txn.scan(txn.dbis.index, prefix: prefix + p) { key, value in
-            try body(Array(key[n...]), value)
+            if value.count == 0 || Int(bitPattern: value.baseAddress) % 8 == 0 {
+                try body(Array(key[n...]), value)
+            } else {
+                if scratch.count < value.count {
+                    scratch.deallocate()
+                    scratch = .allocate(byteCount: max(value.count, 2 * scratch.count), alignment: 16)
+                }
+                scratch.copyMemory(from: value)
+                try body(Array(key[n...]), UnsafeRawBufferPointer(rebasing: scratch[0..<value.count]))
+            }
             return true
         }
     }
+}
+
+/// Owns aligned copies of record values for the lifetime of a `TxnIndexReader`.
+final class AlignedArena {
+    private var allocations: [UnsafeMutableRawBufferPointer] = []
+
+    func aligned(_ v: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        if v.count == 0 || Int(bitPattern: v.baseAddress) % 8 == 0 { return v }
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: v.count, alignment: 16)
+        copy.copyMemory(from: v)
+        allocations.append(copy)
+        return UnsafeRawBufferPointer(copy)
+    }
+
+    deinit { for a in allocations { a.deallocate() } }
 }
 
 /// Registry of approximate index implementations. The index module registers its types
