@@ -34,6 +34,8 @@ struct CLIError: Error, CustomStringConvertible {
 func cli<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as VDBError {
         throw CLIError(e.description)
+    } catch let e as IndexError {
+        throw CLIError(e.description)
     }
 }
 

@@ -18,7 +18,7 @@ struct VDB: ParsableCommand {
               vdb info
             """,
         subcommands: [CreateCommand.self, ImportCommand.self, SearchCommand.self, InfoCommand.self,
-                      DeleteCommand.self, DropCommand.self, BenchCommand.self])
+                      DeleteCommand.self, DropCommand.self, IndexCommand.self, BenchCommand.self])
 }
 
 /// Moves a leading `--db DIR` (or `--db=DIR`) after the subcommand name, so the global option

@@ -34,6 +34,8 @@ final class HNSWScratch {
     var sel: UnsafeMutablePointer<UInt64>
     var sel2: UnsafeMutablePointer<UInt64>
     var selCapacity: Int
+    /// Unvisited neighbours of the node being expanded.
+    var pending: UnsafeMutablePointer<UInt32>
 
     init(capacity: Int, maxM0: Int) {
         self.capacity = max(1, capacity)
@@ -45,8 +47,9 @@ final class HNSWScratch {
         selCapacity = max(256, 2 * maxM0 + 2)
         sel = .allocate(capacity: selCapacity)
         sel2 = .allocate(capacity: selCapacity)
+        pending = .allocate(capacity: maxM0 + 1)
     }
-    deinit { visited.deallocate(); cand.deallocate(); top.deallocate(); sel.deallocate(); sel2.deallocate() }
+    deinit { visited.deallocate(); cand.deallocate(); top.deallocate(); sel.deallocate(); sel2.deallocate(); pending.deallocate() }
 
     /// Starts a new visit for an index of `n` node slots and returns the tag marking "visited".
     @inline(__always)
@@ -857,7 +860,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         var lower = Float.infinity
         if !checkAllowed || allowed(ep) { top.push(packScore(d0, ep)); lower = d0 }
         cand.push(packScore(d0, ep))
-        let vecBytes = vectorBytes
+        let prefetchBytes = vectorBytes
+        let pending = scratch.pending
         while cand.count > 0 {
             let c = cand.top
             let cd = unpackScore(c)
@@ -867,19 +871,21 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
             let h = base + (Int(cs) &* sw &+ hw)
             let n = Int(h.pointee & HNSWIndex.countMask)
             let lk = h + 1
-            if n > 0 {
-                vdb_prefetch(visited + Int(lk[0]), 2)
-                vdb_prefetch(base + Int(lk[0]) &* sw, 64)
-            }
+            // Pass 1: the unvisited neighbours (marking them). Pass 2: their distances, prefetching
+            // the next one's vector while computing the current one; nothing is prefetched for
+            // nodes already visited.
+            var fresh = 0
             for j in 0..<n {
                 let nb = lk[j]
-                if j + 1 < n {
-                    let nx = lk[j + 1]
-                    vdb_prefetch(visited + Int(nx), 2)
-                    vdb_prefetch(base + Int(nx) &* sw, vecBytes)
-                }
                 if visited[Int(nb)] == tag { continue }
                 visited[Int(nb)] = tag
+                pending[fresh] = nb
+                fresh &+= 1
+            }
+            if fresh > 0 { vdb_prefetch(base + Int(pending[0]) &* sw, prefetchBytes) }
+            for j in 0..<fresh {
+                let nb = pending[j]
+                if j + 1 < fresh { vdb_prefetch(base + Int(pending[j + 1]) &* sw, prefetchBytes) }
                 let dn = score(nb)
                 if top.count < ef || dn < lower {
                     let key = packScore(dn, nb)

@@ -205,8 +205,14 @@ final class IVFCore: @unchecked Sendable {
             var cur = RecordCursor(value, key: key)
             let cnt = Int(try cur.read(UInt32.self))
             guard cnt > 0 && cnt <= chunkEntries else { throw IndexError.corruptRecord(key: RecordKey.describe(key), reason: "chunk count \(cnt)") }
+            // LMDB values are not 4-byte aligned: copy bytes, never rebind.
             let sb = try cur.bytes(cnt * 4)
-            core.listSlots[li].append(contentsOf: sb.withMemoryRebound(to: UInt32.self) { $0 })
+            let start = core.listSlots[li].count
+            core.listSlots[li].append(contentsOf: repeatElement(0, count: cnt))
+            core.listSlots[li].withUnsafeMutableBytes { dst in
+                (dst.baseAddress! + start * 4).copyMemory(from: sb.baseAddress!, byteCount: cnt * 4)
+            }
+            for i in start..<(start + cnt) { core.listSlots[li][i] = UInt32(littleEndian: core.listSlots[li][i]) }
             core.listData[li].append(contentsOf: try cur.bytes(cnt * eb))
         }
         // Slot maps.
@@ -541,8 +547,9 @@ public final class IVFFlatIndex: VectorIndex, @unchecked Sendable {
 ///
 /// Distances are computed on the codes (an integer dot product with per-query int16 weights, see
 /// `vdb_sq8.h`). With `SearchParameters.rerank`, the best `k * rerankFactor` candidates are
-/// re-scored with the exact vectors from `exactVectors`, which storage attaches after build/load
-/// (the index does not keep a second copy of the float vectors: that would defeat SQ8's 4x saving).
+/// re-scored with the exact vectors: from `exactVectors` when attached, else, inside a collection
+/// search, from the LMDB snapshot that search reads (storage publishes it per thread). The index
+/// does not keep a second copy of the float vectors: that would defeat SQ8's 4x saving.
 public final class IVFSQ8Index: VectorIndex, @unchecked Sendable {
     let core: IVFCore
     private let sourceLock = Mutex()
@@ -602,6 +609,10 @@ public final class IVFSQ8Index: VectorIndex, @unchecked Sendable {
         var factor = 1
         if parameters.rerank {
             (source, factor) = sourceLock.withLock { (_exactVectors, _rerankFactor) }
+            // Inside a storage search, the exact vectors of the search's own snapshot.
+            if source == nil, let snapshot = SnapshotVectors.current, snapshot.dimension == core.dimension {
+                source = SnapshotVectorSource(snapshot: snapshot)
+            }
             guard source != nil else { throw IndexError.rerankUnavailable }
         }
         return try core.search(query: query, k: k, parameters: parameters, filter: filter, rerankWith: source, rerankFactor: factor)

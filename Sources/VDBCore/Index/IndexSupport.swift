@@ -101,7 +101,11 @@ public final class InMemoryIndexRecords: IndexRecordWriter, IndexRecordReader, @
     public private(set) var deleteCount = 0
 
     public init() {}
-    deinit { for v in records.values { v.deallocate() } }
+    deinit { for v in records.values { Self.free(v) } }
+
+    private static func free(_ v: UnsafeMutableRawBufferPointer) {
+        UnsafeMutableRawPointer(v.baseAddress! - 1).deallocate()
+    }
 
     /// Number of records held.
     public var recordCount: Int { lock.withLock { records.count } }
@@ -113,25 +117,27 @@ public final class InMemoryIndexRecords: IndexRecordWriter, IndexRecordReader, @
     public func resetCounters() { lock.withLock { putCount = 0; deleteCount = 0 } }
 
     public func put(_ key: [UInt8], _ value: UnsafeRawBufferPointer) throws {
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, value.count), alignment: 16)
-        if value.count > 0 { copy.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: value.count) }
-        let stored = UnsafeMutableRawBufferPointer(start: copy.baseAddress, count: value.count)
+        // Values are stored at an odd address on purpose: LMDB gives no alignment guarantee, so
+        // indexes must read records with unaligned loads, and tests should catch it if they don't.
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: value.count + 1, alignment: 16)
+        if value.count > 0 { (copy.baseAddress! + 1).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        let stored = UnsafeMutableRawBufferPointer(start: copy.baseAddress! + 1, count: value.count)
         lock.withLock {
-            if let old = records.updateValue(stored, forKey: key) { old.deallocate() }
+            if let old = records.updateValue(stored, forKey: key) { Self.free(old) }
             putCount += 1
         }
     }
 
     public func delete(_ key: [UInt8]) throws {
         lock.withLock {
-            if let old = records.removeValue(forKey: key) { old.deallocate() }
+            if let old = records.removeValue(forKey: key) { Self.free(old) }
             deleteCount += 1
         }
     }
 
     public func deleteAll() throws {
         lock.withLock {
-            for v in records.values { v.deallocate() }
+            for v in records.values { Self.free(v) }
             records.removeAll()
         }
     }

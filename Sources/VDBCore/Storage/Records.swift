@@ -168,7 +168,7 @@ final class AlignedArena {
 /// when a collection with that kind is opened or built.
 public enum IndexRegistry {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var types: [IndexKind: any VectorIndex.Type] = [:]  // guarded by lock
+    nonisolated(unsafe) private static var types: [IndexKind: any VectorIndex.Type] = builtInIndexTypes  // guarded by lock
 
     /// Registers (or replaces) the implementation of `kind`.
     public static func register(_ type: any VectorIndex.Type, for kind: IndexKind) {
