@@ -145,7 +145,8 @@ struct BenchRunCommand: ParsableCommand {
         case .flat: settings = [BenchSetting(reported: [], parameters: SearchParameters(threads: threads))]
         case .ivfFlat, .ivfSQ8:
             settings = try Self.intList(nprobe, "--nprobe").map {
-                BenchSetting(reported: [("nprobe", $0)], parameters: SearchParameters(nprobe: $0, rerank: rerank, threads: threads))
+                BenchSetting(reported: [("nprobe", $0)] + (rerank && kind == .ivfSQ8 ? [("rerank", 1)] : []),
+                             parameters: SearchParameters(nprobe: $0, rerank: rerank, threads: threads))
             }
         case .hnsw:
             settings = try Self.intList(ef, "--ef").map {

@@ -277,6 +277,7 @@ final class BenchEventLog: @unchecked Sendable {
         let cases: [(IndexKind, BenchSetting, Double)] = [
             (.ivfFlat, BenchSetting(reported: [("nprobe", 8)], parameters: SearchParameters(nprobe: 8)), 1.0),
             (.ivfSQ8, BenchSetting(reported: [("nprobe", 8)], parameters: SearchParameters(nprobe: 8)), 0.9),
+            (.ivfSQ8, BenchSetting(reported: [("nprobe", 8)], parameters: SearchParameters(nprobe: 8, rerank: true)), 1.0),
             (.hnsw, BenchSetting(reported: [("ef", 100)], parameters: SearchParameters(ef: 100)), 0.95),
         ]
         for (kind, setting, minRecall) in cases {

@@ -48,13 +48,6 @@ public enum BenchDatabase {
         }
     }
 
-    /// Registers vdb's index implementations for the kinds that have none registered yet (the
-    /// application may have registered its own; those are kept).
-    static func registerMissingIndexes() {
-        let builtIn: [(IndexKind, any VectorIndex.Type)] = [(.ivfFlat, IVFFlatIndex.self), (.ivfSQ8, IVFSQ8Index.self), (.hnsw, HNSWIndex.self)]
-        for (kind, type) in builtIn where IndexRegistry.type(for: kind) == nil { IndexRegistry.register(type, for: kind) }
-    }
-
     /// Opens (or creates) the database and returns a subject whose build inserts `base` with ids
     /// 0..<n (row numbers, as ground-truth files use) and builds the index, timed together.
     /// If the collection exists with the same dimension and number of vectors, its vectors are
@@ -69,7 +62,6 @@ public enum BenchDatabase {
             path = FileManager.default.temporaryDirectory
                 .appendingPathComponent("vdb-bench-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)").path
         }
-        registerMissingIndexes()
         let database = try Database(path: path)
         let handle = Handle(database: database, path: path, temporary: temporary)
         var reported: [(String, Int)] = []
