@@ -232,7 +232,10 @@ def run_vdb(family, files, metric, gt, a, results_dir):
     elif family == "hnsw":
         cmd += ["--M", str(a.M), "--ef-construction", str(a.ef_construction), "--ef", ",".join(map(str, a.ef))]
     progress("$ " + " ".join(cmd))
+    started = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True)
+    wall = time.perf_counter() - started
+    progress("vdb bench --index %s took %.0f s (build + sweep)" % (family, wall))
     if proc.returncode != 0:
         sys.exit("compare.py: vdb bench failed (exit %d)" % proc.returncode)
     out = []
@@ -252,6 +255,7 @@ def run_vdb(family, files, metric, gt, a, results_dir):
                      % (r["index"], r["params"], r["recall"], mine))
         r["recall_check"] = mine
         r["system"] = "vdb"
+        r["vdb_bench_wall_s"] = wall
         out.append(r)
         progress("vdb %s %s recall=%.4f (checked %.4f) qps=%.0f" % (family, r["params"], r["recall"], mine, r["qps"]))
     return out
