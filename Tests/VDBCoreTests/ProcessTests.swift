@@ -76,7 +76,7 @@ import Glibc
         }
         let tmp = TempDir(); defer { tmp.cleanup() }
         try FileManager.default.createDirectory(at: tmp.url, withIntermediateDirectories: true)
-        let n = 60_000, d = 32, batch = 250
+        let n = 100_000, d = 16, batch = 100  // 1000 transactions: the kill lands mid-import
         let base = randomVectors(n, d, seed: 31)
         try writeFvecs(tmp.sub("big.fvecs"), base)
         let dbDir = tmp.sub("db")

@@ -36,6 +36,13 @@ import Testing
         }
         #expect(try c.count() == 1000)
         #expect(try c.info().slotsPerBlock > 1)
+        // Row norms cached for batch search must follow writes: make id 1 long, search (fills the
+        // cache), shrink it back, search again.
+        try c.upsert([base[1].map { $0 * 10 }], ids: [1])
+        #expect(try c.search(batch: [base[1].map { $0 * 10 }, base[2]], k: 1).map { $0.first?.id } == [1, 2])
+        try c.upsert([base[1]], ids: [1])
+        let back = try c.search(batch: [base[1], base[2]], k: 1)
+        #expect(back.map { $0.first?.id } == [1, 2] && back[0].first?.distance == 0)
         let deleted = try c.delete(ids: Array(stride(from: 0, to: 1000, by: 3)).map(UInt64.init) + [5_000_000])
         #expect(deleted == 334)
         #expect(try c.count() == 666)
@@ -92,6 +99,12 @@ import Testing
         let c = try db.createCollection(name: "t", dimension: 2, metric: .l2)
         try c.insert([[1, 1], [1, 1], [1, 1], [0, 0]], ids: [9, 3, 7, 1])
         #expect(try c.search([1, 1], k: 2).map(\.id) == [3, 7])
+        // k larger than the collection: every vector, best first; empty collection: no hits.
+        #expect(try c.search([0, 0], k: 100).map(\.id) == [1, 3, 7, 9])
+        #expect(try c.search(batch: [[0, 0], [1, 1]], k: 100).map { $0.map(\.id) } == [[1, 3, 7, 9], [3, 7, 9, 1]])
+        let empty = try db.createCollection(name: "empty", dimension: 2, metric: .ip)
+        #expect(try empty.search([1, 0], k: 5).isEmpty)
+        #expect(try empty.search(batch: [[1, 0], [0, 1]], k: 5) == [[], []])
         #expect(try c.search(batch: [[1, 1], [1, 1]], k: 2, parameters: SearchParameters(threads: 2)).map { $0.map(\.id) } == [[3, 7], [3, 7]])
     }
 

@@ -143,7 +143,7 @@ extension Collection {
 
     /// Exact top-k for many queries: per thread a range of queries; per query tile and block,
     /// `cblas_sgemm` computes all inner products, turned into scores (squared L2 from norms for
-    /// l2), pre-selected against each query's heap. The best `2k + 10` candidates per query are
+    /// l2), pre-selected against each query's heap. The best `k + 10` candidates per query are
     /// then re-scored with the exact SIMD kernel, so results and distances match single-query search.
     func flatBatch(_ txn: ReadTxn, _ st: CollectionState, _ queries: [Float], nq: Int, k: Int,
                    threads: Int) throws -> [[(score: Float, id: UInt64)]] {
@@ -155,18 +155,21 @@ extension Collection {
         let B = slotsPerBlock, d = dimension
         let l2 = kernel == .l2
         let kernel = self.kernel
-        // Row norms (l2 only), in slot order.
-        var xnorms = [Float](repeating: 0, count: l2 ? views.count * B : 0)
-        if l2 {
-            xnorms.withUnsafeMutableBufferPointer { xn in
+        // Squared row norms (l2 only), in slot order; cached per collection epoch.
+        let xnorms: [Float] = l2 ? rowNorms(epoch: st.epoch) {
+            var norms = [Float](repeating: 0, count: views.count * B)
+            norms.withUnsafeMutableBufferPointer { xn in
                 for v in views.compactMap({ $0 }) { vdb_norm_sq_batch(v.rows, v.n, d, xn.baseAddress! + v.firstSlot) }
             }
-        }
+            return norms
+        } : []
         var qnorms = [Float](repeating: 0, count: nq)
         queries.withUnsafeBufferPointer { qb in
             qnorms.withUnsafeMutableBufferPointer { qn in vdb_norm_sq_batch(qb.baseAddress!, nq, d, qn.baseAddress!) }
         }
-        let kk = 2 * k + 10
+        // Candidates kept per query for exact re-scoring: a margin of 10 covers the float32
+        // rounding of the norm formula many times over.
+        let kk = k + 10
         let nThreads = max(1, min(threads, nq))
         let chunk = (nq + nThreads - 1) / nThreads
         // Panels: runs of consecutive blocks of about 1024 rows, so each sgemm is wide enough
@@ -391,6 +394,8 @@ extension Collection {
     ///
     /// Called by an index while it searches (re-ranking), it reads the snapshot of that search;
     /// called anywhere else, it reads the latest committed state in its own read transaction.
+    /// Do not call it from an index's `build`/`add`/`remove` (inside a write transaction it would
+    /// not see the uncommitted vectors; those calls receive the vectors directly).
     public func withVectors(slots: UnsafeBufferPointer<UInt32>,
                             _ body: (_ index: Int, _ vector: UnsafePointer<Float>?) throws -> Void) throws {
         if let snap = SnapshotVectors.current, snap.collectionID == cid {

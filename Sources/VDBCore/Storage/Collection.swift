@@ -72,6 +72,9 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     /// (nil epoch = must be reloaded from LMDB before use).
     private var index: (any VectorIndex)?
     private var indexEpoch: UInt64?
+    /// Squared row norms by slot for l2 batch search, valid for one collection epoch
+    /// (4 bytes per slot; recomputed after any write).
+    private var normCache: (epoch: UInt64, norms: [Float])?
 
     /// Finds the implementation of an index kind.
     let indexType: @Sendable (IndexKind) -> (any VectorIndex.Type)?
@@ -320,6 +323,18 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
     func metadata(_ txn: ReadTxn, _ id: UInt64) throws -> Metadata? {
         guard let raw = try txn.get(txn.dbis.metadata, Keys.id(cid, id)) else { return nil }
         return try MetadataCodec.decode(raw)
+    }
+
+    /// The squared row norms of the snapshot with `epoch`, computed by `compute` unless cached.
+    func rowNorms(epoch: UInt64, _ compute: () -> [Float]) -> [Float] {
+        lock.lock()
+        if let c = normCache, c.epoch == epoch { lock.unlock(); return c.norms }
+        lock.unlock()
+        let norms = compute()
+        lock.lock()
+        if normCache.map({ $0.epoch < epoch }) ?? true { normCache = (epoch, norms) }
+        lock.unlock()
+        return norms
     }
 
     private func lockedConfig() -> CollectionConfig {
