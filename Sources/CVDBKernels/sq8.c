@@ -162,10 +162,6 @@ void vdb_sq8_scan(const vdb_sq8_query *st, const uint8_t *entries, size_t n, int
     const float scale = st->wscale, base = st->base;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *e = entries + i * stride;
-        if (i + 2 < n) {
-            const char *p = (const char *)(e + 2 * stride);
-            for (size_t o = 0; o < stride; o += 64) __builtin_prefetch(p + o, 0, 3);
-        }
         float ip = base + scale * (float)f(st->wq, e + 4, d);
         if (metric == 0) {
             float h; memcpy(&h, e, 4);

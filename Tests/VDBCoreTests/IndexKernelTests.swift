@@ -205,6 +205,28 @@ func addRows(_ index: any VectorIndex, _ data: ANNDevSubset, _ metric: KernelMet
         #expect(["avx512bw", "avx2", "scalar"].contains(String(cString: vdb_sq8_isa())))
     }
 
+    /// The four-rows-at-a-time list scan matches the pairwise kernels for every tail length.
+    @Test func listScanMatchesPairKernels() {
+        var rng = SplitMix64(seed: 17)
+        for d in [1, 5, 16, 17, 31, 64, 100, 384] {
+            for n in [0, 1, 3, 4, 7, 9, 13] {
+                let x = (0..<(n * d)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 500 }
+                let q = (0..<d).map { _ in Float(Int(rng.next() % 2001) - 1000) / 500 }
+                for metric: Int32 in [0, 1] {
+                    var out = [Float](repeating: .nan, count: n)
+                    var out4 = [Float](repeating: .nan, count: n)
+                    vdb_scan_f32(q, x, n, d, metric, &out)
+                    vdb_scan4_f32(q, x, n, d, metric, &out4)
+                    for i in 0..<n {
+                        let want = x.withUnsafeBufferPointer { vdb_score_f32(q, $0.baseAddress! + i * d, d, metric) }
+                        #expect(abs(out[i] - want) <= 1e-4 * max(1, abs(want)), "d=\(d) n=\(n) i=\(i)")
+                        #expect(abs(out4[i] - want) <= 1e-4 * max(1, abs(want)), "d=\(d) n=\(n) i=\(i)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func recordStoreIteratesPrefixInKeyOrder() throws {
         let r = InMemoryIndexRecords()
         for k in [RecordKey.make(76, 2, 0), RecordKey.make(76, 1, 1), RecordKey.make(76, 1, 0), RecordKey.make(77)] {

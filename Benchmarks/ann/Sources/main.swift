@@ -26,6 +26,15 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
+func fscanf_double(_ f: UnsafeMutablePointer<FILE>, _ v: inout Double) -> Bool {
+    var buf = [CChar](repeating: 0, count: 64)
+    guard fgets(&buf, 64, f) != nil else { return false }
+    let s = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    guard let x = Double(String(s.filter { !$0.isWhitespace })) else { return false }
+    v = x
+    return true
+}
+
 func cpuNow() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
@@ -133,7 +142,13 @@ let cached = records.recordCount > 0
 let t0 = now()
 let index: any VectorIndex
 if cached {
-    index = try! HNSWIndex.load(dimension: d, metric: metric, parameters: params, reader: records)
+    do {
+        switch kind {
+        case "hnsw": index = try HNSWIndex.load(dimension: d, metric: metric, parameters: params, reader: records)
+        case "ivf_flat": index = try IVFFlatIndex.load(dimension: d, metric: metric, parameters: params, reader: records)
+        default: index = try IVFSQ8Index.load(dimension: d, metric: metric, parameters: params, reader: records)
+        }
+    } catch { fail("cached records do not load: \(error)") }
 } else {
 do {
     switch kind {
@@ -152,7 +167,18 @@ do {
     }
 } catch { fail("build failed: \(error)") }
 }
-let buildSeconds = now() - t0
+// With a cache hit there was no build: report the build time stored next to the cache.
+var buildSeconds = now() - t0
+if !cache.isEmpty {
+    if cached, let f = fopen(cache + ".build_s", "r") {
+        var v: Double = 0
+        if fscanf_double(f, &v) { buildSeconds = v }
+        fclose(f)
+    } else if !cached, let f = fopen(cache + ".build_s", "w") {
+        fputs("\(buildSeconds)\n", f)
+        fclose(f)
+    }
+}
 if !cache.isEmpty && !cached, let f = fopen(cache, "wb") {
     try? records.forEach(prefix: []) { k, v in
         var hdr: [UInt32] = [UInt32(k.count), UInt32(v.count)]

@@ -13,9 +13,13 @@ extern "C" {
 
 /**
  * Scores `n` float vectors stored contiguously (`d` floats each) against `q`; smaller is closer:
- * metric 0 = squared L2, metric 1 = negated inner product. Prefetches ahead while scanning.
+ * metric 0 = squared L2, metric 1 = negated inner product. One row after the other (best for
+ * rows streamed from memory, e.g. inverted lists).
  */
 void vdb_scan_f32(const float *q, const float *base, size_t n, size_t d, int metric, float *out);
+
+/** Same as `vdb_scan_f32`, four rows at a time (best for rows in cache, e.g. coarse centroids). */
+void vdb_scan4_f32(const float *q, const float *base, size_t n, size_t d, int metric, float *out);
 
 /** Score of one pair, smaller is closer (metric 0 = squared L2, 1 = negated inner product). */
 float vdb_score_f32(const float *a, const float *b, size_t d, int metric);

@@ -412,15 +412,14 @@ final class IVFCore: @unchecked Sendable {
         let candidates: [(score: Float, slot: UInt32)] = lock.read {
             scratch.with { s in
                 // 1. Coarse quantizer: the nprobe closest centroids.
+                // -q.c for all centroids (four at a time), then |c|^2 - 2 q.c for L2.
                 centroids.withUnsafeBufferPointer { cb in
-                    vdb_ip_batch(query, cb.baseAddress!, nlist, d, s.coarse)
+                    vdb_scan4_f32(query, cb.baseAddress!, nlist, d, 1, s.coarse)
                 }
                 if metric == .l2 {
                     centroidNorms.withUnsafeBufferPointer { nb in
-                        for c in 0..<nlist { s.coarse[c] = nb[c] - 2 * s.coarse[c] }
+                        for c in 0..<nlist { s.coarse[c] = nb[c] + 2 * s.coarse[c] }
                     }
-                } else {
-                    for c in 0..<nlist { s.coarse[c] = -s.coarse[c] }
                 }
                 s.ensureHeap(max(nprobe, kk))
                 var probes = MaxHeap(s.heap)
