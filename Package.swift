@@ -41,6 +41,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "clip-bench", dependencies: ["VDBCLIP"], path: "Benchmarks/clip/Sources"),
+        // Micro-benchmarks of the hot loops: `swift run -c release vdb-microbench`.
+        .executableTarget(name: "vdb-microbench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
+                          path: "Benchmarks/micro"),
         // ANN index benchmark (Benchmarks/ann/compare.py runs it next to Faiss and hnswlib).
         .executableTarget(name: "vdb-ann-bench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
                           path: "Benchmarks/ann/Sources"),

@@ -1,0 +1,157 @@
+// vdb-microbench: nanoseconds per vector of the distance kernels (float L2/IP, SQ8 codes) and sgemm blocks that every
+// index's hot loop runs, for the embedding dimensions vdb is used with. A regression in a
+// kernel shows up here as a larger number in the same row.
+//
+//   swift run -c release vdb-microbench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]
+//
+// Method: every measurement runs once untimed (warm-up), then `repeats` timed runs; the table
+// shows the median (and the minimum) in ns per vector (per query-vector pair for sgemm). The
+// vectors are random and seeded; 4096 of them take 2 MB (d=128) to 12 MB (d=768), so they stay
+// in the L3 cache: the numbers measure kernels fed from cache, not DRAM bandwidth. On a shared
+// machine compare the minimum column between runs; the median shows the noise.
+import COpenBLAS
+import CVDBKernels
+import Foundation
+import VDBCore
+
+struct Options {
+    var dims = [128, 384, 512, 768]
+    var repeats = 7
+    var vectors = 4096
+    var threads = 1
+
+    init(_ args: [String]) throws {
+        var i = 0
+        func value() throws -> String {
+            i += 1
+            guard i < args.count else { throw UsageError("missing value after \(args[i - 1])") }
+            return args[i]
+        }
+        while i < args.count {
+            switch args[i] {
+            case "--dims":
+                dims = try value().split(separator: ",").map {
+                    guard let d = Int($0), d > 0 else { throw UsageError("--dims wants positive integers, got '\($0)'") }
+                    return d
+                }
+            case "--repeats": repeats = try positive(value(), "--repeats")
+            case "--vectors": vectors = try positive(value(), "--vectors")
+            case "--threads": threads = try positive(value(), "--threads")
+            case "-h", "--help":
+                print("usage: vdb-microbench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]")
+                exit(0)
+            default: throw UsageError("unknown option \(args[i])")
+            }
+            i += 1
+        }
+    }
+}
+
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ m: String) { description = m }
+}
+
+func positive(_ s: String, _ name: String) throws -> Int {
+    guard let v = Int(s), v > 0 else { throw UsageError("\(name) wants a positive integer, got '\(s)'") }
+    return v
+}
+
+/// Runs `body` once untimed, then `repeats` times; returns (median, min) seconds per run.
+func measure(repeats: Int, _ body: () -> Void) -> (median: Double, min: Double) {
+    body()
+    var times: [Double] = []
+    for _ in 0 ..< repeats {
+        let t = BenchSystem.nanoseconds()
+        body()
+        times.append(Double(BenchSystem.nanoseconds() - t) / 1e9)
+    }
+    return (BenchStatistics.median(times), times.min() ?? .nan)
+}
+
+/// Keeps results observable so the optimizer cannot drop the loops.
+nonisolated(unsafe) var sink: Float = 0
+
+let options: Options
+do { options = try Options(Array(CommandLine.arguments.dropFirst())) } catch {
+    FileHandle.standardError.write(Data("vdb-microbench: \(error)\n".utf8))
+    exit(2)
+}
+openblas_set_num_threads(Int32(options.threads))
+
+print("vdb-microbench  kernels=\(kernelISA)  vectors=\(options.vectors)  repeats=\(options.repeats)  blas threads=\(options.threads)")
+print("median (min) ns per vector; sgemm: per query-vector pair, 64 queries x \(options.vectors) vectors per call")
+var rows: [[String]] = []
+for d in options.dims {
+    let n = options.vectors
+    var rng = BenchRandom(seed: UInt64(d))
+    let base = (0 ..< n * d).map { _ in rng.nextGaussian() }
+    let queries = (0 ..< 64 * d).map { _ in rng.nextGaussian() }
+    var out = [Float](repeating: 0, count: max(n, 64 * n))
+    func row(_ name: String, _ perCall: Int, _ t: (median: Double, min: Double)) {
+        rows.append([name, "\(d)", String(format: "%.2f", t.median * 1e9 / Double(perCall)),
+                     String(format: "%.2f", t.min * 1e9 / Double(perCall))])
+    }
+    base.withUnsafeBufferPointer { b in
+    queries.withUnsafeBufferPointer { q in
+    out.withUnsafeMutableBufferPointer { o in
+        let B = b.baseAddress!, Q = q.baseAddress!, O = o.baseAddress!
+        row("l2sq (pair loop)", n, measure(repeats: options.repeats) {
+            var acc: Float = 0
+            for i in 0 ..< n { acc += vdb_l2sq(Q, B + i * d, d) }
+            sink += acc
+        })
+        row("ip (pair loop)", n, measure(repeats: options.repeats) {
+            var acc: Float = 0
+            for i in 0 ..< n { acc += vdb_ip(Q, B + i * d, d) }
+            sink += acc
+        })
+        row("l2sq_batch", n, measure(repeats: options.repeats) { vdb_l2sq_batch(Q, B, n, d, O); sink += O[n - 1] })
+        row("ip_batch", n, measure(repeats: options.repeats) { vdb_ip_batch(Q, B, n, d, O); sink += O[n - 1] })
+        row("KernelMetric.l2 score", n, measure(repeats: options.repeats) {
+            var acc: Float = 0
+            for i in 0 ..< n { acc += KernelMetric.l2.score(Q, B + i * d, dim: d) }
+            sink += acc
+        })
+        row("scan_f32 l2 (index scan)", n, measure(repeats: options.repeats) { vdb_scan_f32(Q, B, n, d, 0, O); sink += O[n - 1] })
+        // SQ8 (IVF_SQ8 list scan): train + encode once, then prepare the query and scan all codes.
+        var vmin = [Float](repeating: 0, count: d), vdiff = [Float](repeating: 0, count: d)
+        vdb_sq8_train(B, n, d, &vmin, &vdiff)
+        var codes = [UInt8](repeating: 0, count: n * (4 + d))
+        vdb_sq8_encode(B, n, d, nil, vmin, vdiff, &codes)  // no centroid: plain (non-residual) codes
+        var wq = [Int16](repeating: 0, count: (d + 63) / 64 * 64)
+        for (metricCode, name) in [(Int32(0), "sq8 scan l2"), (Int32(1), "sq8 scan ip")] {
+            row(name + " (prepare+scan)", n, measure(repeats: options.repeats) {
+                wq.withUnsafeMutableBufferPointer { w in
+                    var st = vdb_sq8_query()
+                    st.wq = w.baseAddress
+                    vdb_sq8_prepare(Q, d, vmin, vdiff, &st)
+                    codes.withUnsafeBufferPointer { c in vdb_sq8_scan(&st, c.baseAddress, n, metricCode, 0, O) }
+                }
+                sink += O[n - 1]
+            })
+        }
+        row("sgemm 64 x n (q.b)", 64 * n, measure(repeats: options.repeats) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 64, Int32(n), Int32(d), 1, Q, Int32(d), B, Int32(d), 0, O, Int32(n))
+            sink += O[0]
+        })
+        row("sgemm 1 x n (q.b)", n, measure(repeats: options.repeats) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, Int32(n), Int32(d), 1, Q, Int32(d), B, Int32(d), 0, O, Int32(n))
+            sink += O[0]
+        })
+    }}}
+}
+
+let header = ["kernel", "d", "ns/vector (median)", "ns/vector (min)"]
+var widths = header.map(\.count)
+for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+func line(_ cells: [String], _ widths: [Int]) -> String {
+    "| " + cells.enumerated().map { i, c in
+        let pad = String(repeating: " ", count: widths[i] - c.count)
+        return i == 0 ? c + pad : pad + c
+    }.joined(separator: " | ") + " |"
+}
+print(line(header, widths))
+print("|" + widths.enumerated().map { i, w in i == 0 ? String(repeating: "-", count: w + 2) : String(repeating: "-", count: w + 1) + ":" }.joined(separator: "|") + "|")
+for r in rows { print(line(r, widths)) }
+if sink == .infinity { print("") }

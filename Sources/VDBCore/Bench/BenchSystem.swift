@@ -1,0 +1,55 @@
+import Foundation
+
+/// Process and file-system measurements used by the benchmark harness (Linux `/proc`, `stat`).
+public enum BenchSystem {
+    /// Resident memory of this process, from `/proc/self/status`.
+    public struct Memory: Sendable, Equatable {
+        /// Current resident set size in bytes (`VmRSS`).
+        public var residentBytes: Int
+        /// Peak resident set size in bytes since the process started (`VmHWM`).
+        public var peakResidentBytes: Int
+    }
+
+    /// Reads `VmRSS` and `VmHWM` from `/proc/self/status`; nil where `/proc` is unavailable.
+    public static func memory() -> Memory? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        return parseStatus(text)
+    }
+
+    /// Parses the `VmRSS:` and `VmHWM:` lines (values in kB) of a `/proc/<pid>/status` text.
+    public static func parseStatus(_ text: String) -> Memory? {
+        var rss: Int?, hwm: Int?
+        for line in text.split(separator: "\n") {
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard parts.count >= 2, let kb = Int(parts[1]) else { continue }
+            if parts[0] == "VmRSS:" { rss = kb * 1024 } else if parts[0] == "VmHWM:" { hwm = kb * 1024 }
+        }
+        guard let rss, let hwm else { return nil }
+        return Memory(residentBytes: rss, peakResidentBytes: hwm)
+    }
+
+    /// Bytes the files under `path` (a file or a directory, recursively) occupy on disk:
+    /// allocated blocks, so sparse regions of a memory-mapped database file do not count.
+    public static func bytesOnDisk(_ path: String) throws(BenchError) -> Int {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            throw .io(path: path, reason: "cannot stat (\(String(cString: strerror(errno))))")
+        }
+        if (st.st_mode & S_IFMT) != S_IFDIR { return Int(st.st_blocks) * 512 }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
+            throw .io(path: path, reason: "cannot list directory (\(error.localizedDescription))")
+        }
+        var total = 0
+        for e in entries { total += try bytesOnDisk(path + "/" + e) }
+        return total
+    }
+
+    /// Number of active processor cores.
+    public static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// A monotonic timestamp in nanoseconds.
+    @inline(__always)
+    public static func nanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+}
+
