@@ -220,11 +220,27 @@ def train(args):
     ev_pixels = normalize(torch.from_numpy(ev_images))
     print(f"data: {len(scenes)} train / {len(ev_scenes)} eval scenes in {time.time() - t0:.0f}s", flush=True)
 
-    model = build_model(args)
+    if args.init:
+        from transformers import CLIPModel
+        model = CLIPModel.from_pretrained(args.init).float()  # continue training a saved model
+        print(f"continuing from {args.init}", flush=True)
+    else:
+        model = build_model(args)
     nparams = sum(p.numel() for p in model.parameters())
     print(f"model: {nparams / 1e6:.2f}M parameters", flush=True)
+    # Auxiliary attribute heads (training aid only, not saved): one linear classifier per
+    # attribute on each tower's pooled output. Without them the image tower learns colour,
+    # background and size quickly but shape and position very slowly on a CPU budget.
+    n_classes = [len(world.SHAPES), len(world.COLOURS), 4, 2, len(world.SIZES), len(world.TEXTURES),
+                 len(world.POSITIONS) + 1, len(world.BACKGROUNDS)]
+    vw, tw = model.config.vision_config.hidden_size, model.config.text_config.hidden_size
+    aux_img = torch.nn.ModuleList([torch.nn.Linear(vw, n) for n in n_classes])
+    aux_txt = torch.nn.ModuleList([torch.nn.Linear(tw, n) for n in n_classes])
+    by_colour = [torch.nonzero(codes[:, 1] == c).flatten() for c in range(len(world.COLOURS))]
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    named = list(model.named_parameters()) + [("aux_img." + n, p) for n, p in aux_img.named_parameters()] \
+        + [("aux_txt." + n, p) for n, p in aux_txt.named_parameters()]
+    for name, p in named:
         (decay if p.ndim >= 2 and "embedding" not in name else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
@@ -249,15 +265,23 @@ def train(args):
         if step < args.warmup:
             lr = args.lr * (step + 1) / args.warmup
         else:
-            prog = min(1.0, (step - args.warmup) / max(1, total - args.warmup))
+            if args.steps:
+                prog = min(1.0, (step - args.warmup) / max(1, total - args.warmup))
+            else:  # time budget: follow wall-clock progress (the machine's speed varies)
+                prog = min(1.0, elapsed / budget)
             lr = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * prog)))
         for g in opt.param_groups:
             g["lr"] = lr
 
         if pos + args.batch > len(perm):
             perm, pos, epoch = torch.randperm(len(scenes)), 0, epoch + 1
-        idx = perm[pos:pos + args.batch]
-        pos += args.batch
+        if rng.random() < args.hard_frac:
+            # hard batch: scenes of only two colours, so colour alone cannot tell them apart
+            pool = torch.cat([by_colour[c] for c in rng.sample(range(len(world.COLOURS)), 2)])
+            idx = pool[torch.randint(len(pool), (args.batch,))]
+        else:
+            idx = perm[pos:pos + args.batch]
+            pos += args.batch
         batch_scenes = [scenes[i] for i in idx.tolist()]
         caps, cons = zip(*[world.caption(s, rng, full=rng.random() < args.full_frac) for s in batch_scenes])
         t = tok(list(caps), padding=True, return_tensors="pt")
@@ -267,27 +291,40 @@ def train(args):
         # match[i, j]: caption j describes image i
         match = ((cons_t[None, :, :] == world.ANY) | (cons_t[None, :, :] == bc[:, None, :])).all(-1).float()
 
-        out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"], pixel_values=pixels)
-        logits_i = out.logits_per_image  # [B images, B texts]
+        v_pooled = model.vision_model(pixel_values=pixels).pooler_output
+        t_pooled = model.text_model(input_ids=t["input_ids"], attention_mask=t["attention_mask"]).pooler_output
+        img_e = F.normalize(model.visual_projection(v_pooled), dim=-1)
+        txt_e = F.normalize(model.text_projection(t_pooled), dim=-1)
+        logits_i = model.logit_scale.exp() * img_e @ txt_e.T  # [B images, B texts]
         tgt_i = match / match.sum(1, keepdim=True)
         tgt_t = match.T / match.T.sum(1, keepdim=True)
-        loss = 0.5 * (-(tgt_i * F.log_softmax(logits_i, 1)).sum(1).mean()
-                      - (tgt_t * F.log_softmax(logits_i.T, 1)).sum(1).mean())
+        clip_loss = 0.5 * (-(tgt_i * F.log_softmax(logits_i, 1)).sum(1).mean()
+                           - (tgt_t * F.log_softmax(logits_i.T, 1)).sum(1).mean())
+        aux = 0.0
+        if args.aux > 0:
+            for k, (hi, ht) in enumerate(zip(aux_img, aux_txt)):
+                aux = aux + F.cross_entropy(hi(v_pooled), bc[:, k])
+                if (cons_t[:, k] != world.ANY).any():
+                    aux = aux + F.cross_entropy(ht(t_pooled), cons_t[:, k], ignore_index=world.ANY)
+            aux = aux / len(n_classes)
+        loss = clip_loss + args.aux * aux
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
-        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        ema = clip_loss.item() if ema is None else 0.98 * ema + 0.02 * clip_loss.item()
         step += 1
         if step % 25 == 0:
-            print(f"step {step} epoch {epoch} lr {lr:.2e} loss {loss.item():.4f} ema {ema:.4f} "
+            print(f"step {step} epoch {epoch} lr {lr:.2e} clip loss {clip_loss.item():.4f} ema {ema:.4f} "
+                  f"aux {float(aux):.3f} "
                   f"scale {model.logit_scale.exp().item():.1f} {time.time() - t_start:.0f}s", flush=True)
         if args.eval_every and step % args.eval_every == 0:
             r = evaluate(model, tok, ev_scenes, ev_pixels, seed=args.seed + 2000, gallery=500)
             log.append({"step": step, "time": time.time() - t_start, **{k: v for k, v in r.items() if k != "chance"}})
             print("eval", json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "chance"}), flush=True)
+            save(model, args)  # keep the latest state on disk
 
     train_time = time.time() - t_start
     print(f"trained {step} steps ({epoch} epochs + {pos} scenes) in {train_time:.0f}s, final ema loss {ema:.4f}", flush=True)
@@ -295,7 +332,7 @@ def train(args):
     print("final eval", json.dumps(res), flush=True)
     save(model, args)
     meta = {"args": vars(args), "steps": step, "epochs": epoch + pos / len(scenes), "train_seconds": train_time,
-            "final_loss_ema": ema, "last_loss": loss.item(), "parameters": nparams, "eval": res, "eval_log": log}
+            "final_loss_ema": ema, "last_clip_loss": clip_loss.item(), "parameters": nparams, "eval": res, "eval_log": log}
     with open(args.metrics, "w") as f:
         json.dump(meta, f, indent=2)
     print(f"wrote {args.out} and {args.metrics}", flush=True)
@@ -303,9 +340,11 @@ def train(args):
 
 def save(model, args):
     from transformers import CLIPImageProcessor
-    m = model.half() if args.fp16 else model
+    import copy
+    m = copy.deepcopy(model)
+    if args.fp16:
+        m = m.half()
     m.save_pretrained(args.out, safe_serialization=True)
-    model.float()
     proc = CLIPImageProcessor(size={"shortest_edge": args.image_size},
                               crop_size={"height": args.image_size, "width": args.image_size},
                               image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD), resample=3,
@@ -471,6 +510,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--full-frac", type=float, default=0.35, help="fraction of captions that mention every attribute")
     ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--aux", type=float, default=1.0, help="weight of the auxiliary attribute losses")
+    ap.add_argument("--hard-frac", type=float, default=0.4, help="fraction of batches drawn from two colours only")
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--render-size", type=int, default=96)
     ap.add_argument("--patch-size", type=int, default=8)
@@ -482,6 +523,7 @@ def main():
     ap.add_argument("--text-heads", type=int, default=4)
     ap.add_argument("--projection-dim", type=int, default=128)
     ap.add_argument("--fp16", type=int, default=1, help="store weights as float16")
+    ap.add_argument("--init", help="start from this saved model instead of a fresh one (architecture flags are ignored)")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--samples", help="write the sample photos under this folder (e.g. Samples), then rank the demo queries with --out")
     ap.add_argument("--check", help="rank the demo queries of this Samples folder with the model in --out")
