@@ -183,6 +183,22 @@ def evaluate(model, tok, scenes, pixels, seed: int, gallery: int = 1000) -> dict
         t = encode_texts(model, tok, prompts)
         pred = (img[mask] @ t.T).argmax(dim=1)
         return (pred == labels[mask]).float().mean().item()
+    def zero_shot_ensemble(prompt_sets, labels, mask):
+        # one class embedding = normalized mean of the embeddings of its prompts
+        cls = torch.stack([F.normalize(encode_texts(model, tok, ps).mean(0), dim=-1) for ps in prompt_sets])
+        pred = (img[mask] @ cls.T).argmax(dim=1)
+        return (pred == labels[mask]).float().mean().item()
+    # Prompts that name only a position, size or texture ("a shape on the left") never occur in
+    # training (captions always name the shape or the colour), so those are averaged over colours.
+    cols = world.COLOURS
+    res["zs_shape_single_colour_ensemble"] = zero_shot_ensemble(
+        [[f"a photo of {world._article(c)} {c} {s}" for c in cols] for s in world.SHAPES], codes[:, 0], single)
+    res["zs_position_single_colour_ensemble"] = zero_shot_ensemble(
+        [[f"a {c} shape {world.POSITION_WORDS[p][0]}" for c in cols] for p in world.POSITIONS], codes[:, 6], single)
+    res["zs_texture_single_colour_ensemble"] = zero_shot_ensemble(
+        [[f"a photo of {world._article(t)} {t} {c} shape" for c in cols] for t in ["solid", "striped", "dotted"]], codes[:, 5], single)
+    res["zs_size_single_colour_ensemble"] = zero_shot_ensemble(
+        [[f"a photo of a {z} {c} shape" for c in cols] for z in world.SIZES], codes[:, 4], single)
     res["zs_colour_single"] = zero_shot([f"a photo of {world._article(c)} {c} shape" for c in world.COLOURS], codes[:, 1], single)
     res["zs_colour_all"] = zero_shot([f"a photo of {c} shapes" for c in world.COLOURS], codes[:, 1], ~single)
     res["zs_shape_single"] = zero_shot([f"a photo of {world._article(s)} {s}" for s in world.SHAPES], codes[:, 0], single)
@@ -303,7 +319,7 @@ def train(args):
         aux = 0.0
         if args.aux > 0:
             for k, (hi, ht) in enumerate(zip(aux_img, aux_txt)):
-                aux = aux + F.cross_entropy(hi(v_pooled), bc[:, k])
+                aux = aux + (args.shape_weight if k == 0 else 1.0) * F.cross_entropy(hi(v_pooled), bc[:, k])
                 if (cons_t[:, k] != world.ANY).any():
                     aux = aux + F.cross_entropy(ht(t_pooled), cons_t[:, k], ignore_index=world.ANY)
             aux = aux / len(n_classes)
@@ -338,6 +354,34 @@ def train(args):
     print(f"wrote {args.out} and {args.metrics}", flush=True)
 
 
+EXPLICIT_KEYS = {
+    "text_config": ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                    "max_position_embeddings", "hidden_act", "layer_norm_eps", "bos_token_id", "eos_token_id",
+                    "pad_token_id"],
+    "vision_config": ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_channels",
+                      "image_size", "patch_size", "hidden_act", "layer_norm_eps"],
+}
+
+
+def complete_config(out_dir: str) -> None:
+    """Spell out in config.json the values transformers leaves implicit when they equal its
+    defaults (hidden_act, vocab size, token ids, eps...), so other loaders need no HF defaults."""
+    from transformers import CLIPConfig
+    path = os.path.join(out_dir, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    full = CLIPConfig.from_pretrained(out_dir).to_dict()
+    for section, keys in EXPLICIT_KEYS.items():
+        for k in keys:
+            cfg[section][k] = full[section][k]
+    cfg["projection_dim"] = full["projection_dim"]
+    for section in EXPLICIT_KEYS:  # the towers' own (unused) projection_dim would default to 512
+        cfg[section]["projection_dim"] = full["projection_dim"]
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
 def save(model, args):
     from transformers import CLIPImageProcessor
     import copy
@@ -345,6 +389,7 @@ def save(model, args):
     if args.fp16:
         m = m.half()
     m.save_pretrained(args.out, safe_serialization=True)
+    complete_config(args.out)
     proc = CLIPImageProcessor(size={"shortest_edge": args.image_size},
                               crop_size={"height": args.image_size, "width": args.image_size},
                               image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD), resample=3,
@@ -354,6 +399,7 @@ def save(model, args):
 
 
 def eval_only(args):
+    """Evaluate the model saved in --out on the held-out set (seed + 1000), 1000 scenes."""
     from transformers import CLIPModel, CLIPTokenizerFast
     torch.set_num_threads(args.threads)
     model = CLIPModel.from_pretrained(args.out).float()
@@ -511,6 +557,7 @@ def main():
     ap.add_argument("--full-frac", type=float, default=0.35, help="fraction of captions that mention every attribute")
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the auxiliary attribute losses")
+    ap.add_argument("--shape-weight", type=float, default=1.0, help="extra weight of the image tower's shape head")
     ap.add_argument("--hard-frac", type=float, default=0.4, help="fraction of batches drawn from two colours only")
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--render-size", type=int, default=96)
