@@ -31,7 +31,7 @@ echo "==> ingesting Samples/photos into $DB"
 
 queries=("$@")
 if [ ${#queries[@]} -eq 0 ]; then
-    mapfile -t queries < <(grep -v '^#' Samples/demo-queries.txt | sed '/^$/d')
+    mapfile -t queries < <(sed -n 's/.*"query": *"\([^"]*\)".*/\1/p' Samples/demo-queries.jsonl | head -4)
 fi
 for q in "${queries[@]}"; do
     echo
@@ -39,5 +39,6 @@ for q in "${queries[@]}"; do
     "$VDB" search photos --db "$DB" --text "$q" -k 3
 done
 echo
-echo "Try: $VDB search photos --db $DB --image Samples/photos/<file> -k 5"
-echo "     $VDB classify Samples/photos/<file> --labels red,green,blue,yellow --template 'a photo of a {} shape'"
+echo "Try: $VDB search photos --db $DB --image Samples/photos/red-circle-01.jpg -k 5"
+echo "     $VDB classify Samples/photos/red-circle-01.jpg --labels red,green,blue,yellow --template 'a photo of a {} shape'"
+echo "     (the demo model knows only its synthetic world of shapes: see Docs/demo-model.md)"

@@ -221,3 +221,35 @@ func vdbExecutable() -> URL? {
         }
     }
 }
+
+/// The bundled demo model and sample photos: what the README's first command shows.
+@Suite struct DemoModelTests {
+    @Test func textSearchFindsTheDescribedSampleFirst() throws {
+        let model = try CLIPModel.load(directory: Repo.demoModel, threads: 2)
+        let dbDir = makeTempDir("vdb-demo-db")
+        defer { try? FileManager.default.removeItem(atPath: dbDir) }
+        let db = try Database(path: dbDir)
+        let summary = try Ingestor(database: db, model: model).run(paths: [Repo.samples.path])
+        #expect(summary.added == 40 && summary.failed.isEmpty && summary.skipped.isEmpty)
+        #expect(summary.captions == 17)  // 6 sidecars + 11 captions.csv rows
+        let photos = try db.collection(named: summary.collection)
+        let queries = try String(contentsOf: Repo.root.appendingPathComponent("Samples/demo-queries.jsonl"), encoding: .utf8)
+            .split(separator: "\n").compactMap { line -> (String, String)? in
+                guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
+                      let q = o["query"], let e = o["expected"] else { return nil }
+                return (q, e)
+            }
+        #expect(queries.count >= 5)
+        for (query, expected) in queries {
+            let top = try photos.search(text: query, model: model, k: 1).first
+            #expect((top?.metadata["path"]?.stringValue as NSString?)?.lastPathComponent == expected, "\(query)")
+        }
+        // Captions are searchable too, and zero-shot colour classification works on a sample.
+        let caption = try db.collection(named: summary.collection + ".captions")
+        #expect(try caption.count() == 17)
+        let probs = try model.classify(pixels: CLIPImageLoader.pixels(fromFile: Repo.samples.appendingPathComponent("red-circle-01.jpg").path,
+                                                                     config: model.preprocess),
+                                       labels: ["red", "green", "blue", "yellow"], template: "a photo of a {} shape")
+        #expect(probs.firstIndex(of: probs.max() ?? 0) == 0)
+    }
+}
