@@ -105,7 +105,7 @@ public final class CLIPModel: Sendable {
         self.logitScale = scale.pointer[0]
         self.threads = max(1, threads)
         self.directory = directory.standardizedFileURL
-        self.fingerprint = Fingerprint.hex(configData + Data(file.headerBytes) + Data(file.sampleBytes()))
+        self.fingerprint = (configData + Data(file.headerBytes) + Data(file.sampleBytes())).withUnsafeBytes { SHA256.hex(of: $0) }
     }
 
     // MARK: Text

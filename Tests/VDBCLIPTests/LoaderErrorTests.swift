@@ -174,9 +174,26 @@ struct LoaderErrorTests {
         #expect(SafeTensorsFile.halfToFloat(0x7e00).isNaN)
         #expect(SafeTensorsFile.halfToFloat(0x8000).sign == .minus)
     }
+}
 
-    @Test func fingerprintIsSHA256() {
-        #expect(Fingerprint.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(Fingerprint.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+/// The SHA-256 behind model fingerprints and ingest content hashes.
+@Suite struct SHA256Tests {
+    @Test func knownVectors() {
+        func hex(_ s: String) -> String { Array(s.utf8).withUnsafeBytes { SHA256.hex(of: $0) } }
+        #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // One million 'a' fed in uneven pieces exercises the buffering across block borders.
+        var h = SHA256()
+        let chunk = [UInt8](repeating: 0x61, count: 999)
+        var fed = 0
+        while fed < 1_000_000 {
+            let n = min(999, 1_000_000 - fed)
+            chunk.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            fed += n
+        }
+        #expect(h.finalize().map { String(format: "%02x", $0) }.joined()
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }

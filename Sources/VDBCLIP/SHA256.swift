@@ -1,6 +1,6 @@
-/// SHA-256 (FIPS 180-4), used to recognise unchanged files by content.
+/// SHA-256 (FIPS 180-4): model fingerprints and, in ingest, recognising unchanged files by content.
 ///
-/// Self-contained so that ingest needs no crypto dependency; streaming, so huge files are hashed
+/// Self-contained so that vdb needs no crypto dependency; streaming, so huge files are hashed
 /// without being held in memory.
 public struct SHA256: Sendable {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
