@@ -124,21 +124,7 @@ final class ProgressBar {
 // MARK: - JSON output
 
 /// JSON string literal with escapes.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}
+func jsonString(_ s: String) -> String { jsonStringLiteral(s) }
 
 /// JSON number for a float (shortest round-trip form); null if not finite.
 func jsonNumber(_ f: Float) -> String { f.isFinite ? "\(f)" : "null" }

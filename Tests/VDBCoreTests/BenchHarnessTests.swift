@@ -225,7 +225,7 @@ import Testing
         #expect(benchFixed(0.0005, 3) == "0.001")
         #expect(benchFixed(-2.5, 1) == "-2.5")
         #expect(benchFixed(12, 0) == "12")
-        #expect(benchJSONString("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"")
+        #expect(jsonStringLiteral("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"")
     }
 }
 

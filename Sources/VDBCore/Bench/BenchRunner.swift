@@ -95,8 +95,8 @@ public struct BenchRecord: Sendable {
     /// One JSON object with exactly the keys `index`, `params`, `threads`, `k`, `recall`, `qps`,
     /// `p50_ms`, `p99_ms`, `build_s`, `bytes` (in that order); `params` is an object of integers.
     public func jsonLine() -> String {
-        let p = params.map { "\(benchJSONString($0.0)):\($0.1)" }.joined(separator: ",")
-        return "{\"index\":\(benchJSONString(index)),\"params\":{\(p)},\"threads\":\(threads),\"k\":\(k),"
+        let p = params.map { "\(jsonStringLiteral($0.0)):\($0.1)" }.joined(separator: ",")
+        return "{\"index\":\(jsonStringLiteral(index)),\"params\":{\(p)},\"threads\":\(threads),\"k\":\(k),"
             + "\"recall\":\(benchJSONNumber(recall, 6)),\"qps\":\(benchJSONNumber(qps, 1)),"
             + "\"p50_ms\":\(benchJSONNumber(p50Ms, 4)),\"p99_ms\":\(benchJSONNumber(p99Ms, 4)),"
             + "\"build_s\":\(benchJSONNumber(buildSeconds, 3)),\"bytes\":\(bytes)}"
@@ -232,20 +232,3 @@ func benchFixed(_ x: Double, _ digits: Int) -> String {
 /// A JSON number with at most `digits` decimals; non-finite values become `null`.
 func benchJSONNumber(_ x: Double, _ digits: Int) -> String { x.isFinite ? benchFixed(x, digits) : "null" }
 
-/// A JSON string literal.
-func benchJSONString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if u.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) }
-            else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}
