@@ -1,3 +1,0 @@
-// Folder ingest: VDBCore + VDBCLIP.
-import VDBCore
-import VDBCLIP
