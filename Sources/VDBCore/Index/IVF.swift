@@ -490,16 +490,12 @@ final class IVFCore: @unchecked Sendable {
     }
 }
 
-/// IVF_FLAT: inverted lists of raw vectors (Faiss `IndexIVFFlat`).
-///
-/// Build trains `nlist` centroids with k-means (seeded), then assigns every vector to its nearest
-/// centroid. A search visits the `nprobe` nearest lists and scores their vectors exactly.
-/// Inserts after the build go to the nearest centroid without retraining; removes delete the entry.
-public final class IVFFlatIndex: VectorIndex, @unchecked Sendable {
+/// What IVF_FLAT and IVF_SQ8 share: the inverted-file core (centroids, lists, persistence) and
+/// the forwarding of size queries and writes to it. The subclasses choose the codec and search.
+public class IVFIndexBase: @unchecked Sendable {
     // `core` is immutable; its state is guarded by its own lock.
     let core: IVFCore
     public let parameters: IndexParameters
-    public var kind: IndexKind { .ivfFlat }
     public var count: Int { core.lock.read { core.live } }
     public var memoryBytes: Int { core.memoryBytes }
     /// Number of inverted lists.
@@ -510,20 +506,23 @@ public final class IVFFlatIndex: VectorIndex, @unchecked Sendable {
         self.parameters = parameters
     }
 
-    public static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
-                             slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
-                             writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> IVFFlatIndex {
-        let core = try IVFCore.build(codec: .flat, kind: .ivfFlat, dimension: dimension, metric: metric, parameters: parameters,
-                                     slots: slots, vectors: vectors, writer: writer, progress: progress)
-        return IVFFlatIndex(core: core, parameters: parameters)
+    /// Builds the core for a codec (see `VectorIndex.build`).
+    static func buildCore(_ codec: IVFCodec, _ kind: IndexKind, dimension: Int, metric: KernelMetric,
+                          parameters: IndexParameters, slots: UnsafeBufferPointer<UInt32>,
+                          vectors: UnsafeBufferPointer<Float>, writer: IndexRecordWriter,
+                          progress: (@Sendable (Double) -> Void)?) throws -> IVFCore {
+        try IVFCore.build(codec: codec, kind: kind, dimension: dimension, metric: metric, parameters: parameters,
+                          slots: slots, vectors: vectors, writer: writer, progress: progress)
     }
 
-    public static func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
-                            reader: IndexRecordReader) throws -> IVFFlatIndex {
-        let core = try IVFCore.load(codec: .flat, kind: .ivfFlat, dimension: dimension, metric: metric, parameters: parameters, reader: reader)
+    /// Loads the core for a codec and the parameters it was built with (`nlist` as stored).
+    static func loadCore(_ codec: IVFCodec, _ kind: IndexKind, dimension: Int, metric: KernelMetric,
+                         parameters: IndexParameters, reader: IndexRecordReader) throws -> (IVFCore, IndexParameters) {
+        let core = try IVFCore.load(codec: codec, kind: kind, dimension: dimension, metric: metric,
+                                    parameters: parameters, reader: reader)
         var p = parameters
         p.nlist = core.nlist
-        return IVFFlatIndex(core: core, parameters: p)
+        return (core, p)
     }
 
     public func add(slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>, writer: IndexRecordWriter) throws {
@@ -532,6 +531,29 @@ public final class IVFFlatIndex: VectorIndex, @unchecked Sendable {
 
     public func remove(slots: [UInt32], writer: IndexRecordWriter) throws {
         try core.remove(slots: slots, writer: writer)
+    }
+}
+
+/// IVF_FLAT: inverted lists of raw vectors (Faiss `IndexIVFFlat`).
+///
+/// Build trains `nlist` centroids with k-means (seeded), then assigns every vector to its nearest
+/// centroid. A search visits the `nprobe` nearest lists and scores their vectors exactly.
+/// Inserts after the build go to the nearest centroid without retraining; removes delete the entry.
+public final class IVFFlatIndex: IVFIndexBase, VectorIndex, @unchecked Sendable {
+    public var kind: IndexKind { .ivfFlat }
+
+    public static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
+                             slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
+                             writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> IVFFlatIndex {
+        IVFFlatIndex(core: try buildCore(.flat, .ivfFlat, dimension: dimension, metric: metric, parameters: parameters,
+                                         slots: slots, vectors: vectors, writer: writer, progress: progress),
+                     parameters: parameters)
+    }
+
+    public static func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
+                            reader: IndexRecordReader) throws -> IVFFlatIndex {
+        let (core, p) = try loadCore(.flat, .ivfFlat, dimension: dimension, metric: metric, parameters: parameters, reader: reader)
+        return IVFFlatIndex(core: core, parameters: p)
     }
 
     public func search(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
@@ -549,18 +571,12 @@ public final class IVFFlatIndex: VectorIndex, @unchecked Sendable {
 /// re-scored with the exact vectors: from `exactVectors` when attached, else, inside a collection
 /// search, from the LMDB snapshot that search reads (storage publishes it per thread). The index
 /// does not keep a second copy of the float vectors: that would defeat SQ8's 4x saving.
-public final class IVFSQ8Index: VectorIndex, @unchecked Sendable {
-    let core: IVFCore
+public final class IVFSQ8Index: IVFIndexBase, VectorIndex, @unchecked Sendable {
     private let sourceLock = Mutex()
     // Guarded by `sourceLock`.
     private var _exactVectors: (any ExactVectorSource)?
     private var _rerankFactor = 4
-    public let parameters: IndexParameters
     public var kind: IndexKind { .ivfSQ8 }
-    public var count: Int { core.lock.read { core.live } }
-    public var memoryBytes: Int { core.memoryBytes }
-    /// Number of inverted lists.
-    public var nlist: Int { core.nlist }
 
     /// Where `rerank` reads exact vectors from (nil: `rerank` throws ``IndexError/rerankUnavailable``).
     public var exactVectors: (any ExactVectorSource)? {
@@ -573,33 +589,18 @@ public final class IVFSQ8Index: VectorIndex, @unchecked Sendable {
         set { sourceLock.withLock { _rerankFactor = max(1, newValue) } }
     }
 
-    init(core: IVFCore, parameters: IndexParameters) {
-        self.core = core
-        self.parameters = parameters
-    }
-
     public static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
                              slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
                              writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> IVFSQ8Index {
-        let core = try IVFCore.build(codec: .sq8, kind: .ivfSQ8, dimension: dimension, metric: metric, parameters: parameters,
-                                     slots: slots, vectors: vectors, writer: writer, progress: progress)
-        return IVFSQ8Index(core: core, parameters: parameters)
+        IVFSQ8Index(core: try buildCore(.sq8, .ivfSQ8, dimension: dimension, metric: metric, parameters: parameters,
+                                        slots: slots, vectors: vectors, writer: writer, progress: progress),
+                    parameters: parameters)
     }
 
     public static func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
                             reader: IndexRecordReader) throws -> IVFSQ8Index {
-        let core = try IVFCore.load(codec: .sq8, kind: .ivfSQ8, dimension: dimension, metric: metric, parameters: parameters, reader: reader)
-        var p = parameters
-        p.nlist = core.nlist
+        let (core, p) = try loadCore(.sq8, .ivfSQ8, dimension: dimension, metric: metric, parameters: parameters, reader: reader)
         return IVFSQ8Index(core: core, parameters: p)
-    }
-
-    public func add(slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>, writer: IndexRecordWriter) throws {
-        try core.add(slots: slots, vectors: vectors, writer: writer)
-    }
-
-    public func remove(slots: [UInt32], writer: IndexRecordWriter) throws {
-        try core.remove(slots: slots, writer: writer)
     }
 
     public func search(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
