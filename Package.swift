@@ -9,6 +9,7 @@ import PackageDescription
 //   VDBCore         storage engine on LMDB, kernels, FLAT / IVF / HNSW indexes, vector file formats
 //   VDBCLIP         CLIP checkpoints, tokenizer, image preprocessing, both towers
 //   VDBIngest       folder ingest (VDBCore + VDBCLIP)
+//   VDBBench        benchmark harness behind `vdb bench` and Benchmarks/<name>/Sources executables
 //   vdb             the command-line tool, a thin layer over the libraries
 let package = Package(
     name: "vdb",
@@ -17,8 +18,8 @@ let package = Package(
         .library(name: "VDBCore", targets: ["VDBCore"]),
         .library(name: "VDBCLIP", targets: ["VDBCLIP"]),
         .library(name: "VDBIngest", targets: ["VDBIngest"]),
+        .library(name: "VDBBench", targets: ["VDBBench"]),
         .executable(name: "vdb", targets: ["vdb"]),
-        .executable(name: "vdb-ann-bench", targets: ["vdb-ann-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,19 +37,19 @@ let package = Package(
         .target(name: "VDBCore", dependencies: ["CLMDB", "COpenBLAS", "CVDBKernels"]),
         .target(name: "VDBCLIP", dependencies: ["COpenBLAS", "CImageCodecs", "CVDBKernels"]),
         .target(name: "VDBIngest", dependencies: ["VDBCore", "VDBCLIP"]),
+        .target(name: "VDBBench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"]),
         .executableTarget(name: "vdb", dependencies: [
-            "VDBCore", "VDBCLIP", "VDBIngest",
+            "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "clip-bench", dependencies: ["VDBCLIP"], path: "Benchmarks/clip/Sources"),
-        // Micro-benchmarks of the hot loops: `swift run -c release vdb-microbench`.
-        .executableTarget(name: "vdb-microbench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
-                          path: "Benchmarks/micro"),
-        // ANN index benchmark (Benchmarks/ann/compare.py runs it next to Faiss and hnswlib).
-        .executableTarget(name: "vdb-ann-bench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"],
-                          path: "Benchmarks/ann/Sources"),
+        // Benchmark executables: Benchmarks/<name>/Sources -> vdb-<name>-bench (Benchmarks/README.md).
+        .executableTarget(name: "vdb-clip-bench", dependencies: ["VDBCLIP", "VDBBench"], path: "Benchmarks/clip/Sources"),
+        .executableTarget(name: "vdb-image-bench", dependencies: ["VDBCLIP", "VDBBench"], path: "Benchmarks/image/Sources"),
+        .executableTarget(name: "vdb-micro-bench", dependencies: ["VDBCore", "VDBBench", "CVDBKernels", "COpenBLAS"],
+                          path: "Benchmarks/micro/Sources"),
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
+        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore"]),
     ]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Side-by-side CLIP tower benchmark: vdb (clip-bench) vs PyTorch, alternating, same machine.
+"""Side-by-side CLIP tower benchmark: vdb (vdb-clip-bench) vs PyTorch, alternating, same machine.
 
-    swift build -c release --product clip-bench
+    swift build -c release --product vdb-clip-bench
     /work/venv/bin/python Scripts/make_clip_fixtures.py --vit-b32 /tmp/vitb32
     /work/venv/bin/python Benchmarks/clip/run.py /tmp/vitb32 [--rounds 3] [--threads 1,2]
             [--image-batch 32] [--text-batch 64] [--repeats 3]
@@ -34,7 +34,7 @@ def main():
     ap.add_argument("--image-batch", type=int, default=32)
     ap.add_argument("--text-batch", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--bench", default=os.path.join(ROOT, ".build", "release", "clip-bench"))
+    ap.add_argument("--bench", default=os.path.join(ROOT, ".build", "release", "vdb-clip-bench"))
     a = ap.parse_args()
     common = ["--image-batch", str(a.image_batch), "--text-batch", str(a.text_batch), "--repeats", str(a.repeats), "--json"]
     rows = {}  # (tower, threads) -> {"torch": [...], "vdb": [...], "ratio": [...]}

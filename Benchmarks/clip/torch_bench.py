@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference for the CLIP tower benchmark (same protocol as clip-bench).
+"""PyTorch reference for the CLIP tower benchmark (same protocol as vdb-clip-bench).
 
     /work/venv/bin/python Benchmarks/clip/torch_bench.py MODEL_DIR [--threads 1,2] [--image-batch 32]
                                                     [--text-batch 256] [--repeats 3] [--json]

@@ -6,8 +6,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 py=${1:-/work/venv/bin/python}
 imgs="$here/../out/image-bench"
 [ -d "$imgs" ] || "$py" "$here/make_bench_images.py" "$imgs" 64
-(cd "$here" && swift build -c release --product vdb-image-bench >/dev/null)
-bin=$(cd "$here" && swift build -c release --show-bin-path)/vdb-image-bench
+root=$(cd "$here/../.." && pwd)
+(cd "$root" && swift build -c release --product vdb-image-bench >/dev/null)
+bin=$(cd "$root" && swift build -c release --show-bin-path)/vdb-image-bench
 for round in 1 2 3; do
   echo "--- round $round"
   "$py" "$here/bench_hf.py" "$imgs" 5

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 MODEL=${1:?usage: run.sh MODEL_DIR [N_IMAGES] [THREADS]}
 N=${2:-256}
 T=${3:-2}
-swift build -c release --product vdb --product clip-bench 2>&1 | grep -E "error|Build" | tail -1
+swift build -c release --product vdb --product vdb-clip-bench 2>&1 | grep -E "error|Build" | tail -1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/photos"
@@ -21,7 +21,7 @@ for i in $(seq 1 "$N"); do
     cp Tests/VDBCLIPTests/Fixtures/images/photo_1024x768.jpg "$work/photos/p$(printf %04d "$i").jpg"
 done
 echo "== image tower alone (batch 32, $T threads)"
-tower=$(.build/release/clip-bench "$MODEL" --threads "$T" --image-batch 32 --repeats 3 --only image --json |
+tower=$(.build/release/vdb-clip-bench "$MODEL" --threads "$T" --image-batch 32 --repeats 3 --only image --json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["per_second"])')
 echo "tower: $tower images/s"
 echo "== vdb ingest of $N 1024x768 JPEGs ($T threads, batch 32)"

@@ -1,13 +1,14 @@
 // CLIP tower throughput and peak memory (not a test). See Docs/benchmarks-clip.md.
 //
-//   swift build -c release --product clip-bench
-//   .build/release/clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256]
+//   swift build -c release --product vdb-clip-bench
+//   .build/release/vdb-clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256]
 //                             [--repeats 3] [--only image|text] [--text-tokens N] [--json]
 //
 // Prints images/s for the vision tower (batches of random normalized 224x224 pixel tensors) and
 // texts/s for the text tower (batches of full 77-token inputs, so no work is skipped), the median
 // over `--repeats` timed batches after one warm-up batch, then peak RSS vs the weights' size.
 import Foundation
+import VDBBench
 import VDBCLIP
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +21,7 @@ func arg(_ name: String, _ def: String) -> String {
 }
 
 guard CommandLine.arguments.count >= 2, !CommandLine.arguments[1].hasPrefix("--") else {
-    FileHandle.standardError.write("usage: clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256] [--repeats 3] [--only image|text] [--text-tokens N] [--json]\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: vdb-clip-bench MODEL_DIR [--threads 1,2] [--image-batch 32] [--text-batch 256] [--repeats 3] [--only image|text] [--text-tokens N] [--json]\n".data(using: .utf8)!)
     exit(2)
 }
 let dir = URL(fileURLWithPath: CommandLine.arguments[1])
@@ -33,28 +34,9 @@ let only = arg("--only", "")
 let textTokens = Int(arg("--text-tokens", "0")) ?? 0
 let json = CommandLine.arguments.contains("--json")
 
-func maxRSSBytes() -> Int {
-    var u = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &u)
-    return Int(u.ru_maxrss) * 1024
-}
-
-func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
-
 let weightBytes = (try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
 var results: [[String: Any]] = []
-/// SplitMix64: fast, seeded, so setup does not dominate the run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e3779b97f4a7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58476d1ce4e5b9
-        z = (z ^ (z >> 27)) &* 0x94d049bb133111eb
-        return z ^ (z >> 31)
-    }
-}
-var rng = SplitMix(state: 42)
+var rng = BenchRandom(seed: 42)  // seeded and fast, so setup does not dominate the run
 for threads in threadList {
     let t0 = Date()
     let model = try CLIPModel.load(directory: dir, threads: threads)
@@ -69,7 +51,7 @@ for threads in threadList {
             _ = try model.embed(pixels: pixels)
             times.append(Date().timeIntervalSince(start))
         }
-        let rate = Double(imageBatch) / median(times)
+        let rate = Double(imageBatch) / BenchStatistics.median(times)
         results.append(["tower": "image", "threads": threads, "batch": imageBatch, "per_second": rate, "load_seconds": loadSeconds])
         if !json { print(String(format: "vdb image tower  threads=%d batch=%d  %.2f images/s  (median of %d)", threads, imageBatch, rate, repeats)) }
     }
@@ -87,12 +69,12 @@ for threads in threadList {
             _ = try model.embed(tokenIDs: ids)
             times.append(Date().timeIntervalSince(start))
         }
-        let rate = Double(textBatch) / median(times)
+        let rate = Double(textBatch) / BenchStatistics.median(times)
         results.append(["tower": "text", "threads": threads, "batch": textBatch, "per_second": rate, "tokens": textTokens >= 2 ? min(textTokens, ctx) : ctx])
         if !json { print(String(format: "vdb text tower   threads=%d batch=%d  %.2f texts/s  (%d tokens, median of %d)", threads, textBatch, rate, textTokens >= 2 ? min(textTokens, ctx) : ctx, repeats)) }
     }
 }
-let rss = maxRSSBytes()
+let rss = BenchSystem.peakResidentBytes()
 if json {
     let out: [String: Any] = ["results": results, "peak_rss_bytes": rss, "weights_bytes": weightBytes]
     print(String(data: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), encoding: .utf8)!)

@@ -5,6 +5,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import VDBBench
 import VDBCLIP
 
 struct Args {
@@ -48,16 +49,10 @@ for p in files.paths {
     checksum += t.data[12345]
 }
 
-func cpuSeconds() -> Double {
-    var u = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &u)
-    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
-}
-
 /// Returns (images per wall-clock second, images per CPU second).
 func run(threads: Int) -> (Double, Double) {
-    let cpu0 = cpuSeconds()
-    let start = DispatchTime.now().uptimeNanoseconds
+    let cpu0 = BenchSystem.cpuSeconds()
+    let start = BenchSystem.nanoseconds()
     DispatchQueue.concurrentPerform(iterations: threads) { worker in
         var i = worker
         while i < files.paths.count {
@@ -65,8 +60,8 @@ func run(threads: Int) -> (Double, Double) {
             i += threads
         }
     }
-    let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    let cpu = cpuSeconds() - cpu0
+    let secs = Double(BenchSystem.nanoseconds() - start) / 1e9
+    let cpu = BenchSystem.cpuSeconds() - cpu0
     return (Double(files.paths.count) / secs, Double(files.paths.count) / cpu)
 }
 
@@ -79,9 +74,6 @@ for t in args.threads {
         rates.append(r)
         cpuRates.append(c)
     }
-    rates.sort()
-    cpuRates.sort()
-    let median = rates[rates.count / 2]
     print(String(format: "vdb threads=%d wall images/s median %.1f (min %.1f max %.1f); per CPU-second %.1f",
-                 t, median, rates.first!, rates.last!, cpuRates[cpuRates.count / 2]))
+                 t, BenchStatistics.median(rates), rates.min() ?? .nan, rates.max() ?? .nan, BenchStatistics.median(cpuRates)))
 }

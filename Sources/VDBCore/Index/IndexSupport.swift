@@ -287,10 +287,11 @@ final class ScratchPool<T: AnyObject>: @unchecked Sendable {
 // MARK: - Randomness and threads
 
 /// SplitMix64: a small seeded generator, so indexes built with the same seed are identical.
-struct SplitMix64: RandomNumberGenerator {
+/// `package` so that VDBBench seeds its generator from the same one.
+package struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,8 +1,8 @@
-// vdb-microbench: nanoseconds per vector of the distance kernels (float L2/IP, SQ8 codes) and sgemm blocks that every
+// vdb-micro-bench: nanoseconds per vector of the distance kernels (float L2/IP, SQ8 codes) and sgemm blocks that every
 // index's hot loop runs, for the embedding dimensions vdb is used with. A regression in a
 // kernel shows up here as a larger number in the same row.
 //
-//   swift run -c release vdb-microbench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]
+//   swift run -c release vdb-micro-bench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]
 //
 // Method: every measurement runs once untimed (warm-up), then `repeats` timed runs; the table
 // shows the median (and the minimum) in ns per vector (per query-vector pair for sgemm). The
@@ -12,6 +12,7 @@
 import COpenBLAS
 import CVDBKernels
 import Foundation
+import VDBBench
 import VDBCore
 
 struct Options {
@@ -38,7 +39,7 @@ struct Options {
             case "--vectors": vectors = try positive(value(), "--vectors")
             case "--threads": threads = try positive(value(), "--threads")
             case "-h", "--help":
-                print("usage: vdb-microbench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]")
+                print("usage: vdb-micro-bench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]")
                 exit(0)
             default: throw UsageError("unknown option \(args[i])")
             }
@@ -74,12 +75,12 @@ nonisolated(unsafe) var sink: Float = 0
 
 let options: Options
 do { options = try Options(Array(CommandLine.arguments.dropFirst())) } catch {
-    FileHandle.standardError.write(Data("vdb-microbench: \(error)\n".utf8))
+    FileHandle.standardError.write(Data("vdb-micro-bench: \(error)\n".utf8))
     exit(2)
 }
 openblas_set_num_threads(Int32(options.threads))
 
-print("vdb-microbench  kernels=\(kernelISA)  vectors=\(options.vectors)  repeats=\(options.repeats)  blas threads=\(options.threads)")
+print("vdb-micro-bench  kernels=\(kernelISA)  vectors=\(options.vectors)  repeats=\(options.repeats)  blas threads=\(options.threads)")
 print("median (min) ns per vector; sgemm: per query-vector pair, 64 queries x \(options.vectors) vectors per call")
 var rows: [[String]] = []
 for d in options.dims {

@@ -1,13 +1,14 @@
 // Accuracy and latency statistics computed the way ann-benchmarks and the ann-dev README do.
 
-/// Recall and percentile computations of the benchmark harness.
+/// Recall and percentile computations of the benchmark harness; the percentiles are public for
+/// the benchmark executables (`Benchmarks/<name>/Sources`).
 public enum BenchStatistics {
     /// Mean recall@k: for each query, |returned ids ∩ first `k` ground-truth ids| / k, averaged
     /// over the queries. A result row may hold fewer than `k` ids (they count as misses) and
     /// duplicates in a row count once.
     ///
     /// - Throws: if the row counts differ or the ground truth has fewer than `k` ids per row.
-    public static func recall(results: [[Int64]], groundTruth: BenchNeighborRows, k: Int) throws(BenchError) -> Double {
+    static func recall(results: [[Int64]], groundTruth: BenchNeighborRows, k: Int) throws(BenchError) -> Double {
         guard k > 0 else { throw .invalidArgument("recall@k needs k > 0, got \(k)") }
         guard results.count == groundTruth.count else {
             throw .mismatch("\(results.count) result rows but \(groundTruth.count) ground-truth rows")

@@ -1,4 +1,5 @@
 import Foundation
+import VDBCore
 
 // TEXMEX vector files (http://corpus-texmex.irisa.fr/): every record is a little-endian int32
 // dimension `d` followed by `d` components: float32 in `.fvecs`, int32 in `.ivecs`. The benchmark
@@ -6,9 +7,9 @@ import Foundation
 // reading goes through ``VectorFiles``.
 
 /// Writers for TEXMEX `.fvecs` and `.ivecs` files.
-public enum BenchTexmex {
+enum BenchTexmex {
     /// Writes `vectors` as `.fvecs`.
-    public static func writeFvecs(_ vectors: BenchVectors, to path: String) throws(BenchError) {
+    static func writeFvecs(_ vectors: BenchVectors, to path: String) throws(BenchError) {
         var out = [UInt8]()
         out.reserveCapacity(vectors.count * (4 + 4 * vectors.dimension))
         for r in 0 ..< vectors.count {
@@ -19,7 +20,7 @@ public enum BenchTexmex {
     }
 
     /// Writes `rows` as `.ivecs`.
-    public static func writeIvecs(_ rows: BenchNeighborRows, to path: String) throws(BenchError) {
+    static func writeIvecs(_ rows: BenchNeighborRows, to path: String) throws(BenchError) {
         var out = [UInt8]()
         out.reserveCapacity(rows.count * (4 + 4 * rows.width))
         for r in 0 ..< rows.count {

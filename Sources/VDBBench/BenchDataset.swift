@@ -1,19 +1,20 @@
 import Foundation
+import VDBCore
 
 /// Locating and loading benchmark datasets: base vectors, queries and ground truth.
-public enum BenchDataset {
+enum BenchDataset {
     /// The files of a dataset folder for one metric.
-    public struct Files: Sendable, Equatable {
-        public var base: String
-        public var queries: String
+    struct Files: Sendable, Equatable {
+        var base: String
+        var queries: String
         /// Ground truth for the metric, if the folder has it.
-        public var groundTruth: String?
+        var groundTruth: String?
     }
 
     /// Finds `base.{fvecs,bvecs,npy}`, `query.*` (or `queries.*`) and the ground truth of `metric`
     /// in `folder`: `gt_l2.ivecs` for `l2`, `gt_ip.ivecs` for `ip` and `cosine` (ann-dev's
     /// convention: inner product on normalized vectors), else `gt.ivecs` / `groundtruth.ivecs`.
-    public static func discover(folder: String, metric: Metric) throws(BenchError) -> Files {
+    static func discover(folder: String, metric: Metric) throws(BenchError) -> Files {
         let fm = FileManager.default
         func first(_ stems: [String], _ exts: [String]) -> String? {
             for s in stems { for e in exts where fm.fileExists(atPath: folder + "/" + s + e) { return folder + "/" + s + e } }
@@ -34,14 +35,14 @@ public enum BenchDataset {
 
     /// Loads a whole vector file (`.fvecs`, `.bvecs`, `.npy`, `.jsonl`) with vdb's readers
     /// (``VectorFiles``); `.bvecs` bytes are widened to Float.
-    public static func loadVectors(_ path: String) throws -> BenchVectors {
+    static func loadVectors(_ path: String) throws -> BenchVectors {
         let chunk = try VectorFiles.readAll(path)
         guard chunk.dimension > 0, chunk.count > 0 else { throw BenchError.corruptFile(path: path, reason: "holds no vectors") }
         return try BenchVectors(dimension: chunk.dimension, data: chunk.vectors)
     }
 
     /// Loads ground truth (`.ivecs`, rows of 0-based base ids, best first).
-    public static func loadNeighbors(_ path: String) throws -> BenchNeighborRows {
+    static func loadNeighbors(_ path: String) throws -> BenchNeighborRows {
         let rows = try VectorFiles.readIvecs(path)
         guard let width = rows.first?.count, width > 0 else { throw BenchError.corruptFile(path: path, reason: "holds no rows") }
         guard rows.allSatisfy({ $0.count == width }) else {
@@ -51,7 +52,7 @@ public enum BenchDataset {
     }
 
     /// The first `n` rows of `rows`.
-    public static func firstRows(_ rows: BenchNeighborRows, _ n: Int) throws(BenchError) -> BenchNeighborRows {
+    static func firstRows(_ rows: BenchNeighborRows, _ n: Int) throws(BenchError) -> BenchNeighborRows {
         try BenchNeighborRows(width: rows.width, ids: Array(rows.ids[0 ..< min(n, rows.count) * rows.width]))
     }
 }

@@ -5,16 +5,16 @@
 ///
 /// The benchmark harness holds whole datasets in memory in this form; search calls read rows
 /// through `withUnsafeBufferPointer` so hot loops see one contiguous buffer.
-public struct BenchVectors: Sendable, Equatable {
+struct BenchVectors: Sendable, Equatable {
     /// Number of vectors (rows).
-    public private(set) var count: Int
+    private(set) var count: Int
     /// Components per vector (columns).
-    public let dimension: Int
+    let dimension: Int
     /// `count * dimension` floats, row `i` at `i * dimension ..< (i + 1) * dimension`.
-    public private(set) var data: [Float]
+    private(set) var data: [Float]
 
     /// Wraps `data` (row-major). Throws if its length is not a multiple of `dimension`.
-    public init(dimension: Int, data: [Float]) throws(BenchError) {
+    init(dimension: Int, data: [Float]) throws(BenchError) {
         guard dimension > 0 else { throw .invalidArgument("vector dimension must be positive, got \(dimension)") }
         guard data.count % dimension == 0 else {
             throw .invalidArgument("\(data.count) floats do not form whole vectors of dimension \(dimension)")
@@ -25,10 +25,10 @@ public struct BenchVectors: Sendable, Equatable {
     }
 
     /// Row `i` as an array (convenience for tests and small tools; hot paths use the buffer).
-    public func row(_ i: Int) -> [Float] { Array(data[i * dimension ..< (i + 1) * dimension]) }
+    func row(_ i: Int) -> [Float] { Array(data[i * dimension ..< (i + 1) * dimension]) }
 
     /// The first `n` rows (all if `n >= count`).
-    public func prefix(_ n: Int) -> BenchVectors {
+    func prefix(_ n: Int) -> BenchVectors {
         let m = max(0, min(n, count))
         var copy = self
         copy.data = Array(data[0 ..< m * dimension])
@@ -38,7 +38,7 @@ public struct BenchVectors: Sendable, Equatable {
 
     /// Returns a copy whose rows are scaled to unit L2 norm (zero rows stay zero), as the
     /// `cosine` metric stores and searches them.
-    public func normalized() -> BenchVectors {
+    func normalized() -> BenchVectors {
         var copy = self
         let d = dimension
         copy.data.withUnsafeMutableBufferPointer { buf in
@@ -56,16 +56,16 @@ public struct BenchVectors: Sendable, Equatable {
 }
 
 /// Rows of neighbour ids, `width` per row (ground truth as stored in `.ivecs`, or search results).
-public struct BenchNeighborRows: Sendable, Equatable {
+struct BenchNeighborRows: Sendable, Equatable {
     /// Number of rows (queries).
-    public let count: Int
+    let count: Int
     /// Ids per row.
-    public let width: Int
+    let width: Int
     /// `count * width` ids, row-major, best first within a row.
-    public let ids: [Int32]
+    let ids: [Int32]
 
     /// Wraps `ids` (row-major). Throws if the length is not `count * width`.
-    public init(width: Int, ids: [Int32]) throws(BenchError) {
+    init(width: Int, ids: [Int32]) throws(BenchError) {
         guard width > 0 else { throw .invalidArgument("neighbour rows need a positive width, got \(width)") }
         guard ids.count % width == 0 else {
             throw .invalidArgument("\(ids.count) ids do not form whole rows of width \(width)")
@@ -76,26 +76,5 @@ public struct BenchNeighborRows: Sendable, Equatable {
     }
 
     /// Row `i` as an array.
-    public func row(_ i: Int) -> ArraySlice<Int32> { ids[i * width ..< (i + 1) * width] }
-}
-
-/// Errors of the benchmark harness, each naming the problem and the file or value involved.
-public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A parameter is out of range or inconsistent with the data.
-    case invalidArgument(String)
-    /// A file cannot be opened, read or written.
-    case io(path: String, reason: String)
-    /// A file's content does not follow its format.
-    case corruptFile(path: String, reason: String)
-    /// Base, queries and ground truth do not fit together.
-    case mismatch(String)
-
-    public var description: String {
-        switch self {
-        case .invalidArgument(let m): return "invalid argument: \(m)"
-        case .io(let p, let r): return "\(p): \(r)"
-        case .corruptFile(let p, let r): return "\(p): corrupt file: \(r)"
-        case .mismatch(let m): return "dataset mismatch: \(m)"
-        }
-    }
+    func row(_ i: Int) -> ArraySlice<Int32> { ids[i * width ..< (i + 1) * width] }
 }

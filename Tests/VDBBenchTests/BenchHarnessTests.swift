@@ -1,6 +1,11 @@
 import Foundation
+import Synchronization
 import Testing
-@testable import VDBCore
+@testable import VDBBench
+import VDBCore
+
+// The harness on seeded synthetic data only (BenchSynthetic, BenchRandom): nothing here needs a
+// dataset on disk, so every test runs everywhere.
 
 @Suite struct BenchStatisticsTests {
     @Test func recallCountsIntersectionWithFirstKTruthIds() throws {
@@ -32,6 +37,14 @@ import Testing
         #expect(BenchSystem.parseStatus("Name: x\n") == nil)
         let live = BenchSystem.memory()
         #expect(live != nil && live!.residentBytes > 0 && live!.peakResidentBytes >= live!.residentBytes)
+        #expect(BenchSystem.peakResidentBytes() >= live!.residentBytes / 2)
+    }
+
+    @Test func cpuClockAdvancesWithWork() {
+        let c0 = BenchSystem.cpuSeconds(), t0 = BenchSystem.nanoseconds()
+        var rng = BenchRandom(seed: 1), acc: Float = 0
+        while BenchSystem.cpuSeconds() - c0 < 0.01 { acc += rng.nextGaussian() }
+        #expect(BenchSystem.cpuSeconds() > c0 && BenchSystem.nanoseconds() > t0 && acc.isFinite)
     }
 
     @Test func bytesOnDiskSumsAllocatedBlocksRecursively() throws {
@@ -160,7 +173,7 @@ import Testing
         let base = data.base
         let builds = BenchCounter()
         let subject = BenchSubject(
-            index: "flat", buildParameters: [("nlist", 4)],
+            index: "flat", buildParameters: [BenchParameter("nlist", 4)],
             build: { progress in builds.add(); progress(1) },
             searchBatch: { q, k, _ in
                 let r = try BenchGroundTruth.compute(base: base, queries: q, k: k, metric: .l2, threads: 1)
@@ -172,25 +185,34 @@ import Testing
             },
             bytesOnDisk: { 4096 })
         let events = BenchEventLog()
-        let settings = [BenchSetting(reported: [("nprobe", 1)], parameters: SearchParameters(nprobe: 1)),
-                        BenchSetting(reported: [("nprobe", 2)], parameters: SearchParameters(nprobe: 2))]
+        let settings = [BenchSetting(reported: [BenchParameter("nprobe", 1)], parameters: SearchParameters(nprobe: 1)),
+                        BenchSetting(reported: [BenchParameter("nprobe", 2)], parameters: SearchParameters(nprobe: 2))]
+        let sunk = Mutex<[String]>([])
         let records = try BenchRunner.run(subject: subject, settings: settings, queries: data.queries, groundTruth: gt,
                                           configuration: BenchConfiguration(k: 10, threads: 1, batchRuns: 3, latencyQueries: 10, warmupQueries: 2),
-                                          onEvent: { events.append($0) })
+                                          onEvent: { events.append($0) },
+                                          results: { index, params, ids in
+                                              #expect(ids.count == 30 && ids.allSatisfy { $0.count == 10 })
+                                              let name = index + params.map { "_\($0.name)=\($0.value)" }.joined()
+                                              sunk.withLock { $0.append(name) }
+                                              return name
+                                          })
         #expect(builds.value == 1)
         #expect(records.count == 2)
-        #expect(events.count == 1 + 1 + 2 * 3)
+        #expect(events.count == 1 + 1 + 2 * 2)  // building, built, then started + finished per setting
+        #expect(sunk.withLock { $0 } == ["flat_nlist=4_nprobe=1", "flat_nlist=4_nprobe=2"])
         for (i, r) in records.enumerated() {
             #expect(r.recall == 1)
-            #expect(r.qps > 0 && r.p50Ms > 0 && r.p99Ms >= r.p50Ms && r.p999Ms >= r.p99Ms)
+            #expect(r.qps > 0 && r.cpuQPS > 0 && r.p50Ms > 0 && r.p99Ms >= r.p50Ms && r.p999Ms >= r.p99Ms)
             #expect(r.bytes == 4096 && r.k == 10 && r.threads == 1)
-            let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.jsonLine().utf8)) as? [String: Any])
-            #expect(Set(obj.keys) == ["index", "params", "threads", "k", "recall", "qps", "p50_ms", "p99_ms", "build_s", "bytes"])
+            #expect(r.resultsFile == "flat_nlist=4_nprobe=\(i + 1)")
+            let obj = try jsonObject(r)
+            #expect(Set(obj.keys) == BenchJSONKeys.all.union(["results_file"]))
             #expect(obj["index"] as? String == "flat")
             #expect((obj["params"] as? [String: Int]) == ["nlist": 4, "nprobe": i + 1])
             #expect((obj["recall"] as? Double) == 1)
         }
-        let table = BenchRunner.table(records)
+        let table = BenchRecord.table(records)
         #expect(table.split(separator: "\n").count == 4 && table.contains("nlist=4,nprobe=2"))
     }
 
@@ -199,7 +221,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(throws: BenchError.self) { try BenchDataset.discover(folder: dir, metric: .l2) }
-        for f in ["base.fvecs", "query.fvecs", "gt_ip.ivecs"] { FileManager.default.createFile(atPath: dir + "/" + f, contents: Data()) }
+        for f in ["base.fvecs", "query.fvecs", "gt_ip.ivecs"] { _ = FileManager.default.createFile(atPath: dir + "/" + f, contents: Data()) }
         let l2 = try BenchDataset.discover(folder: dir, metric: .l2)
         #expect(l2.base == dir + "/base.fvecs" && l2.queries == dir + "/query.fvecs" && l2.groundTruth == nil)
         #expect(try BenchDataset.discover(folder: dir, metric: .cosine).groundTruth == dir + "/gt_ip.ivecs")
@@ -225,22 +247,47 @@ import Testing
         #expect(benchFixed(0.0005, 3) == "0.001")
         #expect(benchFixed(-2.5, 1) == "-2.5")
         #expect(benchFixed(12, 0) == "12")
-        #expect(jsonStringLiteral("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"")
+        #expect(benchFixed(.nan, 2) == "nan" && benchFixed(2e300, 1) == "2e+300")
+    }
+
+    /// JSON numbers are rounded like the table; a non-finite value (no latency samples) is null,
+    /// and `results_file` appears only when set.
+    @Test func recordEncodesSnakeCaseKeysRoundedNumbersAndNull() throws {
+        var r = BenchRecord(index: "hnsw", params: [BenchParameter("M", 16), BenchParameter("ef", 64)], threads: 2, k: 10,
+                            recall: 0.123456789, qps: 1234.5678, cpuQPS: 99.96, p50Ms: .nan, p99Ms: 0.123456, p999Ms: 1,
+                            buildSeconds: 1.23456, bytes: 42, residentBytes: 1, peakResidentBytes: 2, resultsFile: nil)
+        var obj = try jsonObject(r)
+        #expect(Set(obj.keys) == BenchJSONKeys.all)
+        #expect(obj["recall"] as? Double == 0.123457 && obj["qps"] as? Double == 1234.6 && obj["cpu_qps"] as? Double == 100)
+        #expect(obj["p50_ms"] is NSNull && obj["p99_ms"] as? Double == 0.1235 && obj["build_s"] as? Double == 1.235)
+        #expect(obj["params"] as? [String: Int] == ["M": 16, "ef": 64] && obj["threads"] as? Int == 2)
+        r.resultsFile = "hnsw_M-16_ef-64.ivecs"
+        obj = try jsonObject(r)
+        #expect(obj["results_file"] as? String == "hnsw_M-16_ef-64.ivecs")
     }
 }
 
-final class BenchCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var n = 0
-    func add() { lock.lock(); n += 1; lock.unlock() }
-    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+/// The keys of a `vdb bench --json` line without a results directory.
+enum BenchJSONKeys {
+    static let all: Set<String> = ["index", "params", "threads", "k", "recall", "qps", "cpu_qps", "p50_ms", "p99_ms",
+                                   "p999_ms", "build_s", "bytes", "rss_bytes", "peak_rss_bytes"]
 }
 
-final class BenchEventLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [BenchEvent] = []
-    func append(_ e: BenchEvent) { lock.lock(); events.append(e); lock.unlock() }
-    var count: Int { lock.lock(); defer { lock.unlock() }; return events.count }
+/// A record as the JSON object `vdb bench --json` prints.
+func jsonObject(_ record: BenchRecord) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as? [String: Any])
+}
+
+final class BenchCounter: Sendable {
+    private let n = Mutex(0)
+    func add() { n.withLock { $0 += 1 } }
+    var value: Int { n.withLock { $0 } }
+}
+
+final class BenchEventLog: Sendable {
+    private let events = Mutex<[BenchEvent]>([])
+    func append(_ e: BenchEvent) { events.withLock { $0.append(e) } }
+    var count: Int { events.withLock { $0.count } }
 }
 
 @Suite struct BenchDatabaseTests {
@@ -260,8 +307,8 @@ final class BenchEventLog: @unchecked Sendable {
             #expect(records.count == 1)
             #expect(records[0].recall == 1, "metric \(metric)")
             #expect(records[0].bytes > 400 * 8 * 4)
-            let obj = try #require(try JSONSerialization.jsonObject(with: Data(records[0].jsonLine().utf8)) as? [String: Any])
-            #expect(obj.keys.sorted() == ["build_s", "bytes", "index", "k", "p50_ms", "p99_ms", "params", "qps", "recall", "threads"])
+            let obj = try jsonObject(records[0])
+            #expect(Set(obj.keys) == BenchJSONKeys.all)
             #expect((obj["params"] as? [String: Int]) == [:] && obj["threads"] as? Int == 2)
             #expect(FileManager.default.fileExists(atPath: handle.path))
             handle.close()
@@ -275,10 +322,10 @@ final class BenchEventLog: @unchecked Sendable {
         let data = try BenchSynthetic(count: 600, dimension: 8, clusters: 6, queries: 20, seed: 4).generate()
         let gt = try BenchGroundTruth.compute(base: data.base, queries: data.queries, k: 10, metric: .l2, threads: 1)
         let cases: [(IndexKind, BenchSetting, Double)] = [
-            (.ivfFlat, BenchSetting(reported: [("nprobe", 8)], parameters: SearchParameters(nprobe: 8)), 1.0),
-            (.ivfSQ8, BenchSetting(reported: [("nprobe", 8)], parameters: SearchParameters(nprobe: 8)), 0.9),
-            (.ivfSQ8, BenchSetting(reported: [("nprobe", 8)], parameters: SearchParameters(nprobe: 8, rerank: true)), 1.0),
-            (.hnsw, BenchSetting(reported: [("ef", 100)], parameters: SearchParameters(ef: 100)), 0.95),
+            (.ivfFlat, BenchSetting(reported: [BenchParameter("nprobe", 8)], parameters: SearchParameters(nprobe: 8)), 1.0),
+            (.ivfSQ8, BenchSetting(reported: [BenchParameter("nprobe", 8)], parameters: SearchParameters(nprobe: 8)), 0.9),
+            (.ivfSQ8, BenchSetting(reported: [BenchParameter("nprobe", 8)], parameters: SearchParameters(nprobe: 8, rerank: true)), 1.0),
+            (.hnsw, BenchSetting(reported: [BenchParameter("ef", 100)], parameters: SearchParameters(ef: 100)), 0.95),
         ]
         for (kind, setting, minRecall) in cases {
             let target = BenchDatabase.Target(databasePath: nil, metric: .l2, index: kind,

@@ -1,21 +1,22 @@
 import Foundation
+import VDBCore
 
 /// Drives a vdb ``Collection`` (storage engine + its index) through the benchmark harness.
-public enum BenchDatabase {
+enum BenchDatabase {
     /// What to benchmark and where.
-    public struct Target: Sendable {
+    struct Target: Sendable {
         /// Database directory; nil = a fresh temporary directory, deleted by ``Handle/close()``.
-        public var databasePath: String?
+        var databasePath: String?
         /// Collection name (created if absent).
-        public var collection: String
+        var collection: String
         /// Metric of a created collection (`cosine` normalizes base and queries).
-        public var metric: Metric
+        var metric: Metric
         /// Index kind to build.
-        public var index: IndexKind
+        var index: IndexKind
         /// Index build parameters.
-        public var parameters: IndexParameters
+        var parameters: IndexParameters
 
-        public init(databasePath: String?, collection: String = "bench", metric: Metric, index: IndexKind,
+        init(databasePath: String?, collection: String = "bench", metric: Metric, index: IndexKind,
                     parameters: IndexParameters) {
             self.databasePath = databasePath
             self.collection = collection
@@ -26,14 +27,14 @@ public enum BenchDatabase {
     }
 
     /// An open benchmark database; `close()` deletes it when it was temporary.
-    public final class Handle {
-        public let database: Database
-        public let path: String
+    final class Handle {
+        let database: Database
+        let path: String
         let temporary: Bool
         /// The collection under test, set by the subject's build (or found existing).
-        public internal(set) var collection: Collection?
+        internal(set) var collection: Collection?
         /// Whether the collection already held vectors and a built index, so nothing was built.
-        public internal(set) var reusedExisting = false
+        internal(set) var reusedExisting = false
 
         init(database: Database, path: String, temporary: Bool) {
             self.database = database
@@ -42,7 +43,7 @@ public enum BenchDatabase {
         }
 
         /// Removes the temporary database directory (no-op for a user-given database).
-        public func close() {
+        func close() {
             collection = nil
             if temporary { try? FileManager.default.removeItem(atPath: path) }
         }
@@ -54,7 +55,7 @@ public enum BenchDatabase {
     /// reused (assumed to be `base` with ids 0..<n) and only the index is (re)built when it is not
     /// already `target.index` with `target.parameters`; any other existing collection is an error
     /// (it is never dropped).
-    public static func subject(target: Target, base: BenchVectors,
+    static func subject(target: Target, base: BenchVectors,
                                buildReporter: (@Sendable (Double) -> Void)? = nil) throws -> (BenchSubject, Handle) {
         let path: String
         let temporary = target.databasePath == nil
@@ -64,11 +65,11 @@ public enum BenchDatabase {
         }
         let database = try Database(path: path)
         let handle = Handle(database: database, path: path, temporary: temporary)
-        var reported: [(String, Int)] = []
+        var reported: [BenchParameter] = []
         switch target.index {
         case .flat: break
-        case .ivfFlat, .ivfSQ8: reported = [("nlist", target.parameters.nlist)]
-        case .hnsw: reported = [("M", target.parameters.m), ("efConstruction", target.parameters.efConstruction)]
+        case .ivfFlat, .ivfSQ8: reported = [BenchParameter("nlist", target.parameters.nlist)]
+        case .hnsw: reported = [BenchParameter("M", target.parameters.m), BenchParameter("efConstruction", target.parameters.efConstruction)]
         }
         let subject = BenchSubject(
             index: target.index.rawValue, buildParameters: reported,

@@ -1,6 +1,7 @@
 import COpenBLAS
 import CVDBKernels
 import Dispatch
+import VDBCore
 
 /// Exact k-nearest-neighbour ground truth by brute force, for benchmarks run without a `--gt` file.
 ///
@@ -8,14 +9,14 @@ import Dispatch
 /// candidates than asked, and those candidates are re-scored one by one in double precision and
 /// sorted by (distance, id), so float rounding in the matrix product cannot reorder near-ties and
 /// ties go to the smaller id, as in the reference ground truth files.
-public enum BenchGroundTruth {
+enum BenchGroundTruth {
     /// The exact `k` nearest base rows (0-based ids) of every query, nearest first.
     ///
     /// - Parameters:
     ///   - metric: `.l2` ranks by squared Euclidean distance, `.ip` by largest inner product.
     ///     For cosine, pass `.ip` and normalized vectors (see ``BenchVectors/normalized()``).
     ///   - threads: BLAS threads and threads used to select candidates (0 = all cores).
-    public static func compute(base: BenchVectors, queries: BenchVectors, k: Int, metric: KernelMetric,
+    static func compute(base: BenchVectors, queries: BenchVectors, k: Int, metric: KernelMetric,
                                threads: Int = 0) throws(BenchError) -> BenchNeighborRows {
         guard base.dimension == queries.dimension else {
             throw .mismatch("base vectors have dimension \(base.dimension) but queries have \(queries.dimension)")

@@ -1,4 +1,5 @@
 import Foundation
+import VDBCore
 
 /// Seeded synthetic datasets for the scaling study: a mixture of isotropic Gaussian clusters.
 ///
@@ -40,12 +41,21 @@ public struct BenchSynthetic: Sendable, Hashable {
                   queries: queries, seed: seed)
     }
 
+    /// The largest matrix (in floats) the generator builds: 2^34 floats = 64 GiB.
+    static let maxFloats = 1 << 34
+
     /// Generates the base and query vectors.
-    public func generate() throws(BenchError) -> (base: BenchVectors, queries: BenchVectors) {
+    func generate() throws(BenchError) -> (base: BenchVectors, queries: BenchVectors) {
         guard count > 0, dimension > 0, clusters > 0, queries > 0 else {
             throw .invalidArgument("synthetic data needs positive count, dimension, clusters and queries (got \(count), \(dimension), \(clusters), \(queries))")
         }
         guard spread >= 0, spread.isFinite else { throw .invalidArgument("spread must be a finite non-negative number, got \(spread)") }
+        for (rows, what) in [(count, "base vectors"), (queries, "queries"), (clusters, "clusters")] {
+            guard rows.multipliedReportingOverflow(by: dimension).partialValue <= Self.maxFloats,
+                  !rows.multipliedReportingOverflow(by: dimension).overflow else {
+                throw .invalidArgument("\(rows) \(what) of dimension \(dimension) exceed \(Self.maxFloats) floats")
+            }
+        }
         var rng = BenchRandom(seed: seed)
         var centres = [Float](repeating: 0, count: clusters * dimension)
         for i in centres.indices { centres[i] = rng.nextGaussian() }

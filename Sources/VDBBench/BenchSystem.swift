@@ -1,6 +1,7 @@
 import Foundation
 
-/// Process and file-system measurements used by the benchmark harness (Linux `/proc`, `stat`).
+/// Process and file-system measurements used by the benchmark harness and the benchmark
+/// executables: clocks, resident memory (Linux `/proc`), bytes on disk.
 public enum BenchSystem {
     /// Resident memory of this process, from `/proc/self/status`.
     public struct Memory: Sendable, Equatable {
@@ -17,7 +18,7 @@ public enum BenchSystem {
     }
 
     /// Parses the `VmRSS:` and `VmHWM:` lines (values in kB) of a `/proc/<pid>/status` text.
-    public static func parseStatus(_ text: String) -> Memory? {
+    static func parseStatus(_ text: String) -> Memory? {
         var rss: Int?, hwm: Int?
         for line in text.split(separator: "\n") {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
@@ -30,7 +31,7 @@ public enum BenchSystem {
 
     /// Bytes the files under `path` (a file or a directory, recursively) occupy on disk:
     /// allocated blocks, so sparse regions of a memory-mapped database file do not count.
-    public static func bytesOnDisk(_ path: String) throws(BenchError) -> Int {
+    static func bytesOnDisk(_ path: String) throws(BenchError) -> Int {
         var st = stat()
         guard lstat(path, &st) == 0 else {
             throw .io(path: path, reason: "cannot stat (\(String(cString: strerror(errno))))")
@@ -46,10 +47,31 @@ public enum BenchSystem {
     }
 
     /// Number of active processor cores.
-    public static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// A monotonic timestamp in nanoseconds.
     @inline(__always)
     public static func nanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// CPU time (user + system) this process has used so far, in seconds, summed over its
+    /// threads: queries per CPU-second stay comparable when other processes share the machine.
+    public static func cpuSeconds() -> Double {
+        var ts = timespec()
+        guard clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0 else { return .nan }
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Peak resident set size of this process in bytes (`getrusage`), also where `/proc` is absent.
+    public static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        #if canImport(Glibc)
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        let (bytes, overflow) = Int(usage.ru_maxrss).multipliedReportingOverflow(by: 1024)  // Linux: kilobytes
+        return overflow ? Int.max : bytes
+        #else
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        return Int(usage.ru_maxrss)  // Darwin: bytes
+        #endif
+    }
 }
 
