@@ -32,9 +32,9 @@ enum BenchDatabase {
         let path: String
         let temporary: Bool
         /// The collection under test, set by the subject's build (or found existing).
-        internal(set) var collection: Collection?
+        var collection: Collection?
         /// Whether the collection already held vectors and a built index, so nothing was built.
-        internal(set) var reusedExisting = false
+        var reusedExisting = false
 
         init(database: Database, path: String, temporary: Bool) {
             self.database = database

@@ -9,6 +9,7 @@ public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Base, queries and ground truth do not fit together.
     case mismatch(String)
 
+    /// One line naming the problem and the file or value involved.
     public var description: String {
         switch self {
         case .invalidArgument(let m): return "invalid argument: \(m)"

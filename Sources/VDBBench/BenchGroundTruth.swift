@@ -25,7 +25,8 @@ enum BenchGroundTruth {
         guard base.count >= k else { throw .invalidArgument("k = \(k) is larger than the \(base.count) base vectors") }
         let d = base.dimension, nb = base.count, nq = queries.count
         let candidates = min(nb, 2 * k + 16)
-        let workers = threads > 0 ? threads : BenchSystem.coreCount
+        // More workers than queries in a block would only idle; the cap also keeps Int32 exact.
+        let workers = min(threads > 0 ? threads : BenchSystem.coreCount, 256)
         let previousBLASThreads = openblas_get_num_threads()
         openblas_set_num_threads(Int32(workers))
         defer { openblas_set_num_threads(previousBLASThreads) }

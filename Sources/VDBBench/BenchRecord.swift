@@ -2,7 +2,9 @@
 
 /// One named integer parameter of a result, e.g. `nlist = 1024` or `ef = 64`.
 public struct BenchParameter: Sendable, Hashable {
+    /// Parameter name as reported: `nlist`, `M`, `efConstruction`, `nprobe`, `rerank` or `ef`.
     public var name: String
+    /// Its value (`rerank`: 1).
     public var value: Int
 
     public init(_ name: String, _ value: Int) {
@@ -36,7 +38,9 @@ public struct BenchRecord: Sendable, Encodable {
     public var index: String
     /// Build then search parameters, in order.
     public var params: [BenchParameter]
+    /// Search threads of the batch runs (resolved: never 0).
     public var threads: Int
+    /// Neighbours per query.
     public var k: Int
     /// Mean recall@k against the ground truth.
     public var recall: Double
@@ -44,9 +48,11 @@ public struct BenchRecord: Sendable, Encodable {
     public var qps: Double
     /// Queries per CPU-second of this process during the batch runs (median).
     public var cpuQPS: Double
-    /// Single-query latency percentiles in milliseconds.
+    /// Single-query latency percentiles (50th, 99th, 99.9th) in milliseconds.
     public var p50Ms: Double
+    /// See ``p50Ms``.
     public var p99Ms: Double
+    /// See ``p50Ms``.
     public var p999Ms: Double
     /// Seconds to build the index (insert + train + graph/list construction).
     public var buildSeconds: Double
@@ -54,12 +60,13 @@ public struct BenchRecord: Sendable, Encodable {
     public var bytes: Int
     /// Resident and peak resident memory of the process after this setting (0 if unknown).
     public var residentBytes: Int
+    /// See ``residentBytes``.
     public var peakResidentBytes: Int
     /// Name of the `.ivecs` file the ids of this setting were written to (in the results directory), if any.
     public var resultsFile: String?
 
     /// `k=v,k=v` form of the parameters (`-` when there are none).
-    public var paramsText: String {
+    var paramsText: String {
         params.isEmpty ? "-" : params.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
     }
 
@@ -77,6 +84,7 @@ public struct BenchRecord: Sendable, Encodable {
         init?(intValue: Int) { nil }
     }
 
+    /// Encodes the snake_case object described above.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(index, forKey: .index)

@@ -36,7 +36,7 @@ public enum BenchStatistics {
     }
 
     /// ``percentile(_:_:)`` on values already sorted ascending.
-    public static func percentileOfSorted(_ sorted: [Double], _ p: Double) -> Double {
+    static func percentileOfSorted(_ sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return .nan }
         let rank = min(max(p, 0), 100) / 100 * Double(sorted.count - 1)
         let lo = Int(rank.rounded(.down)), hi = min(lo + 1, sorted.count - 1)

@@ -22,6 +22,7 @@ public struct BenchSynthetic: Sendable, Hashable {
     /// Seed of the generator.
     public var seed: UInt64
 
+    /// A specification; nothing is generated until the harness needs the vectors.
     public init(count: Int, dimension: Int, clusters: Int = 100, queries: Int = 1000, spread: Float = 0.5, seed: UInt64 = 1) {
         self.count = count
         self.dimension = dimension
@@ -80,11 +81,13 @@ public struct BenchRandom: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
     private var spare: Float?
 
+    /// A generator whose whole stream is determined by `seed`.
     public init(seed: UInt64) {
         var seeder = SplitMix64(seed: seed)
         s = (seeder.next(), seeder.next(), seeder.next(), seeder.next())
     }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17

@@ -4,15 +4,15 @@ import Foundation
 /// executables: clocks, resident memory (Linux `/proc`), bytes on disk.
 public enum BenchSystem {
     /// Resident memory of this process, from `/proc/self/status`.
-    public struct Memory: Sendable, Equatable {
+    struct Memory: Sendable, Equatable {
         /// Current resident set size in bytes (`VmRSS`).
-        public var residentBytes: Int
+        var residentBytes: Int
         /// Peak resident set size in bytes since the process started (`VmHWM`).
-        public var peakResidentBytes: Int
+        var peakResidentBytes: Int
     }
 
     /// Reads `VmRSS` and `VmHWM` from `/proc/self/status`; nil where `/proc` is unavailable.
-    public static func memory() -> Memory? {
+    static func memory() -> Memory? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         return parseStatus(text)
     }
