@@ -55,8 +55,7 @@ enum BenchDatabase {
     /// reused (assumed to be `base` with ids 0..<n) and only the index is (re)built when it is not
     /// already `target.index` with `target.parameters`; any other existing collection is an error
     /// (it is never dropped).
-    static func subject(target: Target, base: BenchVectors,
-                               buildReporter: (@Sendable (Double) -> Void)? = nil) throws -> (BenchSubject, Handle) {
+    static func subject(target: Target, base: BenchVectors) throws -> (BenchSubject, Handle) {
         let path: String
         let temporary = target.databasePath == nil
         if let p = target.databasePath { path = p } else {
