@@ -50,5 +50,7 @@ let package = Package(
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
+        // Runs the built `vdb` executable as a subprocess (build it first: `swift build`).
+        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest"]),
     ]
 )
