@@ -33,6 +33,8 @@ struct NormalizedCommandLine {
     /// Walks the subcommand names of `root` from the start of `arguments`, collecting `--db`
     /// options found between them. What follows the last subcommand name is left alone: the
     /// leaf command parses `--db` there itself, and a value such as `--text --db` stays a value.
+    /// When the names stop short of a command that runs (`vdb --db D index`, `vdb --db D help`),
+    /// the collected `--db` is dropped, so that the parser reports what is really missing.
     init(_ arguments: [String], root: any ParsableCommand.Type) {
         var command = root
         var path: [String] = []
@@ -54,7 +56,8 @@ struct NormalizedCommandLine {
                 break walk
             }
         }
-        self.arguments = path + globals + arguments[i...]
+        let runs = command.configuration.subcommands.isEmpty || command.configuration.defaultSubcommand != nil
+        self.arguments = path + (runs ? globals : []) + arguments[i...]
         self.commandPath = path
     }
 

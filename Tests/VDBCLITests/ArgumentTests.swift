@@ -41,8 +41,12 @@ import Testing
         // Commands that use no database accept (and ignore) it too, so a script can always pass it.
         #expect(try box.run(["--db", db, "embed", "--text", "x", "--model", box.path("none")]).stderr.contains("none"))
         // `--db` without its value is an argument error.
-        let bad = try box.run(["index", "--db"])
-        #expect(bad.status == 64 && bad.stderr.hasPrefix("error: "), "\(bad)")
+        let bad = try box.run(["index", "build", "c", "--db"])
+        #expect(bad.status == 64 && bad.stderr.hasPrefix("error: Missing value for '--db"), "\(bad)")
+        // Before names that stop short of a command, it is ignored: the parser says what is missing.
+        let noLeaf = try box.run(["--db", db, "index", "bogus"])
+        #expect(noLeaf.status == 64 && noLeaf.stderr.contains("bogus") && !noLeaf.stderr.contains("--db"), "\(noLeaf)")
+        #expect(try box.ok(["--db", db, "help", "index", "build"]).stdout.contains("USAGE: vdb index build"))
     }
 
     @Test func negativeVectorsInBothSpellingsFindTheirNeighbour() throws {
