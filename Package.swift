@@ -51,5 +51,7 @@ let package = Package(
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
         .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore"]),
+        // Runs the built `vdb` executable as a subprocess (build it first: `swift build`).
+        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest"]),
     ]
 )

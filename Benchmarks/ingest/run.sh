@@ -26,6 +26,6 @@ tower=$(.build/release/vdb-clip-bench "$MODEL" --threads "$T" --image-batch 32 -
 echo "tower: $tower images/s"
 echo "== vdb ingest of $N 1024x768 JPEGs ($T threads, batch 32)"
 summary=$(.build/release/vdb ingest "$work/photos" --db "$work/db" --model "$MODEL" --threads "$T" --batch 32 --json)
-ingest=$(echo "$summary" | python3 -c 'import json,sys; print(json.load(sys.stdin)["imagesPerSecond"])')
+ingest=$(echo "$summary" | python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_second"])')
 echo "ingest: $ingest images/s end to end (decode, preprocess, embed, commit)"
 python3 -c "print(f'ratio ingest/tower = {$ingest/$tower:.2f} (target >= 0.85)')"

@@ -112,6 +112,8 @@ public enum IngestError: Error, Sendable, Equatable, CustomStringConvertible {
     case incompatibleCollection(String, reason: String)
     /// No captions were ingested into this collection.
     case noCaptions(String)
+    /// No CLIP model was given and the bundled demo model (at this path relative to the source tree) is absent.
+    case noModel(bundled: String)
 
     public var description: String {
         switch self {
@@ -125,6 +127,9 @@ public enum IngestError: Error, Sendable, Equatable, CustomStringConvertible {
             return "collection '\(c)' cannot hold these image embeddings: \(reason)"
         case let .noCaptions(c):
             return "collection '\(c)' has no captions (add NAME.txt sidecars or captions.csv / captions.jsonl and ingest again)"
+        case let .noModel(bundled):
+            return "no model: pass --model DIR (a Hugging Face CLIP checkpoint directory) or set \(ModelLocation.environmentVariable); "
+                + "the bundled demo model (\(bundled)) was not found"
         }
     }
 }

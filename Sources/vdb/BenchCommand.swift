@@ -78,22 +78,22 @@ struct BenchRunCommand: ParsableCommand {
         if synthetic == nil && dataset == nil && (base == nil || queries == nil) {
             throw ValidationError("give --base and --queries, --dataset DIR, or --synthetic N:D[:clusters]")
         }
-        try requireAtLeast(1, k, flag: "-k")
-        try requireAtLeast(0, threads, flag: "--threads", note: " (0 = all cores)")
-        try requireAtLeast(0, buildThreads, flag: "--build-threads", note: " (0 = all cores)")
-        try requireAtLeast(1, runs, flag: "--runs")
-        try requireAtLeast(1, nlist, flag: "--nlist")
-        try requireAtLeast(2, m, flag: "--M")
-        try requireAtLeast(1, efConstruction, flag: "--ef-construction")
-        try requireAtLeast(1, syntheticQueries, flag: "--synthetic-queries")
-        try requireAtLeast(1, limitBase, flag: "--limit-base")
-        try requireAtLeast(1, limitQueries, flag: "--limit-queries")
-        try requireAtLeast(1, latencyQueries, flag: "--latency-queries")
+        try requireAtLeast(1, k, "-k")
+        try requireAtLeast(0, threads, "--threads")
+        try requireAtLeast(0, buildThreads, "--build-threads")
+        try requireAtLeast(1, runs, "--runs")
+        try requireAtLeast(1, nlist, "--nlist")
+        try requireAtLeast(2, m, "--M")
+        try requireAtLeast(1, efConstruction, "--ef-construction")
+        try requireAtLeast(1, syntheticQueries, "--synthetic-queries")
+        try requireAtLeast(1, limitBase, "--limit-base")
+        try requireAtLeast(1, limitQueries, "--limit-queries")
+        try requireAtLeast(1, latencyQueries, "--latency-queries")
         _ = try parseIntList(nprobe, flag: "--nprobe")
         _ = try parseIntList(ef, flag: "--ef")
     }
 
-    func run() throws { try benchCLI { try measure() } }
+    func run() throws { try measure() }
 
     private func plan() throws -> BenchPlan {
         var plan = BenchPlan()
@@ -171,15 +171,17 @@ struct BenchSynthCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Ground-truth neighbours per query (>= 1).") var gtK = 100
     @Option(help: "Metrics to write ground truth for: l2, ip (cosine), or l2,ip.") var metrics = "l2,ip"
     @Option(parsing: .unconditional, help: "Threads for the ground-truth computation (0 = all cores).") var threads = 0
+    /// Accepted (and ignored) so scripts can pass `--db` to every command.
+    @OptionGroup(visibility: .hidden) var global: GlobalOptions
     @Option(help: "Output folder (created).") var out: String
 
     func validate() throws {
-        try requireAtLeast(1, count, flag: "--n")
-        try requireAtLeast(1, dimension, flag: "--dim")
-        try requireAtLeast(1, clusters, flag: "--clusters")
-        try requireAtLeast(1, queries, flag: "--queries")
-        try requireAtLeast(1, gtK, flag: "--gt-k")
-        try requireAtLeast(0, threads, flag: "--threads", note: " (0 = all cores)")
+        try requireAtLeast(1, count, "--n")
+        try requireAtLeast(1, dimension, "--dim")
+        try requireAtLeast(1, clusters, "--clusters")
+        try requireAtLeast(1, queries, "--queries")
+        try requireAtLeast(1, gtK, "--gt-k")
+        try requireAtLeast(0, threads, "--threads")
         guard spread >= 0, spread.isFinite else { throw ValidationError("--spread must be a finite number >= 0, got \(spread)") }
         _ = try groundTruthMetrics()
     }
@@ -192,24 +194,15 @@ struct BenchSynthCommand: ParsableCommand {
     }
 
     func run() throws {
-        try benchCLI {
-            let progress = BenchProgress()
-            let spec = BenchSynthetic(count: count, dimension: dimension, clusters: clusters, queries: queries,
-                                      spread: spread, seed: seed)
-            try Bench.writeSyntheticDataset(spec, to: out, groundTruthK: gtK, metrics: try groundTruthMetrics(),
-                                            threads: threads) { event in
-                if case .preparing(let text) = event { progress.status(text) }
-            }
-            progress.clear()
-            print("wrote \(out)/base.fvecs (\(count) x \(dimension)), query.fvecs (\(queries)), gt_{\(metrics)}.ivecs; seed \(seed), \(clusters) clusters")
+        let progress = BenchProgress()
+        let spec = BenchSynthetic(count: count, dimension: dimension, clusters: clusters, queries: queries,
+                                  spread: spread, seed: seed)
+        try Bench.writeSyntheticDataset(spec, to: out, groundTruthK: gtK, metrics: try groundTruthMetrics(),
+                                        threads: threads) { event in
+            if case .preparing(let text) = event { progress.status(text) }
         }
-    }
-}
-
-/// Runs a command body, turning harness errors (and, through `cli`, library errors) into one-line `CLIError`s.
-func benchCLI(_ body: () throws -> Void) throws {
-    try cli {
-        do { try body() } catch let e as BenchError { throw CLIError(e.description) }
+        progress.clear()
+        print("wrote \(out)/base.fvecs (\(count) x \(dimension)), query.fvecs (\(queries)), gt_{\(metrics)}.ivecs; seed \(seed), \(clusters) clusters")
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VDBCLIP
+import VDBIngest
 
 /// `vdb classify`: zero-shot classification of one image with a CLIP checkpoint.
 struct ClassifyCommand: ParsableCommand {
@@ -11,8 +12,12 @@ struct ClassifyCommand: ParsableCommand {
             Each label is put into the template ("{}" is replaced by the label) and embedded; the \
             probabilities are the softmax over labels of exp(logit_scale) * cosine(image, text), as \
             in transformers' logits_per_image. Prints "label<TAB>probability" lines, most likely first, \
-            or with --json {"image": FILE, "labels": [...], "probabilities": [...]} in label order.
+            or with --json {"image":FILE,"labels":[...],"probabilities":[...]} in label order. \
+            --threads: inference threads.
             """)
+
+    /// Accepted like everywhere else (a script may pass `--db` to every command), but unused.
+    @OptionGroup(visibility: .hidden) var global: GlobalOptions
 
     @Option(name: .long, help: ArgumentHelp("Checkpoint directory (default: $VDB_MODEL, else the bundled demo model).", valueName: "dir"))
     var model: String?
@@ -29,8 +34,7 @@ struct ClassifyCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @Option(name: .long, help: "Inference threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     var labelList: [String] {
         labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -38,23 +42,18 @@ struct ClassifyCommand: ParsableCommand {
 
     func validate() throws {
         if labelList.isEmpty { throw ValidationError("--labels needs at least one non-empty label") }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
-        try cli {
-            let clip = try loadModel(try ModelLocation.resolve(model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            let pixels = try loadPixels(file: image, model: clip)
-            let names = labelList
-            let probs = try clip.classify(pixels: pixels, labels: names, template: template)
-            if json {
-                let obj: [String: Any] = ["image": image, "labels": names, "probabilities": probs.map { Double($0) }]
-                let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                for (label, p) in zip(names, probs).sorted(by: { $0.1 > $1.1 }) {
-                    print("\(label)\t\(String(format: "%.4f", p))")
-                }
+        let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count)
+        let pixels = try CLIPImageLoader.pixels(fromFile: image, config: clip.preprocess)
+        let names = labelList
+        let probs = try clip.classify(pixels: pixels, labels: names, template: template)
+        if json {
+            try JSONLineWriter.print(ClassificationJSON(image: image, labels: names, probabilities: probs.map(JSONFloat.init)))
+        } else {
+            for (label, p) in zip(names, probs).sorted(by: { $0.1 > $1.1 }) {
+                print("\(label)\t\(String(format: "%.4f", p))")
             }
         }
     }

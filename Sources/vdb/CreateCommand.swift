@@ -7,15 +7,16 @@ struct CreateCommand: ParsableCommand {
         commandName: "create",
         abstract: "Create a collection of vectors.",
         discussion: """
-            Metrics: l2 (squared Euclidean distance, smaller is closer), ip (inner product, larger is
-            closer), cosine (vectors are normalized on insert; reports cosine similarity).
+            Metrics: l2 (squared Euclidean distance, smaller is closer), ip (inner product, \
+            larger is closer), cosine (vectors are normalized on insert; reports cosine similarity).
 
-            With --index, the collection carries an approximate index with those parameters; it is
-            built by 'vdb index build NAME' once vectors are imported (until then searches are exact).
+            With --index, the collection carries an approximate index with those parameters; \
+            it is built by 'vdb index build NAME' once vectors are imported (until then \
+            searches are exact).
 
             Examples:
               vdb create docs --dim 384 --metric cosine
-              vdb create docs --dim 384 --metric cosine --index hnsw --M 16 --ef-construction 200
+              vdb create docs --dim 384 --metric cosine --index hnsw --M 16
               vdb create docs --dim 384 --metric l2 --index ivf_sq8 --nlist 256
               vdb --db ./my.vdb create points --dim 3 --metric l2
             """)
@@ -25,27 +26,32 @@ struct CreateCommand: ParsableCommand {
     @Argument(help: "Collection name (letters, digits, '_', '-', '.').")
     var name: String
 
-    @Option(name: .customLong("dim"), help: "Dimension of the vectors.")
+    @Option(name: .customLong("dim"), parsing: .unconditional, help: "Dimension of the vectors (1 to 65536).")
     var dimension: Int
 
-    @Option(help: "Distance metric: l2, ip or cosine.")
-    var metric: String = "l2"
+    @Option(help: "Distance metric.")
+    var metric: Metric = .l2
 
-    @Option(help: "Index type: flat (exact, default), hnsw, ivf_flat or ivf_sq8.")
-    var index: String = "flat"
+    @Option(help: "Index type (flat = exact search).")
+    var index: IndexKind = .flat
 
     @OptionGroup var indexParameters: IndexParameterOptions
 
+    @Option(name: .customLong("build-threads"), parsing: .unconditional,
+            help: ArgumentHelp("Recorded with the index: threads its builds and batch inserts use (0 = all cores; 1 = deterministic HNSW).", valueName: "N"))
+    var buildThreads: Int?
+
+    func validate() throws {
+        try requireAtLeast(1, dimension, "--dim")
+        try requireAtLeast(0, buildThreads, "--build-threads")
+    }
+
     func run() throws {
-        try cli {
-            let metric = try parseMetric(metric)
-            let kind = try parseIndexKind(index)
-            let params = indexParameters.apply(to: IndexParameters())
-            try indexParameters.validate(for: kind, params)
-            let db = try global.open()
-            try db.createCollection(name: name, dimension: dimension, metric: metric, index: kind, parameters: params)
-            let indexNote = kind == .flat ? "" : ", index \(describeIndex(kind, params)) built by 'vdb index build \(name)'"
-            print("created collection '\(name)' (dimension \(dimension), metric \(metric)\(indexNote)) in \(db.path)")
-        }
+        var params = indexParameters.apply(to: IndexParameters())
+        if let buildThreads { params.buildThreads = buildThreads }
+        let db = try global.open()
+        try db.createCollection(name: name, dimension: dimension, metric: metric, index: index, parameters: params)
+        let indexNote = index == .flat ? "" : ", index \(describeIndex(index, params)) built by 'vdb index build \(name)'"
+        print("created collection '\(name)' (dimension \(dimension), metric \(metric)\(indexNote)) in \(db.path)")
     }
 }

@@ -16,16 +16,17 @@ struct DeleteCommand: ParsableCommand {
     @Argument(help: "Collection name.")
     var name: String
 
-    @Option(help: "Comma-separated ids to delete.")
+    @Option(parsing: .unconditional, help: "Comma-separated ids to delete.")
     var ids: String
 
+    func validate() throws {
+        if try parseIDs(ids, option: "--ids").isEmpty { throw ValidationError("--ids: no ids given") }
+    }
+
     func run() throws {
-        try cli {
-            let list = try parseIDs(ids)
-            guard !list.isEmpty else { throw CLIError("--ids: no ids given") }
-            let db = try global.open()
-            let n = try db.collection(named: name).delete(ids: list)
-            print("deleted \(n) of \(Set(list).count) ids from '\(name)'")
-        }
+        let list = try parseIDs(ids, option: "--ids")
+        let db = try global.open()
+        let n = try db.collection(named: name).delete(ids: list)
+        print("deleted \(n) of \(Set(list).count) ids from '\(name)'")
     }
 }

@@ -17,11 +17,9 @@ struct DropCommand: ParsableCommand {
     var name: String
 
     func run() throws {
-        try cli {
-            let db = try global.open()
-            let count = try db.collection(named: name).count()
-            try db.dropCollection(named: name)
-            print("dropped collection '\(name)' (\(count) vectors)")
-        }
+        let db = try global.open()
+        let count = try db.collection(named: name).count()
+        try db.dropCollection(named: name)
+        print("dropped collection '\(name)' (\(count) vectors)")
     }
 }

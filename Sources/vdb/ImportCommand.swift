@@ -8,11 +8,12 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Import vectors from a .fvecs, .bvecs, .npy or .jsonl file.",
         discussion: """
-            Formats: .fvecs/.bvecs (TEXMEX), .npy (2-D float32 or float16, C order), .jsonl (one
-            {"id": 7, "vector": [...], "metadata": {...}} per line; "id" and "metadata" optional).
-            Ids come from the file (JSONL), else from --start-id upward, else continue after the
-            largest id in the collection. Each batch is one transaction: an interrupted import
-            keeps every batch committed before the interruption.
+            Formats: .fvecs/.bvecs (TEXMEX), .npy (2-D float32 or float16, C order), .jsonl \
+            (one {"id": 7, "vector": [...], "metadata": {...}} per line; "id" and "metadata" \
+            optional).
+            Ids come from the file (JSONL), else from --start-id upward, else continue after \
+            the largest id in the collection. Each batch of --batch-size vectors is one \
+            transaction: an interrupted import keeps every batch committed before the interruption.
 
             Examples:
               vdb import docs base.fvecs
@@ -28,47 +29,49 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: "Vector file (.fvecs, .bvecs, .npy, .jsonl).")
     var file: String
 
-    @Option(help: "Id of the first vector (ids increase by one per vector).")
+    @Option(parsing: .unconditional, help: "Id of the first vector (ids increase by one per vector).")
     var startID: UInt64?
 
-    @Option(help: "Vectors per transaction.")
+    @Option(parsing: .unconditional, help: "Vectors per transaction (>= 1).")
     var batchSize: Int = 10_000
 
+    func validate() throws {
+        try requireAtLeast(1, batchSize, "--batch-size")
+    }
+
     func run() throws {
-        try cli {
-            guard batchSize > 0 else { throw CLIError("--batch-size must be at least 1") }
-            let db = try global.open()
-            let collection = try db.collection(named: name)
-            let reader = try VectorFiles.open(file)
-            guard reader.dimension == collection.dimension else {
-                throw CLIError("\(file) holds \(reader.dimension)-d vectors but collection '\(name)' has dimension \(collection.dimension)")
-            }
-            let bar = ProgressBar(label: "importing")
-            let start = Date()
-            var done = 0
-            var nextID = startID
-            while let chunk = try reader.next(maxCount: batchSize) {
-                var ids = chunk.ids
-                if ids == nil, let first = nextID {
-                    guard first <= UInt64.max - UInt64(chunk.count) else { throw CLIError("--start-id: ids would overflow") }
-                    ids = (0..<chunk.count).map { first + UInt64($0) }
-                    nextID = first + UInt64(chunk.count)
-                }
-                do {
-                    try collection.insert(contiguous: chunk.vectors, ids: ids, metadata: chunk.metadata)
-                } catch let e as VDBError {
-                    // Name the position in the file: vector indexes in errors are batch-relative.
-                    throw CLIError("\(e.description) (batch starting at vector \(done) of \(file); \(done) vectors imported before it)")
-                }
-                done += chunk.count
-                let rate = Double(done) / max(1e-9, Date().timeIntervalSince(start))
-                let total = reader.count.map { "/\($0)" } ?? ""
-                bar.update(fraction: reader.progress, status: "\(done)\(total) vectors, \(Int(rate)) vectors/s")
-            }
-            bar.finish()
-            let secs = Date().timeIntervalSince(start)
-            let rate = Double(done) / max(1e-9, secs)
-            print("imported \(done) vectors into '\(name)' in \(String(format: "%.2f", secs)) s (\(Int(rate.rounded())) vectors/s); \(try collection.count()) in total")
+        let db = try global.open()
+        let collection = try db.collection(named: name)
+        let reader = try VectorFiles.open(file)
+        guard reader.dimension == collection.dimension else {
+            throw CLIError("\(file) holds \(reader.dimension)-d vectors but collection '\(name)' has dimension \(collection.dimension)")
         }
+        let bar = ProgressBar(label: "importing")
+        defer { bar.finish() }  // also on errors, so the error line starts clean
+        let start = Date()
+        var done = 0
+        var nextID = startID
+        while let chunk = try reader.next(maxCount: batchSize) {
+            var ids = chunk.ids
+            if ids == nil, let first = nextID {
+                guard first <= UInt64.max - UInt64(chunk.count) else { throw CLIError("--start-id: ids would overflow") }
+                ids = (0..<chunk.count).map { first + UInt64($0) }
+                nextID = first + UInt64(chunk.count)
+            }
+            do {
+                try collection.insert(contiguous: chunk.vectors, ids: ids, metadata: chunk.metadata)
+            } catch let e as VDBError {
+                // Name the position in the file: vector indexes in errors are batch-relative.
+                throw CLIError("\(e.description) (batch starting at vector \(done) of \(file); \(done) vectors imported before it)")
+            }
+            done += chunk.count
+            let rate = Double(done) / max(1e-9, Date().timeIntervalSince(start))
+            let total = reader.count.map { "/\($0)" } ?? ""
+            bar.update(fraction: reader.progress, status: "\(done)\(total) vectors, \(Int(rate)) vectors/s")
+        }
+        bar.finish()
+        let secs = Date().timeIntervalSince(start)
+        let rate = Double(done) / max(1e-9, secs)
+        print("imported \(done) vectors into '\(name)' in \(String(format: "%.2f", secs)) s (\(Int(rate.rounded())) vectors/s); \(try collection.count()) in total")
     }
 }

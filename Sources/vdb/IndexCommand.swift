@@ -5,20 +5,23 @@ import VDBCore
 
 /// Build parameters of an approximate index, shared by `vdb create --index` and `vdb index build`.
 struct IndexParameterOptions: ParsableArguments {
-    @Option(name: .customLong("M"), help: "HNSW: links per node on the upper levels (level 0 has 2M; default 16).")
+    @Option(name: .customLong("M"), parsing: .unconditional, help: "HNSW: links per node on the upper levels (>= 2; level 0 has 2M; default 16).")
     var m: Int?
 
-    @Option(name: .customLong("ef-construction"), help: "HNSW: candidate list size while building (default 200).")
+    @Option(name: .customLong("ef-construction"), parsing: .unconditional, help: "HNSW: candidate list size while building (>= 1; default 200).")
     var efConstruction: Int?
 
-    @Option(help: "IVF_FLAT / IVF_SQ8: number of inverted lists (default 1024; about sqrt(n) to 4*sqrt(n)).")
+    @Option(parsing: .unconditional, help: "IVF_FLAT / IVF_SQ8: number of inverted lists (>= 1; default 1024; about sqrt(n) to 4*sqrt(n)).")
     var nlist: Int?
 
-    @Option(help: "Seed for k-means and HNSW levels (same seed, same index).")
+    @Option(parsing: .unconditional, help: "Seed for k-means and HNSW levels (same seed, same index).")
     var seed: UInt64?
 
-    @Option(name: .customLong("build-threads"), help: "Threads for the build (0 = all cores; 1 = deterministic HNSW).")
-    var buildThreads: Int?
+    func validate() throws {
+        try requireAtLeast(2, m, "--M")
+        try requireAtLeast(1, efConstruction, "--ef-construction")
+        try requireAtLeast(1, nlist, "--nlist")
+    }
 
     /// `base` with the options given on the command line applied.
     func apply(to base: IndexParameters) -> IndexParameters {
@@ -27,32 +30,8 @@ struct IndexParameterOptions: ParsableArguments {
         if let efConstruction { p.efConstruction = efConstruction }
         if let nlist { p.nlist = nlist }
         if let seed { p.seed = seed }
-        if let buildThreads { p.buildThreads = buildThreads }
         return p
     }
-
-    /// Checks the options that apply to `kind` before any work is done.
-    func validate(for kind: IndexKind, _ p: IndexParameters) throws {
-        switch kind {
-        case .hnsw:
-            if p.m < 2 { throw CLIError("--M \(p.m) is too small: HNSW needs M >= 2 (16 is typical)") }
-            if p.efConstruction < 1 { throw CLIError("--ef-construction must be at least 1 (200 is typical)") }
-        case .ivfFlat, .ivfSQ8:
-            if p.nlist < 1 { throw CLIError("--nlist must be at least 1") }
-        case .flat:
-            break
-        }
-        if p.buildThreads < 0 { throw CLIError("--build-threads must be 0 (all cores) or more") }
-    }
-}
-
-/// Parses an index kind name.
-func parseIndexKind(_ text: String) throws -> IndexKind {
-    let t = text.lowercased().replacingOccurrences(of: "-", with: "_")
-    if let k = IndexKind(rawValue: t) { return k }
-    if t == "ivfflat" { return .ivfFlat }
-    if t == "ivfsq8" { return .ivfSQ8 }
-    throw CLIError("unknown index type '\(text)': use flat, hnsw, ivf_flat or ivf_sq8")
 }
 
 /// Short description of an index and its build parameters.
@@ -71,14 +50,14 @@ struct IndexCommand: ParsableCommand {
         commandName: "index",
         abstract: "Build, rebuild or drop the approximate index of a collection.",
         discussion: """
-            Index types: hnsw (graph; search with --ef), ivf_flat (inverted lists of raw vectors;
-            search with --nprobe), ivf_sq8 (inverted lists of 8-bit codes, 4x smaller; search with
-            --nprobe, optionally --rerank), flat (exact search, no index).
+            Index types: hnsw (graph; search with --ef), ivf_flat (inverted lists of raw \
+            vectors; search with --nprobe), ivf_sq8 (inverted lists of 8-bit codes, 4x \
+            smaller; search with --nprobe, optionally --rerank), flat (exact search, no index).
 
             Examples:
               vdb index build docs --type hnsw --M 16 --ef-construction 200
-              vdb index build docs --type ivf_flat --nlist 256
-              vdb index build docs            (rebuild with the collection's index and parameters)
+              vdb index build docs --type ivf_flat --nlist 256 --threads 2 --json
+              vdb index build docs        (rebuild: the collection's index and parameters)
               vdb index drop docs
             """,
         subcommands: [IndexBuildCommand.self, IndexDropCommand.self])
@@ -88,53 +67,69 @@ struct IndexCommand: ParsableCommand {
 struct IndexBuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
-        abstract: "Build (or rebuild) an index over the vectors stored in a collection.")
+        abstract: "Build (or rebuild) an index over the vectors stored in a collection.",
+        discussion: """
+            --threads N: build workers, recorded with the index (as `vdb create --build-threads` \
+            does) for later builds and batch inserts; 1 gives a deterministic HNSW. Not given: the \
+            collection's recorded value (0 = all cores unless set).
+            --json prints {"collection","count","index","index_memory_bytes","parameters","seconds"}.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "Collection name.")
     var name: String
 
-    @Option(help: "Index type: hnsw, ivf_flat, ivf_sq8 or flat (default: the collection's own).")
-    var type: String?
+    @Option(help: ArgumentHelp("Index type (default: the collection's own).", valueName: "type"))
+    var type: IndexKind?
 
     @OptionGroup var params: IndexParameterOptions
+
+    @OptionGroup var threads: ThreadsOption
 
     @Flag(help: "No progress bar.")
     var quiet = false
 
+    @Flag(help: "Print what was built as one JSON object.")
+    var json = false
+
     func run() throws {
-        try cli {
-            let db = try global.open()
-            let collection = try db.collection(named: name)
-            let info = try collection.info()
-            let kind = try type.map(parseIndexKind) ?? info.index
-            if kind == .flat && type == nil {
-                throw CLIError("collection '\(name)' has no index type: pass --type hnsw, ivf_flat or ivf_sq8")
-            }
-            // Start from the collection's parameters when rebuilding the same kind.
-            let p = params.apply(to: kind == info.index ? info.parameters : IndexParameters())
-            try params.validate(for: kind, p)
-            if kind == .flat {
-                try collection.dropIndex()
-                print("dropped the index of '\(name)': searches are exact")
-                return
-            }
+        let db = try global.open()
+        let collection = try db.collection(named: name)
+        let info = try collection.info()
+        let kind = type ?? info.index
+        if kind == .flat && type == nil {
+            throw CLIError("collection '\(name)' has no index type: pass --type hnsw, ivf_flat or ivf_sq8")
+        }
+        // Start from the collection's parameters when rebuilding the same kind.
+        var p = params.apply(to: kind == info.index ? info.parameters : IndexParameters())
+        if let t = threads.threads { p.buildThreads = t }
+        let start = Date()
+        if kind == .flat {
+            try collection.dropIndex()
+        } else {
             if info.count == 0 {
                 throw CLIError("collection '\(name)' is empty: import vectors before building an index")
             }
             if kind != .hnsw && p.nlist > info.count {
-                throw CLIError(IndexError.nlistExceedsVectors(nlist: p.nlist, vectors: info.count).description)
+                throw IndexError.nlistExceedsVectors(nlist: p.nlist, vectors: info.count)
             }
-            let bar = SendableProgress(ProgressBar(label: "building \(kind)", enabled: stderrIsTTY && !quiet))
-            let start = Date()
+            let bar = ProgressBar(label: "building \(kind)", enabled: stderrIsTTY && !quiet)
+            defer { bar.finish() }
             try collection.buildIndex(kind: kind, parameters: p) { f in
-                bar.update(f, status: "\(info.count) vectors")
+                bar.update(fraction: f, status: "\(info.count) vectors")
             }
-            bar.finish()
-            let after = try collection.info()
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let after = try collection.info()
+        if json {
+            try JSONLineWriter.print(IndexBuildJSON(collection: name, index: kind, parameters: IndexParametersJSON(p), count: after.count,
+                                                    seconds: seconds, indexMemoryBytes: after.indexMemoryBytes))
+        } else if kind == .flat {
+            print("dropped the index of '\(name)': searches are exact")
+        } else {
             print("built \(describeIndex(kind, p)) over \(after.count) vectors of '\(name)' in "
-                  + "\(String(format: "%.2f", Date().timeIntervalSince(start))) s (index memory \(formatBytes(after.indexMemoryBytes)))")
+                  + "\(String(format: "%.2f", seconds)) s (index memory \(formatBytes(after.indexMemoryBytes)))")
         }
     }
 }
@@ -151,20 +146,8 @@ struct IndexDropCommand: ParsableCommand {
     var name: String
 
     func run() throws {
-        try cli {
-            let db = try global.open()
-            try db.collection(named: name).dropIndex()
-            print("dropped the index of '\(name)': searches are exact")
-        }
+        let db = try global.open()
+        try db.collection(named: name).dropIndex()
+        print("dropped the index of '\(name)': searches are exact")
     }
-}
-
-/// A progress bar updated from the build's worker threads.
-final class SendableProgress: @unchecked Sendable {
-    // `bar` is only touched under `lock`.
-    private let bar: ProgressBar
-    private let lock = NSLock()
-    init(_ bar: ProgressBar) { self.bar = bar }
-    func update(_ fraction: Double, status: String) { lock.lock(); bar.update(fraction: fraction, status: status); lock.unlock() }
-    func finish() { lock.lock(); bar.finish(); lock.unlock() }
 }

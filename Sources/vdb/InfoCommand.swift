@@ -24,19 +24,17 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        try cli {
-            let db = try global.open()
-            if let name {
-                let info = try db.collection(named: name).info()
-                if json { print(Self.json(info)) } else { print(Self.table([info])) }
+        let db = try global.open()
+        if let name {
+            let info = try db.collection(named: name).info()
+            if json { try JSONLineWriter.print(CollectionInfoJSON(info)) } else { print(Self.table([info])) }
+        } else {
+            let all = try db.collections()
+            if json {
+                try JSONLineWriter.print(DatabaseInfoJSON(path: db.path, bytesOnDisk: db.bytesOnDisk, collections: all.map(CollectionInfoJSON.init)))
             } else {
-                let all = try db.collections()
-                if json {
-                    print("{\"path\": \(jsonString(db.path)), \"bytes_on_disk\": \(db.bytesOnDisk), \"collections\": [\(all.map(Self.json).joined(separator: ", "))]}")
-                } else {
-                    print("database \(db.path) (\(formatBytes(db.bytesOnDisk)) on disk)")
-                    print(all.isEmpty ? "no collections" : Self.table(all))
-                }
+                print("database \(db.path) (\(formatBytes(db.bytesOnDisk)) on disk)")
+                print(all.isEmpty ? "no collections" : Self.table(all))
             }
         }
     }
@@ -47,14 +45,6 @@ struct InfoCommand: ParsableCommand {
         case .ivfFlat, .ivfSQ8: return "\(i.index)(nlist=\(i.parameters.nlist))\(i.indexBuilt ? "" : " not built")"
         case .hnsw: return "hnsw(M=\(i.parameters.m),efc=\(i.parameters.efConstruction))\(i.indexBuilt ? "" : " not built")"
         }
-    }
-
-    static func json(_ i: CollectionInfo) -> String {
-        let p = i.parameters
-        return "{\"name\": \(jsonString(i.name)), \"dimension\": \(i.dimension), \"metric\": \"\(i.metric)\", \"count\": \(i.count), "
-            + "\"index\": \"\(i.index)\", \"index_built\": \(i.indexBuilt), "
-            + "\"parameters\": {\"nlist\": \(p.nlist), \"m\": \(p.m), \"ef_construction\": \(p.efConstruction), \"seed\": \(p.seed)}, "
-            + "\"bytes_on_disk\": \(i.bytesOnDisk), \"index_memory_bytes\": \(i.indexMemoryBytes)}"
     }
 
     static func table(_ infos: [CollectionInfo]) -> String {

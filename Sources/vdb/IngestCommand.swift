@@ -10,23 +10,26 @@ struct IngestCommand: ParsableCommand {
         commandName: "ingest",
         abstract: "Embed every JPEG/PNG image under folders (and its caption) into a collection.",
         discussion: """
-            Folders are walked recursively; images are recognised by content, not by extension.
-            Captions come from a sidecar NAME.txt next to NAME.jpg, or from captions.csv /
-            captions.jsonl (columns file, caption) in the image's folder; caption embeddings go to
-            the collection NAME.captions with the same ids.
+            Folders are walked recursively; images are recognised by content, not by \
+            extension. Captions come from a sidecar NAME.txt next to NAME.jpg, or from \
+            captions.csv / captions.jsonl (columns file, caption) in the image's folder; \
+            caption embeddings go to the collection NAME.captions with the same ids.
 
-            Ingest is resumable and incremental: run it again after an interruption (even kill -9)
-            and it continues; unchanged files (same content hash) are not embedded again, changed
-            files are re-embedded, and --prune removes entries whose file is gone.
-            A file that cannot be used is reported and skipped; the exit status is 0 when the
-            rest was stored, non-zero only when nothing could be done.
+            Ingest is resumable and incremental: run it again after an interruption (even \
+            kill -9) and it continues; unchanged files (same content hash) are not embedded \
+            again, changed files are re-embedded, and --prune removes entries whose file is \
+            gone. A file that cannot be used is reported and skipped; the exit status is 0 \
+            when the rest was stored, non-zero only when nothing could be done.
 
-            The model is --model DIR, else $VDB_MODEL, else the bundled demo model (which only
-            knows its synthetic world of shapes and colours).
+            The model is --model DIR, else $VDB_MODEL, else the bundled demo model (which \
+            only knows its synthetic world of shapes and colours).
+            --threads: image decoding and CLIP inference. --json prints the summary with the \
+            keys added, captions, collection, count, failed, images_per_second, index_note \
+            (when set), model, pruned, seconds, skipped, unchanged, updated.
 
             Examples:
               vdb ingest ~/Pictures/holiday
-              vdb ingest photos/ --collection trips --model ~/models/clip-vit-base-patch32 --index hnsw
+              vdb ingest photos/ --collection trips --model ~/models/clip --index hnsw
               vdb ingest photos/ --prune --json
             """)
 
@@ -41,14 +44,14 @@ struct IngestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CLIP checkpoint directory in Hugging Face format.", valueName: "DIR"))
     var model: String?
 
-    @Option(help: "Images embedded and committed per transaction.")
-    var batch: Int = 32
+    @Option(name: [.customLong("batch-size"), .customLong("batch")], parsing: .unconditional,
+            help: "Images embedded and committed per transaction (>= 1).")
+    var batchSize: Int = 32
 
-    @Option(help: "Decode/preprocess threads and model threads (0 = all cores).")
-    var threads: Int = 0
+    @OptionGroup var threads: ThreadsOption
 
-    @Option(help: "Index for a new collection: flat, hnsw, ivf_flat or ivf_sq8.")
-    var index: String = "flat"
+    @Option(help: "Index for a new collection.")
+    var index: IndexKind = .flat
 
     @Flag(help: "Also ingest hidden files and folders.")
     var hidden = false
@@ -60,58 +63,43 @@ struct IngestCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
-        if threads < 0 { throw ValidationError("--threads must be 0 (all cores) or more") }
-        if IndexKind(rawValue: index) == nil { throw ValidationError("--index must be flat, hnsw, ivf_flat or ivf_sq8 (got '\(index)')") }
+        try requireAtLeast(1, batchSize, "--batch-size")
     }
 
     func run() throws {
-        try cli {
-            let cores = ProcessInfo.processInfo.activeProcessorCount
-            let t = threads == 0 ? cores : threads
-            let modelURL = try ModelLocation.resolve(model)
-            let clip = try loadModel(modelURL, threads: t)
-            let db = try global.open()
-            let options = IngestOptions(collection: collection, batchSize: batch, threads: t,
-                                        index: IndexKind(rawValue: index) ?? .flat, includeHidden: hidden, prune: prune)
-            let bar = ProgressBar(label: "ingest")
-            let plain = !stderrIsTTY && !json
-            var lastPlain = Date()
-            defer { bar.finish() }  // also on errors, so the error line starts clean
-            let summary = try Ingestor(database: db, model: clip).run(paths: paths, options: options) { p in
-                let eta = p.eta.map { String(format: "ETA %.0fs", $0) } ?? "ETA --"
-                let status = "\(p.processed)/\(p.total) files  \(String(format: "%.1f", p.filesPerSecond)) files/s  \(eta)  failed \(p.failed)"
-                bar.update(fraction: p.total > 0 ? Double(p.processed) / Double(p.total) : 1, status: status)
-                if plain, Date().timeIntervalSince(lastPlain) >= 2 {
-                    lastPlain = Date()
-                    printErr("ingest: \(status)")
-                }
-            }
-            if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.sortedKeys]
-                print(String(decoding: try enc.encode(summary), as: UTF8.self))
-            } else {
-                print("collection \(summary.collection): \(summary.count) images")
-                print("ingested \(summary.ingested) (\(summary.added) new, \(summary.updated) changed), unchanged \(summary.unchanged), "
-                    + "skipped \(summary.skipped.count), failed \(summary.failed.count)"
-                    + (summary.captions > 0 ? ", captions \(summary.captions)" : "")
-                    + (prune ? ", pruned \(summary.pruned)" : ""))
-                print(String(format: "%.1f s, %.1f images/s", summary.seconds, summary.imagesPerSecond))
-                for s in summary.skipped { print("skipped \(s.path): \(s.reason)") }
-                for f in summary.failed { print("failed  \(f.path): \(f.reason)") }
-                if let note = summary.indexNote { print("note: \(note)") }
-            }
-            if summary.ingested == 0 && summary.unchanged == 0 && !summary.failed.isEmpty {
-                throw CLIError("nothing was ingested: all \(summary.failed.count) images failed (see above)")
+        let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count)
+        let db = try global.open()
+        let options = IngestOptions(collection: collection, batchSize: batchSize, threads: threads.count,
+                                    index: index, includeHidden: hidden, prune: prune)
+        let bar = ProgressBar(label: "ingest")
+        let plain = !stderrIsTTY && !json
+        var lastPlain = Date()
+        defer { bar.finish() }  // also on errors, so the error line starts clean
+        let summary = try Ingestor(database: db, model: clip).run(paths: paths, options: options) { p in
+            let eta = p.eta.map { String(format: "ETA %.0fs", $0) } ?? "ETA --"
+            let status = "\(p.processed)/\(p.total) files  \(String(format: "%.1f", p.filesPerSecond)) files/s  \(eta)  failed \(p.failed)"
+            bar.update(fraction: p.total > 0 ? Double(p.processed) / Double(p.total) : 1, status: status)
+            if plain, Date().timeIntervalSince(lastPlain) >= 2 {
+                lastPlain = Date()
+                printErr("ingest: \(status)")
             }
         }
-    }
-}
-
-/// Loads a CLIP checkpoint, turning its errors into one-line CLI errors.
-func loadModel(_ url: URL, threads: Int) throws -> CLIPModel {
-    do { return try CLIPModel.load(directory: url, threads: threads) } catch let e as CLIPError {
-        throw CLIError("cannot load model \(url.path): \(e.description)")
+        bar.finish()
+        if json {
+            try JSONLineWriter.print(summary)
+        } else {
+            print("collection \(summary.collection): \(summary.count) images")
+            print("ingested \(summary.ingested) (\(summary.added) new, \(summary.updated) changed), unchanged \(summary.unchanged), "
+                + "skipped \(summary.skipped.count), failed \(summary.failed.count)"
+                + (summary.captions > 0 ? ", captions \(summary.captions)" : "")
+                + (prune ? ", pruned \(summary.pruned)" : ""))
+            print(String(format: "%.1f s, %.1f images/s", summary.seconds, summary.imagesPerSecond))
+            for s in summary.skipped { print("skipped \(s.path): \(s.reason)") }
+            for f in summary.failed { print("failed  \(f.path): \(f.reason)") }
+            if let note = summary.indexNote { print("note: \(note)") }
+        }
+        if summary.ingested == 0 && summary.unchanged == 0 && !summary.failed.isEmpty {
+            throw CLIError("nothing was ingested: all \(summary.failed.count) images failed (see above)")
+        }
     }
 }

@@ -12,18 +12,20 @@ struct SearchCommand: ParsableCommand {
         discussion: """
             Distances: squared L2 for l2, inner product for ip, cosine similarity for cosine.
             --json prints one line per query:
-              {"query": 0, "results": [{"id": 7, "distance": 0.53, "metadata": {...}}, ...]}
+              {"query":0,"results":[{"distance":0.53,"id":7,"metadata":{...}},...]}
+            --threads: batch queries (--queries) and CLIP inference (--text, --image).
 
             Examples:
-              vdb search docs -k 5 --vector "0.1,0.2,0.3"
+              vdb search docs -k 5 --vector -0.1,0.2,0.3
               vdb search docs -k 10 --queries query.fvecs --threads 2 --json
-              vdb search docs -k 10 --queries q.npy --nprobe 32      (IVF index)
-              vdb search docs -k 10 --queries q.npy --ef 128         (HNSW index)
-              vdb search docs -k 5 --vector "0.1,0.2,0.3" --where lang=en --where year>=2020
+              vdb search docs -k 10 --queries q.npy --nprobe 32    (IVF index)
+              vdb search docs -k 10 --queries q.npy --ef 128       (HNSW index)
+              vdb search docs --vector 0.1,0.2,0.3 --where lang=en --where 'year>=2020'
 
-            Photo collections made by `vdb ingest` are searched by words or by an example image
-            (CLIP embeddings; the model is --model, else $VDB_MODEL, else the one that made the
-            collection, else the bundled demo model); --captions searches the caption texts:
+            Photo collections made by `vdb ingest` are searched by words or by an example \
+            image (CLIP embeddings; the model is --model, else $VDB_MODEL, else the one that \
+            made the collection, else the bundled demo model); --captions searches the \
+            caption texts:
               vdb search photos --text "a dog on the beach" -k 10
               vdb search photos --image query.jpg -k 10 --json
               vdb search photos --text "birthday" --captions
@@ -34,10 +36,10 @@ struct SearchCommand: ParsableCommand {
     @Argument(help: "Collection name.")
     var name: String
 
-    @Option(name: .short, help: "Number of neighbours per query.")
+    @Option(name: .short, parsing: .unconditional, help: "Number of neighbours per query (>= 1).")
     var k: Int = 10
 
-    @Option(help: "One query vector: comma-separated numbers.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("One query vector: comma-separated numbers, e.g. -0.4,0.1,2e-3.", valueName: "V"))
     var vector: String?
 
     @Option(help: "File of query vectors (.fvecs, .bvecs, .npy, .jsonl).")
@@ -58,13 +60,12 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .customLong("where"), help: ArgumentHelp("Only vectors whose metadata satisfies key=value, key!=value, key<n, key<=n, key>n or key>=n (repeatable; all must hold).", valueName: "COND"))
     var conditions: [String] = []
 
-    @Option(help: "Threads for a batch of queries (0 = all cores).")
-    var threads: Int = 1
+    @OptionGroup var threads: ThreadsOption
 
-    @Option(help: "IVF indexes: inverted lists to visit.")
+    @Option(parsing: .unconditional, help: "IVF indexes: inverted lists to visit (>= 1).")
     var nprobe: Int?
 
-    @Option(help: "HNSW index: candidate list size (at least k).")
+    @Option(parsing: .unconditional, help: "HNSW index: candidate list size (>= 1; at least k).")
     var ef: Int?
 
     @Flag(help: "IVF_SQ8 index: re-rank candidates with the exact vectors.")
@@ -76,72 +77,82 @@ struct SearchCommand: ParsableCommand {
     @Flag(help: "Print the search time and queries per second on stderr.")
     var stats = false
 
-    @Option(help: "Run the search this many times and report the median time with --stats (benchmarks).")
+    @Option(parsing: .unconditional, help: "Run the search this many times and report the median time with --stats (benchmarks; >= 1).")
     var `repeat`: Int = 1
 
     func validate() throws {
         let given = [vector, queries, text, image].compactMap { $0 }.count
         if given != 1 { throw ValidationError("give exactly one of --vector, --queries, --text and --image") }
         if captions && text == nil && image == nil { throw ValidationError("--captions goes with --text or --image") }
-        if k <= 0 { throw ValidationError("-k must be at least 1 (got \(k))") }
-        if threads < 0 { throw ValidationError("--threads must be 0 (all cores) or more") }
-        if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
+        try requireAtLeast(1, k, "-k")
+        try requireAtLeast(1, nprobe, "--nprobe")
+        try requireAtLeast(1, ef, "--ef")
+        try requireAtLeast(1, `repeat`, "--repeat")
+        if let vector { _ = try parseVector(vector, option: "--vector") }
+    }
+
+    /// The per-query parameters given on the command line.
+    func parameters(threads: Int) -> SearchParameters {
+        var params = SearchParameters(threads: threads)
+        if let nprobe { params.nprobe = nprobe }
+        if let ef { params.ef = ef }
+        params.rerank = rerank
+        return params
     }
 
     func run() throws {
-        try cli {
-            let db = try global.open()
-            let filter = MetadataCondition.filter(try conditions.map { try MetadataCondition(parsing: $0) })
-            if text != nil || image != nil {
-                try searchPhotos(db, filter: filter)
-                return
+        let db = try global.open()
+        let filter = MetadataCondition.filter(try conditions.map { try MetadataCondition(parsing: $0) })
+        if text != nil || image != nil {
+            try searchPhotos(db, filter: filter)
+            return
+        }
+        let collection = try db.collection(named: name)
+        var flat: [Float]
+        if let vector {
+            flat = try parseVector(vector, option: "--vector")
+            guard flat.count == collection.dimension else {
+                throw CLIError("--vector has \(flat.count) components but collection '\(name)' has dimension \(collection.dimension)")
             }
-            let collection = try db.collection(named: name)
-            var flat: [Float]
-            if let vector {
-                flat = try parseVector(vector, option: "--vector")
-                guard flat.count == collection.dimension else {
-                    throw CLIError("--vector has \(flat.count) components but collection '\(name)' has dimension \(collection.dimension)")
-                }
-            } else {
-                let chunk = try VectorFiles.readAll(queries!)
-                guard chunk.dimension == collection.dimension else {
-                    throw CLIError("\(queries!) holds \(chunk.dimension)-d vectors but collection '\(name)' has dimension \(collection.dimension)")
-                }
-                flat = chunk.vectors
+        } else {
+            let file = queries ?? ""
+            let chunk = try VectorFiles.readAll(file)
+            guard chunk.dimension == collection.dimension else {
+                throw CLIError("\(file) holds \(chunk.dimension)-d vectors but collection '\(name)' has dimension \(collection.dimension)")
             }
-            var params = SearchParameters(threads: threads)
-            if let nprobe { params.nprobe = nprobe }
-            if let ef { params.ef = ef }
-            params.rerank = rerank
-            var times: [Double] = []
-            var results: [[SearchHit]] = []
-            for _ in 0..<`repeat` {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                results = try collection.search(contiguous: flat, k: k, parameters: params, filter: filter)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-            }
+            flat = chunk.vectors
+        }
+        let params = parameters(threads: threads.count)
+        var times: [Double] = []
+        var results: [[SearchHit]] = []
+        for _ in 0..<`repeat` {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            results = try collection.search(contiguous: flat, k: k, parameters: params, filter: filter)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        if json {
+            var out = JSONLineWriter()
+            for (qi, hits) in results.enumerated() { try out.write(SearchResultsJSON(query: qi, hits: hits)) }
+            out.flush()
+        } else {
             var out = StdoutBuffer()
+            let style = JSONStyle()
             for (qi, hits) in results.enumerated() {
-                if json {
-                    out.line("{\"query\": \(qi), \"results\": [\(hits.map(jsonHit).joined(separator: ", "))]}")
-                } else {
-                    if results.count > 1 { out.line("query \(qi)") }
-                    out.line("rank  id                    distance      metadata")
-                    for (r, h) in hits.enumerated() {
-                        let rank = String(r + 1).padding(toLength: 4, withPad: " ", startingAt: 0)
-                        let id = String(h.id).padding(toLength: 20, withPad: " ", startingAt: 0)
-                        let dist = String(format: "%-12.6g", Double(h.distance))
-                        out.line("\(rank)  \(id)  \(dist)  \(h.metadata.isEmpty ? "" : jsonMetadata(h.metadata))")
-                    }
+                if results.count > 1 { out.line("query \(qi)") }
+                out.line("rank  id                    distance      metadata")
+                for (r, h) in hits.enumerated() {
+                    let rank = String(r + 1).padding(toLength: 4, withPad: " ", startingAt: 0)
+                    let id = String(h.id).padding(toLength: 20, withPad: " ", startingAt: 0)
+                    let dist = String(format: "%-12.6g", Double(h.distance))
+                    out.line("\(rank)  \(id)  \(dist)  \(h.metadata.isEmpty ? "" : try style.string(JSONMetadataValue.object(h.metadata)))")
                 }
             }
             out.flush()
-            if stats {
-                let median = times.sorted()[times.count / 2]
-                let nq = results.count
-                printErr("searched \(nq) queries (k=\(k), \(threads) threads, index \(collection.activeIndexKind)) in \(String(format: "%.2f", median * 1000)) ms (median of \(times.count)): \(Int((Double(nq) / median).rounded())) QPS")
-            }
+        }
+        if stats {
+            let median = times.sorted()[times.count / 2]
+            let nq = results.count
+            printErr("searched \(nq) queries (k=\(k), \(params.threads) threads, index \(collection.activeIndexKind)) in \(String(format: "%.2f", median * 1000)) ms (median of \(times.count)): \(Int((Double(nq) / median).rounded())) QPS")
         }
     }
 
@@ -149,44 +160,33 @@ struct SearchCommand: ParsableCommand {
     private func searchPhotos(_ db: Database, filter: SearchFilter?) throws {
         let images = try db.collection(named: name)
         let target = captions ? try captionCollection(db) : images
-        let modelURL: URL
-        if model != nil || ProcessInfo.processInfo.environment["VDB_MODEL"].map({ !$0.isEmpty }) == true {
-            modelURL = try ModelLocation.resolve(model)
-        } else if let recorded = try images.modelDirectory, FileManager.default.fileExists(atPath: recorded) {
-            modelURL = URL(fileURLWithPath: recorded)
-        } else {
-            modelURL = try ModelLocation.resolve(nil)
-        }
-        let clip = try loadModel(modelURL, threads: threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads)
-        var params = SearchParameters(threads: 1)
-        if let nprobe { params.nprobe = nprobe }
-        if let ef { params.ef = ef }
-        params.rerank = rerank
+        let clip = try ModelLocation.resolve(explicit: model, collection: images).load(threads: threads.count)
+        let params = parameters(threads: 1)
         let hits: [SearchHit]
         if let text {
             hits = try target.search(text: text, model: clip, k: k, parameters: params, filter: filter)
         } else {
             hits = try target.search(image: image ?? "", model: clip, k: k, parameters: params, filter: filter)
         }
-        var out = StdoutBuffer()
         if json {
-            out.line("{\"query\": 0, \"results\": [\(hits.map(jsonHit).joined(separator: ", "))]}")
-        } else {
-            out.line("rank  score    path" + (hits.contains { $0.metadata["caption"] != nil } ? "  (caption)" : ""))
-            for (r, h) in hits.enumerated() {
-                let rank = String(r + 1).padding(toLength: 4, withPad: " ", startingAt: 0)
-                let score = String(format: "%-7.4f", Double(h.distance))
-                let path = h.metadata["path"]?.stringValue ?? "id \(h.id)"
-                let caption = h.metadata["caption"]?.stringValue.map { "  \"\($0)\"" } ?? ""
-                out.line("\(rank)  \(score)  \(path)\(caption)")
-            }
+            try JSONLineWriter.print(SearchResultsJSON(query: 0, hits: hits))
+            return
+        }
+        var out = StdoutBuffer()
+        out.line("rank  score    path" + (hits.contains { $0.metadata["caption"] != nil } ? "  (caption)" : ""))
+        for (r, h) in hits.enumerated() {
+            let rank = String(r + 1).padding(toLength: 4, withPad: " ", startingAt: 0)
+            let score = String(format: "%-7.4f", Double(h.distance))
+            let path = h.metadata["path"]?.stringValue ?? "id \(h.id)"
+            let caption = h.metadata["caption"]?.stringValue.map { "  \"\($0)\"" } ?? ""
+            out.line("\(rank)  \(score)  \(path)\(caption)")
         }
         out.flush()
     }
 
     private func captionCollection(_ db: Database) throws -> Collection {
         do { return try db.collection(named: Ingestor.captionCollectionName(for: name)) } catch VDBError.collectionNotFound {
-            throw CLIError(IngestError.noCaptions(name).description)
+            throw IngestError.noCaptions(name)
         }
     }
 }

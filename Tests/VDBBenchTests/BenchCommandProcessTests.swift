@@ -62,18 +62,18 @@ import Testing
         let vdb = try #require(vdbExecutable(), "the vdb executable was not found next to the test bundle (swift build first)")
         let data = ["--synthetic", "50:4", "--synthetic-queries", "3"]
         let cases: [([String], String)] = [
-            (data + ["-k", "0"], "-k must be >= 1, got 0"),
-            (data + ["-k", "-1"], "-k must be >= 1, got -1"),
-            (data + ["--threads", "-2"], "--threads must be >= 0 (0 = all cores), got -2"),
-            (data + ["--runs", "0"], "--runs must be >= 1, got 0"),
+            (data + ["-k", "0"], "-k must be >= 1 (got 0)"),
+            (data + ["-k", "-1"], "-k must be >= 1 (got -1)"),
+            (data + ["--threads", "-2"], "--threads must be >= 0 (got -2)"),
+            (data + ["--runs", "0"], "--runs must be >= 1 (got 0)"),
             (data + ["--ef", "16,0"], "--ef values must be >= 1, got 0"),
             (data + ["--nprobe", "1,x"], "--nprobe wants comma-separated integers >= 1"),
-            (data + ["--M", "1"], "--M must be >= 2, got 1"),
+            (data + ["--M", "1"], "--M must be >= 2 (got 1)"),
             (data + ["--metric", "hamming"], "--metric"),
             (data + ["--index", "lsh"], "--index"),
-            (["--limit-queries", "0", "--synthetic", "50:4"], "--limit-queries must be >= 1, got 0"),
+            (["--limit-queries", "0", "--synthetic", "50:4"], "--limit-queries must be >= 1 (got 0)"),
             ([], "give --base and --queries, --dataset DIR, or --synthetic N:D[:clusters]"),
-            (["synth", "--out", "/tmp/x", "--n", "0", "--dim", "4"], "--n must be >= 1, got 0"),
+            (["synth", "--out", "/tmp/x", "--n", "0", "--dim", "4"], "--n must be >= 1 (got 0)"),
             (["synth", "--out", "/tmp/x", "--n", "5", "--dim", "4", "--metrics", "l1"], "--metrics takes l2 and/or ip"),
         ]
         for (args, expected) in cases {

@@ -57,40 +57,6 @@ func annDevDirectory() -> URL? {
     return FileManager.default.fileExists(atPath: u.appendingPathComponent("base.fvecs").path) ? u : nil
 }
 
-/// The `vdb` executable built next to the test bundle, if present.
-func vdbExecutable() -> URL? {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0..<4 {
-        let candidate = dir.appendingPathComponent("vdb")
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue,
-           FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        dir = dir.deletingLastPathComponent()
-    }
-    return nil
-}
-
-/// Runs a process to completion; returns (exit status, stdout, stderr).
-@discardableResult
-func run(_ exe: URL, _ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {
-    let p = Process()
-    p.executableURL = exe
-    p.arguments = args
-    var e = ProcessInfo.processInfo.environment
-    for (k, v) in env { e[k] = v }
-    p.environment = e
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let r = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: r, as: UTF8.self))
-}
-
 /// Writes vectors as an .fvecs file.
 func writeFvecs(_ path: String, _ vectors: [[Float]]) throws {
     var data = Data()

@@ -1,0 +1,207 @@
+import Foundation
+import Testing
+@testable import VDBCore  // SplitMix64
+
+// Runs the built `vdb` executable as a subprocess. `swift test` builds it with the tests; a test
+// that cannot find it fails (it does not skip).
+
+/// Paths inside the repository, from this file's location.
+enum Repo {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let demoModel = root.appendingPathComponent("Models/demo-clip")
+    static let samples = root.appendingPathComponent("Samples/photos")
+    static let tinyModel = root.appendingPathComponent("Tests/VDBCLIPTests/Fixtures/tiny-clip")
+    static let fixtureImages = root.appendingPathComponent("Tests/VDBCLIPTests/Fixtures/images")
+}
+
+/// What one run of `vdb` did.
+struct Output: CustomStringConvertible {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var lines: [Substring] { stdout.split(separator: "\n") }
+    var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+}
+
+/// A temporary directory (removed by `cleanup()`) and the `vdb` executable to run in it.
+struct Sandbox {
+    let url: URL
+    let vdb: URL
+
+    init(_ label: String = "vdb-cli") throws {
+        vdb = try #require(Self.executable(), "the vdb executable was not found next to the test bundle (build with `swift build`)")
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// A path inside the sandbox.
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    /// The sandbox's database directory.
+    var db: String { path("db") }
+
+    func cleanup() { try? FileManager.default.removeItem(at: url) }
+
+    /// Runs `vdb args` to completion. `$VDB_DB` and `$VDB_MODEL` are cleared unless `env` sets them.
+    @discardableResult
+    func run(_ args: [String], env: [String: String] = [:]) throws -> Output {
+        let p = Process()
+        p.executableURL = vdb
+        p.arguments = args
+        var e = ProcessInfo.processInfo.environment
+        e["VDB_DB"] = nil
+        e["VDB_MODEL"] = nil
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Read both pipes at once, so that a full stderr pipe cannot block the child.
+        nonisolated(unsafe) var errData = Data()
+        let reading = DispatchGroup()
+        DispatchQueue.global().async(group: reading) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        reading.wait()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs `vdb args` and requires exit status 0.
+    @discardableResult
+    func ok(_ args: [String], env: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws -> Output {
+        let r = try run(args, env: env)
+        #expect(r.status == 0, "vdb \(args.joined(separator: " ")): \(r)", sourceLocation: sourceLocation)
+        return r
+    }
+
+    /// Writes vectors as an .fvecs file in the sandbox and returns its path.
+    func fvecs(_ name: String, _ vectors: [[Float]]) throws -> String {
+        var data = Data()
+        for v in vectors {
+            var d = Int32(v.count).littleEndian
+            withUnsafeBytes(of: &d) { data.append(contentsOf: $0) }
+            v.withUnsafeBytes { data.append(contentsOf: $0) }
+        }
+        try data.write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    /// The built `vdb` next to the test bundle (e.g. `.build/debug/vdb`), if present.
+    static func executable() -> URL? {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("vdb")
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue,
+               FileManager.default.isExecutableFile(atPath: candidate.path) {
+                return candidate
+            }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+}
+
+/// Seeded random vectors in [-1, 1].
+func randomVectors(_ n: Int, _ d: Int, seed: UInt64) -> [[Float]] {
+    var rng = SplitMix64(seed: seed)
+    return (0..<n).map { _ in (0..<d).map { _ in Float.random(in: -1...1, using: &rng) } }
+}
+
+// MARK: - JSON output
+
+/// Decodes each line of `text` as a `T` (keys as printed: the mirrors below spell them snake_case).
+func decodeLines<T: Decodable>(_ type: T.Type, _ text: String) throws -> [T] {
+    try text.split(separator: "\n").map { try JSONDecoder().decode(T.self, from: Data($0.utf8)) }
+}
+
+/// The keys of the JSON object on one line.
+func jsonKeys(_ line: some StringProtocol) throws -> Set<String> {
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+    return Set(object.keys)
+}
+
+/// Mirrors of the shapes Docs/cli.md documents, decoded from the CLI's output.
+enum Shape {
+    /// `vdb search --json`, one per query.
+    struct Search: Decodable {
+        struct Hit: Decodable {
+            var id: UInt64
+            var distance: Float
+            var metadata: [String: MetadataJSON]
+        }
+        var query: Int
+        var results: [Hit]
+    }
+
+    /// A metadata value: string, integer, number or boolean.
+    enum MetadataJSON: Decodable, Equatable {
+        case string(String), int(Int64), double(Double), bool(Bool)
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let b = try? c.decode(Bool.self) { self = .bool(b) }
+            else if let i = try? c.decode(Int64.self) { self = .int(i) }
+            else if let d = try? c.decode(Double.self) { self = .double(d) }
+            else { self = .string(try c.decode(String.self)) }
+        }
+    }
+
+    struct Parameters: Decodable {
+        var nlist: Int
+        var m: Int
+        var efConstruction: Int
+        var seed: UInt64
+        var buildThreads: Int
+        enum CodingKeys: String, CodingKey {
+            case nlist, m, seed, efConstruction = "ef_construction", buildThreads = "build_threads"
+        }
+    }
+
+    /// `vdb info NAME --json`.
+    struct CollectionInfo: Decodable {
+        var name: String
+        var dimension: Int
+        var metric: String
+        var count: Int
+        var index: String
+        var indexBuilt: Bool
+        var parameters: Parameters
+        var bytesOnDisk: Int
+        var indexMemoryBytes: Int
+        enum CodingKeys: String, CodingKey {
+            case name, dimension, metric, count, index, parameters
+            case indexBuilt = "index_built", bytesOnDisk = "bytes_on_disk", indexMemoryBytes = "index_memory_bytes"
+        }
+    }
+
+    /// `vdb info --json`.
+    struct DatabaseInfo: Decodable {
+        var path: String
+        var bytesOnDisk: Int
+        var collections: [CollectionInfo]
+        enum CodingKeys: String, CodingKey { case path, collections, bytesOnDisk = "bytes_on_disk" }
+    }
+
+    /// `vdb index build --json`.
+    struct IndexBuild: Decodable {
+        var collection: String
+        var index: String
+        var parameters: Parameters
+        var count: Int
+        var seconds: Double
+        var indexMemoryBytes: Int
+        enum CodingKeys: String, CodingKey {
+            case collection, index, parameters, count, seconds, indexMemoryBytes = "index_memory_bytes"
+        }
+    }
+
+    /// `vdb embed --json`, one per input.
+    struct Embedding: Decodable { var embedding: [Float] }
+
+    /// `vdb classify --json`.
+    struct Classification: Decodable {
+        var image: String
+        var labels: [String]
+        var probabilities: [Float]
+    }
+}
