@@ -5,12 +5,12 @@ import Testing
 /// Malformed checkpoints must fail with an error naming the problem.
 @Suite("CLIP checkpoint errors")
 struct LoaderErrorTests {
-    /// A scratch copy of the small bf16 fixture that a test may damage.
+    /// A scratch copy of a fixture checkpoint (the small bf16 one by default) that a test may damage.
     final class Scratch {
         let dir: URL
-        init() throws {
+        init(_ fixture: String = "tiny-clip-bf16") throws {
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-clip-\(UUID().uuidString)")
-            try FileManager.default.copyItem(at: Fixtures.model("tiny-clip-bf16"), to: dir)
+            try FileManager.default.copyItem(at: Fixtures.model(fixture), to: dir)
         }
         deinit { try? FileManager.default.removeItem(at: dir) }
         var weights: URL { dir.appendingPathComponent("model.safetensors") }
