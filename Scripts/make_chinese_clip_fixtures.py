@@ -37,18 +37,16 @@ Outputs (under Tests/VDBCLIPTests/Fixtures/):
 """
 import argparse
 import json
-import math
 import os
-import subprocess
-import sys
-import tempfile
-import zipfile
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 from transformers import (BertTokenizer, BertTokenizerFast, ChineseCLIPConfig, ChineseCLIPImageProcessor,
                           ChineseCLIPModel)
+
+# Shared with the CLIP fixtures (this script's folder is on sys.path when it runs).
+from make_clip_fixtures import log, randomize, read_or_wheel, write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "Tests", "VDBCLIPTests", "Fixtures")
@@ -134,31 +132,6 @@ LABELS = ["猫", "狗", "汽车"]
 TEMPLATE = "一张{}的照片"
 
 
-def log(*a):
-    print(*a, file=sys.stderr)
-
-
-def find_vocab(args):
-    if args.vocab:
-        return open(args.vocab, "rb").read()
-    wheel_dir = args.wheel_dir
-    if wheel_dir is None:
-        wheel_dir = tempfile.mkdtemp(prefix="cnclip-")
-        subprocess.check_call([sys.executable, "-m", "pip", "download", "cn-clip", "--no-deps", "-d", wheel_dir])
-    for f in sorted(os.listdir(wheel_dir)):
-        if f.startswith("cn_clip") and f.endswith(".whl"):
-            with zipfile.ZipFile(os.path.join(wheel_dir, f)) as z:
-                return z.read("cn_clip/clip/vocab.txt")
-    raise SystemExit("cn_clip wheel not found; pass --vocab")
-
-
-def write_json(path, obj):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False)
-    log("wrote", os.path.relpath(path, ROOT), os.path.getsize(path), "bytes")
-
-
 def floats(t, digits=7):
     """Values rounded to `digits` significant digits (far below the tests' tolerances; keeps the
     JSON small)."""
@@ -223,29 +196,6 @@ def excerpt_vocab(real_vocab_lines, fast_real, captions, size, seed):
     return [real_vocab_lines[i] for i in sorted(keep)]
 
 
-def randomize(model, seed):
-    """Re-randomize every parameter: non-zero biases, LayerNorm weights != 1, weights scaled
-    ~1/sqrt(fan_in) so activations stay O(1)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            low = name.lower()
-            if name == "logit_scale":
-                p.fill_(math.log(40.0))
-            elif "layer_norm" in low or "layrnorm" in low or "layernorm" in low:
-                if name.endswith("weight"):
-                    p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
-                else:
-                    p.copy_(0.1 * torch.randn(p.shape, generator=g))
-            elif name.endswith("bias"):
-                p.copy_(0.05 * torch.randn(p.shape, generator=g))
-            elif "embedding" in low:
-                p.copy_(0.5 * torch.randn(p.shape, generator=g))
-            else:
-                fan_in = p.shape[-1] if p.dim() == 2 else int(np.prod(p.shape[1:]))
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(fan_in))
-
-
 def save_model(model, outdir, dtype, extra=None):
     os.makedirs(outdir, exist_ok=True)
     model.config.save_pretrained(outdir)
@@ -301,7 +251,7 @@ def make_model(name, seed, dtype, text, vision, projection_dim, vocab_lines, tok
     cfg = ChineseCLIPConfig(text_config=text, vision_config=vision, projection_dim=projection_dim)
     torch.manual_seed(seed)
     model = ChineseCLIPModel(cfg).eval()
-    randomize(model, seed)
+    randomize(model, seed, logit_scale=40.0)
     save_model(model, d, dtype, extra)
     if legacy:
         # Old-style config: the real values in text_config_dict / vision_config_dict (which
@@ -346,7 +296,7 @@ def main():
     ap.add_argument("--wheel-dir", help="directory holding a cn_clip wheel")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    vocab_bytes = find_vocab(args)
+    vocab_bytes = read_or_wheel(args.vocab, "cn-clip", "cn_clip/clip/vocab.txt", args.wheel_dir, "--vocab")
     vdir = os.path.join(FIXTURES, "chinese-vocab")
     os.makedirs(vdir, exist_ok=True)
     vocab_file = os.path.join(vdir, "vocab.txt")
