@@ -104,26 +104,20 @@ struct ChineseCLIPLoaderErrorTests {
         #expect(loadError(s.dir) == .missingTensor(name: "text_model.encoder.layer.1.attention.output.LayerNorm.bias"))
 
         let c = try LoaderErrorTests.Scratch("tiny-chinese-clip")
-        try c.editConfig { root in
-            var t = root["text_config"] as! [String: Any]
+        try c.editTextConfig { t in
             t["position_embedding_type"] = "relative_key"
-            root["text_config"] = t
         }
         guard case .unsupported(let what)? = loadError(c.dir) else { Issue.record("expected unsupported"); return }
         #expect(what.contains("relative_key"))
-        try c.editConfig { root in
-            var t = root["text_config"] as! [String: Any]
+        try c.editTextConfig { t in
             t["position_embedding_type"] = "absolute"
             t["type_vocab_size"] = 3  // the weights have 2 rows
-            root["text_config"] = t
         }
         #expect(loadError(c.dir) == .tensorShape(name: "text_model.embeddings.token_type_embeddings.weight",
                                                   expected: [3, 32], found: [2, 32]))
-        try c.editConfig { root in
-            var t = root["text_config"] as! [String: Any]
+        try c.editTextConfig { t in
             t["type_vocab_size"] = 2
             t["pad_token_id"] = 1000
-            root["text_config"] = t
         }
         guard case .badConfig(_, "text_config.pad_token_id", _)? = loadError(c.dir) else { Issue.record("expected badConfig"); return }
         try c.editConfig { root in root.removeValue(forKey: "text_config") }

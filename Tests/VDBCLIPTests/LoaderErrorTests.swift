@@ -36,6 +36,15 @@ struct LoaderErrorTests {
             edit(&c)
             try JSONSerialization.data(withJSONObject: c).write(to: config)
         }
+
+        /// Edits the `text_config` section of config.json.
+        func editTextConfig(_ edit: (inout [String: Any]) -> Void) throws {
+            try editConfig { c in
+                var t = c["text_config"] as? [String: Any] ?? [:]
+                edit(&t)
+                c["text_config"] = t
+            }
+        }
     }
 
     func loadError(_ dir: URL) -> CLIPError? {
@@ -113,28 +122,22 @@ struct LoaderErrorTests {
 
     @Test func badConfigValuesAreNamed() throws {
         let s = try Scratch()
-        try s.editConfig { c in
-            var t = c["text_config"] as! [String: Any]
+        try s.editTextConfig { t in
             t["num_attention_heads"] = 7
-            c["text_config"] = t
         }
         guard case .badConfig(_, let field, _)? = loadError(s.dir) else { Issue.record("expected badConfig"); return }
         #expect(field == "text_config.num_attention_heads")
 
-        try s.editConfig { c in
-            var t = c["text_config"] as! [String: Any]
+        try s.editTextConfig { t in
             t["num_attention_heads"] = 4
             t["hidden_act"] = "relu"
-            c["text_config"] = t
         }
         guard case .unsupported(let what)? = loadError(s.dir) else { Issue.record("expected unsupported"); return }
         #expect(what.contains("relu"))
 
-        try s.editConfig { c in
-            var t = c["text_config"] as! [String: Any]
+        try s.editTextConfig { t in
             t["hidden_act"] = "gelu"
             t["hidden_size"] = 64  // weights are 32 wide
-            c["text_config"] = t
         }
         guard case .tensorShape(let name, _, _)? = loadError(s.dir) else { Issue.record("expected tensorShape"); return }
         #expect(name.hasPrefix("text_model."))
