@@ -109,20 +109,34 @@ def bytes_to_unicode():
     return dict(zip(bs, [chr(c) for c in cs]))
 
 
-def find_bpe(args):
-    if args.bpe:
-        return open(args.bpe, "rb").read()
-    wheel_dir = args.wheel_dir
+def wheel_member(package, suffix, wheel_dir=None):
+    """The bytes of the first file ending in `suffix` inside `package`'s wheel in `wheel_dir`
+    (default: `pip download --no-deps` it into a temporary directory); None if absent."""
     if wheel_dir is None:
-        wheel_dir = tempfile.mkdtemp(prefix="openclip-")
-        subprocess.check_call([sys.executable, "-m", "pip", "download", "open_clip_torch", "--no-deps", "-d", wheel_dir])
+        wheel_dir = tempfile.mkdtemp(prefix=package + "-")
+        subprocess.check_call([sys.executable, "-m", "pip", "download", package, "--no-deps", "-d", wheel_dir])
+    prefix = package.replace("-", "_")
     for f in sorted(os.listdir(wheel_dir)):
-        if f.startswith("open_clip_torch") and f.endswith(".whl"):
+        if f.startswith(prefix) and f.endswith(".whl"):
             with zipfile.ZipFile(os.path.join(wheel_dir, f)) as z:
                 for name in z.namelist():
-                    if name.endswith("bpe_simple_vocab_16e6.txt.gz"):
+                    if name.endswith(suffix):
                         return z.read(name)
-    raise SystemExit("bpe_simple_vocab_16e6.txt.gz not found; pass --bpe")
+    return None
+
+
+def read_or_wheel(path, package, suffix, wheel_dir, flag):
+    """The bytes of `path` if given, else of the file ending in `suffix` in `package`'s wheel."""
+    if path:
+        return open(path, "rb").read()
+    data = wheel_member(package, suffix, wheel_dir)
+    if data is None:
+        raise SystemExit(f"{suffix} not found in the {package} wheel; pass {flag}")
+    return data
+
+
+def find_bpe(args):
+    return read_or_wheel(args.bpe, "open_clip_torch", "bpe_simple_vocab_16e6.txt.gz", args.wheel_dir, "--bpe")
 
 
 def write_tokenizer(outdir, bpe_gz):
@@ -173,15 +187,17 @@ def write_tokenizer(outdir, bpe_gz):
 # Models
 # --------------------------------------------------------------------------------------------
 
-def randomize(model, seed):
+def randomize(model, seed, logit_scale=50.0):
     """Re-randomize every parameter: non-zero biases, non-trivial LayerNorm weights, weights
-    scaled ~1/sqrt(fan_in) so activations stay O(1) through the layers."""
+    scaled ~1/sqrt(fan_in) so activations stay O(1) through the layers. (Also used for
+    Chinese-CLIP by make_chinese_clip_fixtures.py: BERT spells its norms `LayerNorm`.)"""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
+            low = name.lower()
             if name == "logit_scale":
-                p.fill_(math.log(50.0))
-            elif "layer_norm" in name or "layrnorm" in name or "layernorm" in name:
+                p.fill_(math.log(logit_scale))
+            elif "layer_norm" in low or "layrnorm" in low or "layernorm" in low:
                 if name.endswith("weight"):
                     p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
                 else:

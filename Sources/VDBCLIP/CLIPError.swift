@@ -30,8 +30,8 @@ public enum CLIPError: Error, Sendable, Equatable, CustomStringConvertible {
             return "missing file \(path)" + (hint.isEmpty ? "" : ": \(hint)")
         case .pytorchBinOnly(let dir):
             return "\(dir) has only pytorch_model.bin (a PyTorch pickle), which vdb does not read. Convert it to "
-                + "safetensors once with: python -c \"from transformers import CLIPModel; d='\(dir)'; "
-                + "CLIPModel.from_pretrained(d).save_pretrained(d, safe_serialization=True)\""
+                + "safetensors once with: python -c \"from transformers import AutoModel; d='\(dir)'; "
+                + "AutoModel.from_pretrained(d).save_pretrained(d, safe_serialization=True)\""
         case .badConfig(let file, let field, let problem):
             return "\(file): field '\(field)': \(problem)"
         case .unsupported(let what):

@@ -2,7 +2,8 @@ import COpenBLAS
 import Foundation
 
 /// A CLIP model (both towers, tokenizer and preprocessing settings) loaded from a Hugging Face
-/// checkpoint directory, running on the CPU with OpenBLAS.
+/// checkpoint directory, running on the CPU with OpenBLAS: OpenAI CLIP (`model_type: clip`) or
+/// Chinese-CLIP (`chinese_clip`, BERT text tower and WordPiece tokenizer); the API is the same.
 ///
 /// ```swift
 /// let model = try CLIPModel.load(directory: URL(fileURLWithPath: "clip-vit-base-patch32"))
@@ -23,9 +24,10 @@ public final class CLIPModel: Sendable {
     public let config: CLIPConfig
     /// How images must be preprocessed for this checkpoint (`preprocessor_config.json`).
     public let preprocess: CLIPPreprocessConfig
-    /// The tokenizer (`vocab.json` + `merges.txt`); nil when the directory has no tokenizer files
-    /// (then only `embed(tokenIDs:)` and the image side work).
-    public let tokenizer: CLIPTokenizer?
+    /// The tokenizer of the checkpoint's family: `CLIPTokenizer` (`vocab.json` + `merges.txt`) or
+    /// `BertTokenizer` (`vocab.txt` + `tokenizer_config.json`); nil when the directory has no
+    /// tokenizer files (then only `embed(tokenIDs:)` and the image side work).
+    public let tokenizer: (any TextTokenizer)?
     /// `logit_scale` as stored (a natural log; `exp(logitScale)` multiplies cosines into logits).
     public let logitScale: Float
     /// A stable identifier of this checkpoint: SHA-256 hex digest of config.json, the
@@ -39,11 +41,13 @@ public final class CLIPModel: Sendable {
     public var embeddingDimension: Int { config.projectionDim }
 
     let vision: VisionTower
-    let text: TextTower
+    let text: any TextEncoder
 
     /// Loads a checkpoint directory: `config.json`, `model.safetensors` (memory-mapped; F32, F16
-    /// or BF16, converted to float32), `vocab.json` + `merges.txt` (optional), and
-    /// `preprocessor_config.json` (optional; CLIP defaults for the config's image size otherwise).
+    /// or BF16, converted to float32), the tokenizer files (optional: `vocab.json` + `merges.txt`
+    /// for CLIP, `vocab.txt` + `tokenizer_config.json` for Chinese-CLIP), and
+    /// `preprocessor_config.json` (optional; otherwise the family's defaults for the config's
+    /// image size: CLIP's shortest-edge resize + centre crop, Chinese-CLIP's square resize).
     ///
     /// - Parameter threads: threads for inference (default: active processor count).
     /// - Throws: `CLIPError` naming the missing file, tensor or field.
@@ -76,21 +80,14 @@ public final class CLIPModel: Sendable {
         }
         let file = try SafeTensorsFile(path: weightsPath)
         let vision = try VisionTower.load(file, config: config)
-        let text = try TextTower.load(file, config: config)
+        let text = try loadTextEncoder(file, config: config)
         let scale = try file.tensor("logit_scale", shape: [])
-        let vocab = directory.appendingPathComponent("vocab.json"), merges = directory.appendingPathComponent("merges.txt")
-        var tokenizer: CLIPTokenizer? = nil
-        if fm.fileExists(atPath: vocab.path) || fm.fileExists(atPath: merges.path) {
-            let tok = try CLIPTokenizer(vocabURL: vocab, mergesURL: merges, contextLength: config.contextLength)
-            guard tok.vocabularySize <= config.vocabSize, Int(tok.endToken) < config.vocabSize else {
-                throw CLIPError.badTokenizer(file: vocab.path,
-                    problem: "\(tok.vocabularySize) tokens but the model's vocab_size is \(config.vocabSize)")
-            }
-            tokenizer = tok
-        }
+        let tokenizer = try loadTextTokenizer(directory: directory, config: config)
         let ppURL = directory.appendingPathComponent("preprocessor_config.json")
         if let pp = fm.contents(atPath: ppURL.path) {
             preprocess = try CLIPPreprocessConfig.parse(pp, file: ppURL.path)
+        } else if case .chineseCLIP = config.family {
+            preprocess = .chineseCLIPDefaults(size: config.imageSize)
         } else {
             preprocess = .defaults(size: config.imageSize)
         }
@@ -110,10 +107,11 @@ public final class CLIPModel: Sendable {
 
     // MARK: Text
 
-    /// Token ids (start/end tokens, truncated and padded to the context length) for `text`.
+    /// Token ids (start/end tokens, truncated and padded to the tokenizer's context length) for `text`.
     public func tokenize(_ text: String) throws -> [Int32] {
         guard let tok = tokenizer else {
-            throw CLIPError.missingFile(path: "vocab.json", hint: "this checkpoint directory has no tokenizer files")
+            throw CLIPError.missingFile(path: directory.path,
+                                        hint: "this checkpoint directory has no tokenizer files (\(config.family.tokenizerFiles))")
         }
         return tok.encode(text)
     }
@@ -124,8 +122,10 @@ public final class CLIPModel: Sendable {
     }
 
     /// Projected text embeddings from token id sequences (each at most `contextLength` ids,
-    /// each id below `vocab_size`). The embedding is read at the first end token
+    /// each id below `vocab_size`). CLIP: the embedding is read at the first end token
     /// (`eos_token_id`; `argmax(ids)` for legacy configs with `eos_token_id == 2`), as in HF.
+    /// Chinese-CLIP: it is read at `[CLS]` (position 0), and trailing `pad_token_id`s are padding,
+    /// masked out as the tokenizer's `attention_mask` would.
     public func embed(tokenIDs: [[Int32]]) throws -> [[Float]] {
         for (n, ids) in tokenIDs.enumerated() {
             guard !ids.isEmpty, ids.count <= config.contextLength else {
@@ -138,7 +138,7 @@ public final class CLIPModel: Sendable {
         setBLASThreads()
         // Group texts of similar length so short captions are not padded to long ones; chunks
         // keep the activations small (about 2.5k token rows).
-        let lengths = tokenIDs.map { text.poolPosition($0) + 1 }
+        let lengths = tokenIDs.map { text.usedLength($0) }
         let order = tokenIDs.indices.sorted { lengths[$0] < lengths[$1] }
         let p = config.projectionDim, rowsBudget = 2560
         var result = [[Float]](repeating: [], count: tokenIDs.count)

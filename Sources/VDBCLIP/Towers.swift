@@ -2,7 +2,7 @@ import COpenBLAS
 import CVDBKernels
 import Foundation
 
-/// Weights of one pre-LN transformer layer (q/k/v fused into one [3D, D] matrix).
+/// Weights of one transformer layer (q/k/v fused into one [3D, D] matrix).
 struct EncoderLayerWeights: Sendable {
     let ln1Weight: Tensor, ln1Bias: Tensor
     let qkvWeight: Tensor, qkvBias: Tensor
@@ -11,26 +11,41 @@ struct EncoderLayerWeights: Sendable {
     let fc1Weight: Tensor, fc1Bias: Tensor
     let fc2Weight: Tensor, fc2Bias: Tensor
 
-    static func load(_ file: SafeTensorsFile, prefix: String, config c: CLIPTowerConfig) throws -> EncoderLayerWeights {
+    static func load(_ file: SafeTensorsFile, prefix: String, config c: CLIPTowerConfig,
+                     names n: LayerTensorNames = .clip) throws -> EncoderLayerWeights {
         let d = c.hiddenSize, i = c.intermediateSize
         func t(_ name: String, _ shape: [Int]) throws -> Tensor { try file.tensor(prefix + name, shape: shape) }
-        let q = try t("self_attn.q_proj.weight", [d, d]), k = try t("self_attn.k_proj.weight", [d, d])
-        let v = try t("self_attn.v_proj.weight", [d, d])
-        let qb = try t("self_attn.q_proj.bias", [d]), kb = try t("self_attn.k_proj.bias", [d])
-        let vb = try t("self_attn.v_proj.bias", [d])
+        let q = try t(n.query + ".weight", [d, d]), k = try t(n.key + ".weight", [d, d])
+        let v = try t(n.value + ".weight", [d, d])
+        let qb = try t(n.query + ".bias", [d]), kb = try t(n.key + ".bias", [d])
+        let vb = try t(n.value + ".bias", [d])
         let qkv = FloatStorage(count: 3 * d * d), qkvb = FloatStorage(count: 3 * d)
-        for (n, (w, b)) in [(q, qb), (k, kb), (v, vb)].enumerated() {
-            qkv.pointer.advanced(by: n * d * d).update(from: w.pointer, count: d * d)
-            qkvb.pointer.advanced(by: n * d).update(from: b.pointer, count: d)
+        for (j, (w, b)) in [(q, qb), (k, kb), (v, vb)].enumerated() {
+            qkv.pointer.advanced(by: j * d * d).update(from: w.pointer, count: d * d)
+            qkvb.pointer.advanced(by: j * d).update(from: b.pointer, count: d)
         }
         return EncoderLayerWeights(
-            ln1Weight: try t("layer_norm1.weight", [d]), ln1Bias: try t("layer_norm1.bias", [d]),
+            ln1Weight: try t(n.norm1 + ".weight", [d]), ln1Bias: try t(n.norm1 + ".bias", [d]),
             qkvWeight: Tensor(shape: [3 * d, d], storage: qkv), qkvBias: Tensor(shape: [3 * d], storage: qkvb),
-            outWeight: try t("self_attn.out_proj.weight", [d, d]), outBias: try t("self_attn.out_proj.bias", [d]),
-            ln2Weight: try t("layer_norm2.weight", [d]), ln2Bias: try t("layer_norm2.bias", [d]),
-            fc1Weight: try t("mlp.fc1.weight", [i, d]), fc1Bias: try t("mlp.fc1.bias", [i]),
-            fc2Weight: try t("mlp.fc2.weight", [d, i]), fc2Bias: try t("mlp.fc2.bias", [d]))
+            outWeight: try t(n.out + ".weight", [d, d]), outBias: try t(n.out + ".bias", [d]),
+            ln2Weight: try t(n.norm2 + ".weight", [d]), ln2Bias: try t(n.norm2 + ".bias", [d]),
+            fc1Weight: try t(n.fc1 + ".weight", [i, d]), fc1Bias: try t(n.fc1 + ".bias", [i]),
+            fc2Weight: try t(n.fc2 + ".weight", [d, i]), fc2Bias: try t(n.fc2 + ".bias", [d]))
     }
+}
+
+/// Where one encoder layer's tensors live under its prefix: CLIP's names, or BERT's (whose
+/// `norm1` follows the attention and `norm2` the MLP: post-LN).
+struct LayerTensorNames: Sendable {
+    let query, key, value, out, norm1, norm2, fc1, fc2: String
+
+    static let clip = LayerTensorNames(query: "self_attn.q_proj", key: "self_attn.k_proj", value: "self_attn.v_proj",
+                                       out: "self_attn.out_proj", norm1: "layer_norm1", norm2: "layer_norm2",
+                                       fc1: "mlp.fc1", fc2: "mlp.fc2")
+    static let bert = LayerTensorNames(query: "attention.self.query", key: "attention.self.key",
+                                       value: "attention.self.value", out: "attention.output.dense",
+                                       norm1: "attention.output.LayerNorm", norm2: "output.LayerNorm",
+                                       fc1: "intermediate.dense", fc2: "output.dense")
 }
 
 /// Y[M, N] (row stride ldy) = beta * Y + X[M, K] (row stride ldx) * W[N, K]^T.
@@ -65,15 +80,19 @@ final class Workspace {
     deinit { h.deallocate(); qkv.deallocate(); attn.deallocate(); ff.deallocate(); scratch.deallocate() }
 }
 
-/// Runs the layers of a pre-LN encoder on x: [batch * seq, D] and writes the final hidden state
-/// of token `pooled[b]` of each item b to `out` ([batch, D]).
+/// Runs the layers of an encoder on x: [batch * seq, D] and writes the final hidden state of
+/// token `pooled[b]` of each item b to `out` ([batch, D]).
+///
+/// Pre-LN (CLIP): `x += attn(LN1(x)); x += mlp(LN2(x))`. Post-LN (`postNorm`, BERT):
+/// `x = LN1(x + attn(x)); x = LN2(x + mlp(x))`.
 ///
 /// Only the pooled tokens are read afterwards, so the last layer runs its query, output
 /// projection and MLP on those rows alone (keys and values still come from every token).
-/// `lengths` (per item, may be nil) lets causal attention skip tokens after the pooled one.
+/// `lengths` (per item, may be nil) lets causal attention skip tokens after the pooled one, and
+/// masks padding out of bidirectional attention.
 func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: [EncoderLayerWeights],
                 config c: CLIPTowerConfig, causal: Bool, lengths: [Int32]?, pooled: [Int32], threads: Int,
-                ws: Workspace, out: UnsafeMutablePointer<Float>) {
+                ws: Workspace, out: UnsafeMutablePointer<Float>, postNorm: Bool = false) {
     let d = c.hiddenSize, inter = c.intermediateSize, rows = batch * seq
     let act: Int32 = c.activation == .quickGELU ? Int32(VDB_ACT_QUICK_GELU) : Int32(VDB_ACT_GELU)
     let scale = 1 / Float(c.headDim).squareRoot()
@@ -84,12 +103,14 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
     let minRows = 16
     for (index, layer) in layers.enumerated() {
         let last = index == layers.count - 1
-        // h = LN1(x); qkv = h Wqkv^T + b
+        // h = LN1(x) (pre-LN) or x (post-LN); qkv = h Wqkv^T + b
         let g1 = layer.ln1Weight, b1 = layer.ln1Bias
-        parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_layernorm(X.p, d, H.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+        if !postNorm {
+            parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
+                vdb_nn_layernorm(X.p, d, H.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+            }
         }
-        gemmXWt(ws.h, ldx: d, rows: rows, layer.qkvWeight, ws.qkv, ldy: 3 * d, beta: 0)
+        gemmXWt(postNorm ? x : ws.h, ldx: d, rows: rows, layer.qkvWeight, ws.qkv, ldy: 3 * d, beta: 0)
         let qb = layer.qkvBias
         parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
             vdb_nn_bias_act(QKV.p, 3 * d, r0, r1, 3 * d, qb.pointer, Int32(VDB_ACT_NONE))
@@ -129,12 +150,19 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
             vdb_nn_bias_act(XR.p, d, r0, r1, d, ob.pointer, Int32(VDB_ACT_NONE))
         }
         gemmXWt(ar, ldx: d, rows: n, layer.outWeight, xr, ldy: d, beta: 1)
-        // h = LN2(x); ff = act(h W1^T + b1); x += ff W2^T + b2
         let g2 = layer.ln2Weight, b2 = layer.ln2Bias
-        let hr = last ? ws.attn : ws.h  // the last layer's gathered attention rows live in ws.h
+        if postNorm {
+            parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
+                vdb_nn_layernorm(XR.p, d, XR.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+            }
+        }
+        // h = LN2(x) (pre-LN) or x (post-LN); ff = act(h W1^T + b1); x += ff W2^T + b2
+        let hr = postNorm ? xr : last ? ws.attn : ws.h  // the last layer's gathered attention rows live in ws.h
         let HR = SendablePointer(hr)
-        parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_layernorm(XR.p, d, HR.p, d, r0, r1, d, g2.pointer, b2.pointer, eps)
+        if !postNorm {
+            parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
+                vdb_nn_layernorm(XR.p, d, HR.p, d, r0, r1, d, g2.pointer, b2.pointer, eps)
+            }
         }
         gemmXWt(hr, ldx: d, rows: n, layer.fc1Weight, ws.ff, ldy: inter, beta: 0)
         let f1 = layer.fc1Bias, f2 = layer.fc2Bias
@@ -143,6 +171,11 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
             vdb_nn_bias_act(XR.p, d, r0, r1, d, f2.pointer, Int32(VDB_ACT_NONE))
         }
         gemmXWt(ws.ff, ldx: inter, rows: n, layer.fc2Weight, xr, ldy: d, beta: 1)
+        if postNorm {
+            parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
+                vdb_nn_layernorm(XR.p, d, XR.p, d, r0, r1, d, g2.pointer, b2.pointer, eps)
+            }
+        }
     }
     if layers.isEmpty {
         for b in 0..<batch { (out + b * d).update(from: x + (b * seq + Int(pooled[b])) * d, count: d) }

@@ -25,7 +25,7 @@ struct ClassifyCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("JPEG or PNG file.", valueName: "image"))
     var image: String
 
-    @Option(name: .long, help: ArgumentHelp("Comma-separated labels, e.g. \"cat,dog,car\".", valueName: "labels"))
+    @Option(name: .long, help: ArgumentHelp("Comma-separated labels (',' or '，' or '、'), e.g. \"cat,dog,car\".", valueName: "labels"))
     var labels: String
 
     @Option(name: .long, help: "Prompt template; {} is replaced by each label.")
@@ -37,7 +37,7 @@ struct ClassifyCommand: ParsableCommand {
     @OptionGroup var threads: ThreadsOption
 
     var labelList: [String] {
-        labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        labels.split(whereSeparator: { $0 == "," || $0 == "，" || $0 == "、" }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     func validate() throws {

@@ -5,12 +5,12 @@ import Testing
 /// Malformed checkpoints must fail with an error naming the problem.
 @Suite("CLIP checkpoint errors")
 struct LoaderErrorTests {
-    /// A scratch copy of the small bf16 fixture that a test may damage.
+    /// A scratch copy of a fixture checkpoint (the small bf16 one by default) that a test may damage.
     final class Scratch {
         let dir: URL
-        init() throws {
+        init(_ fixture: String = "tiny-clip-bf16") throws {
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-clip-\(UUID().uuidString)")
-            try FileManager.default.copyItem(at: Fixtures.model("tiny-clip-bf16"), to: dir)
+            try FileManager.default.copyItem(at: Fixtures.model(fixture), to: dir)
         }
         deinit { try? FileManager.default.removeItem(at: dir) }
         var weights: URL { dir.appendingPathComponent("model.safetensors") }
@@ -35,6 +35,15 @@ struct LoaderErrorTests {
             var c = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
             edit(&c)
             try JSONSerialization.data(withJSONObject: c).write(to: config)
+        }
+
+        /// Edits the `text_config` section of config.json.
+        func editTextConfig(_ edit: (inout [String: Any]) -> Void) throws {
+            try editConfig { c in
+                var t = c["text_config"] as? [String: Any] ?? [:]
+                edit(&t)
+                c["text_config"] = t
+            }
         }
     }
 
@@ -113,28 +122,22 @@ struct LoaderErrorTests {
 
     @Test func badConfigValuesAreNamed() throws {
         let s = try Scratch()
-        try s.editConfig { c in
-            var t = c["text_config"] as! [String: Any]
+        try s.editTextConfig { t in
             t["num_attention_heads"] = 7
-            c["text_config"] = t
         }
         guard case .badConfig(_, let field, _)? = loadError(s.dir) else { Issue.record("expected badConfig"); return }
         #expect(field == "text_config.num_attention_heads")
 
-        try s.editConfig { c in
-            var t = c["text_config"] as! [String: Any]
+        try s.editTextConfig { t in
             t["num_attention_heads"] = 4
             t["hidden_act"] = "relu"
-            c["text_config"] = t
         }
         guard case .unsupported(let what)? = loadError(s.dir) else { Issue.record("expected unsupported"); return }
         #expect(what.contains("relu"))
 
-        try s.editConfig { c in
-            var t = c["text_config"] as! [String: Any]
+        try s.editTextConfig { t in
             t["hidden_act"] = "gelu"
             t["hidden_size"] = 64  // weights are 32 wide
-            c["text_config"] = t
         }
         guard case .tensorShape(let name, _, _)? = loadError(s.dir) else { Issue.record("expected tensorShape"); return }
         #expect(name.hasPrefix("text_model."))
