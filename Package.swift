@@ -6,8 +6,8 @@ import PackageDescription
 // Layout:
 //   C targets       CLMDB (LMDB), COpenBLAS (cblas), CVDBKernels (vector distance kernels and the one
 //                   runtime CPU dispatch, include/vdb_isa.h), CVDBNN (CLIP LayerNorm/attention/GELU
-//                   kernels, dispatched by CVDBKernels' level), CImageCodecs (libjpeg/libpng decoding
-//                   with setjmp error handling)
+//                   kernels), CImageCodecs (libjpeg/libpng decoding with setjmp error handling,
+//                   resampling); the last two use CVDBKernels' ISA level
 //   VDBCore         storage engine on LMDB, FLAT / IVF / HNSW indexes, vector file formats
 //   VDBCLIP         CLIP checkpoints, tokenizer, image preprocessing, both towers
 //   VDBIngest       folder ingest (VDBCore + VDBCLIP)
@@ -41,7 +41,7 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CVDBKernels"),
         .target(name: "CVDBNN", dependencies: ["CVDBKernels"]),
-        .target(name: "CImageCodecs",
+        .target(name: "CImageCodecs", dependencies: ["CVDBKernels"],  // for the one CPU dispatch
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "VDBCore", dependencies: ["CLMDB", "COpenBLAS", "CVDBKernels"]),
         .target(name: "VDBCLIP", dependencies: [

@@ -6,6 +6,8 @@ import VDBCore
 import VDBIngest
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Options every command accepts.
@@ -37,8 +39,6 @@ func cli<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as VDBError {
         throw CLIError(e.description)
     } catch let e as CLIPError {
-        throw CLIError(e.description)
-    } catch let e as ImageError {
         throw CLIError(e.description)
     } catch let e as IngestError {
         throw CLIError(e.description)
