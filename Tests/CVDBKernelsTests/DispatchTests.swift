@@ -2,17 +2,21 @@ import CVDBKernels
 import Foundation
 import Testing
 
-/// One ISA level that runs on this machine, with its kernel table.
-struct Level: CustomStringConvertible, Sendable {
+/// One ISA level that runs on this machine, with its table of kernels (`vdb_kernel_table` of
+/// CVDBKernels or `vdb_nn_table` of CVDBNN).
+struct Level<Table: Sendable>: CustomStringConvertible, Sendable {
     let isa: Int32
-    let table: vdb_kernel_table
+    let table: Table
     var description: String { String(cString: vdb_isa_name(isa)) }
 
     /// Every level this CPU runs, scalar first (`DispatchTests` checks the list against /proc/cpuinfo).
-    static let all: [Level] = (0..<Int32(VDB_ISA_COUNT)).compactMap { isa in
-        vdb_kernel_table_for(isa).map { Level(isa: isa, table: $0.pointee) }
+    static func all(_ tableFor: (Int32) -> UnsafePointer<Table>?) -> [Level] {
+        (0..<Int32(VDB_ISA_COUNT)).compactMap { isa in tableFor(isa).map { Level(isa: isa, table: $0.pointee) } }
     }
 }
+
+/// The vector kernels of every level this CPU runs.
+let kernelLevels = Level.all(vdb_kernel_table_for)
 
 /// The CPU's ISA level as /proc/cpuinfo reports it (an independent check of the C detection),
 /// or nil where that file is absent.
@@ -36,11 +40,13 @@ func cpuinfoLevel() -> Int32? {
     @Test func detectionMatchesCPUInfo() throws {
         let expected = try #require(cpuinfoLevel(), "/proc/cpuinfo is needed to check the CPU detection")
         #expect(vdb_isa_best() == expected)
-        #expect(Level.all.map(\.isa) == Array(0...expected))
-        for level in Level.all { #expect(level.table.isa == level.isa) }
+        #expect(kernelLevels.map(\.isa) == Array(0...expected))
+        #expect(nnLevels.map(\.isa) == Array(0...expected))
+        for level in kernelLevels { #expect(level.table.isa == level.isa) }
+        for level in nnLevels { #expect(level.table.isa == level.isa) }
         #expect(vdb_kernel_table_for(expected + 1) == nil)
         #expect(vdb_kernel_table_for(-1) == nil)
-        print("[kernels] levels tested on this CPU: \(Level.all.map(\.description).joined(separator: ", "))")
+        print("[kernels] levels tested on this CPU: \(kernelLevels.map(\.description).joined(separator: ", "))")
     }
 
     /// The active level is what VDB_FORCE_ISA asks for (the best level when it is unset), and

@@ -2,6 +2,8 @@ import CVDBKernels
 import Testing
 @testable import VDBCore
 
+typealias KernelLevel = Level<vdb_kernel_table>
+
 /// Dimensions at every vector-body boundary of every level (4, 8, 16, 32 lanes) plus the common
 /// embedding sizes around 384.
 let edgeDims = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 383, 384, 385]
@@ -29,8 +31,8 @@ func row(_ x: [Float], _ i: Int, _ d: Int) -> ArraySlice<Float> { x[(i * d)..<((
 /// Every vector kernel at every ISA level this CPU runs, against plain references, for the
 /// dimensions and counts where vector bodies and tails meet.
 @Suite struct KernelLevelTests {
-    @Test(arguments: Level.all)
-    func pairKernels(level: Level) {
+    @Test(arguments: kernelLevels)
+    func pairKernels(level: KernelLevel) {
         var rng = SplitMix64(seed: 1)
         for d in edgeDims + Array(1...70) {
             let a = randomFloats(d, &rng, scale: 2), b = randomFloats(d, &rng, scale: 2)
@@ -40,8 +42,8 @@ func row(_ x: [Float], _ i: Int, _ d: Int) -> ArraySlice<Float> { x[(i * d)..<((
         }
     }
 
-    @Test(arguments: Level.all)
-    func batches(level: Level) {
+    @Test(arguments: kernelLevels)
+    func batches(level: KernelLevel) {
         var rng = SplitMix64(seed: 2)
         for d in edgeDims {
             for n in edgeCounts {
@@ -63,8 +65,8 @@ func row(_ x: [Float], _ i: Int, _ d: Int) -> ArraySlice<Float> { x[(i * d)..<((
 
     /// Row scans (one row at a time and four at a time) for both metrics: 0 = squared L2,
     /// 1 = negated inner product.
-    @Test(arguments: Level.all)
-    func listScans(level: Level) {
+    @Test(arguments: kernelLevels)
+    func listScans(level: KernelLevel) {
         var rng = SplitMix64(seed: 17)
         for d in edgeDims {
             for n in edgeCounts {
@@ -86,8 +88,8 @@ func row(_ x: [Float], _ i: Int, _ d: Int) -> ArraySlice<Float> { x[(i * d)..<((
 
     /// The fused score + select of exact search, for every length 0...70 and 383...385 (vector
     /// body and tails), both metrics, against a plain loop.
-    @Test(arguments: Level.all)
-    func selectScores(level: Level) {
+    @Test(arguments: kernelLevels)
+    func selectScores(level: KernelLevel) {
         var rng = SplitMix64(seed: 5)
         for n in Array(0...70) + [383, 384, 385] {
             for l2 in [true, false] {
@@ -134,8 +136,8 @@ func row(_ x: [Float], _ i: Int, _ d: Int) -> ArraySlice<Float> { x[(i * d)..<((
             for j in 0..<d { qc += q[j] * c[j]; qmc += (q[j] - c[j]) * (q[j] - c[j]) }
             for metric: Int32 in [0, 1] {
                 var scalar = [Float](repeating: .nan, count: n)
-                Level.all[0].table.sq8_scan(&st, codes, n, metric, metric == 0 ? qmc : qc, &scalar)
-                for level in Level.all.dropFirst() {
+                kernelLevels[0].table.sq8_scan(&st, codes, n, metric, metric == 0 ? qmc : qc, &scalar)
+                for level in kernelLevels.dropFirst() {
                     var out = [Float](repeating: .nan, count: n)
                     level.table.sq8_scan(&st, codes, n, metric, metric == 0 ? qmc : qc, &out)
                     #expect(out.map(\.bitPattern) == scalar.map(\.bitPattern), "\(level) d=\(d) metric=\(metric)")

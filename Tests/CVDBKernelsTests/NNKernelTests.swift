@@ -3,17 +3,10 @@ import CVDBNN
 import Foundation
 import Testing
 
-/// One ISA level that runs on this machine, with its nn kernel table (the AVX-512 level runs the
-/// AVX2 code; CVDBKernelsTests checks the level list against /proc/cpuinfo).
-struct NNLevel: CustomStringConvertible, Sendable {
-    let isa: Int32
-    let table: vdb_nn_table
-    var description: String { String(cString: vdb_isa_name(isa)) }
+typealias NNLevel = Level<vdb_nn_table>
 
-    static let all: [NNLevel] = (0..<Int32(VDB_ISA_COUNT)).compactMap { isa in
-        vdb_nn_table_for(isa).map { NNLevel(isa: isa, table: $0.pointee) }
-    }
-}
+/// The CLIP nn kernels of every level this CPU runs (the AVX-512 level runs the AVX2 code).
+let nnLevels = NNLevel.all(vdb_nn_table_for)
 
 /// Deterministic values in [-scale, scale] (no generator state needed).
 func values(_ n: Int, salt: Int, scale: Float = 1) -> [Float] {
@@ -29,7 +22,7 @@ func maxAbsDiff(_ a: [Float], _ b: [Double]) -> Double {
 @Suite struct NNKernelTests {
     static let widths = [1, 3, 7, 8, 9, 15, 16, 17, 33, 64, 383, 384, 385]
 
-    @Test(arguments: NNLevel.all)
+    @Test(arguments: nnLevels)
     func layerNorm(level: NNLevel) {
         for n in Self.widths {
             let rows = 3, ld = n + 2
@@ -51,7 +44,7 @@ func maxAbsDiff(_ a: [Float], _ b: [Double]) -> Double {
         }
     }
 
-    @Test(arguments: NNLevel.all)
+    @Test(arguments: nnLevels)
     func biasAndActivation(level: NNLevel) {
         for n in Self.widths {
             for act in [VDB_ACT_NONE, VDB_ACT_QUICK_GELU, VDB_ACT_GELU].map({ Int32($0) }) {
@@ -73,7 +66,7 @@ func maxAbsDiff(_ a: [Float], _ b: [Double]) -> Double {
         }
     }
 
-    @Test(arguments: NNLevel.all)
+    @Test(arguments: nnLevels)
     func softmaxRows(level: NNLevel) {
         for n in Self.widths {
             let ld = n + 1
@@ -93,7 +86,7 @@ func maxAbsDiff(_ a: [Float], _ b: [Double]) -> Double {
     /// Attention on a fused QKV matrix against a direct double-precision computation: head sizes
     /// with and without the 8-wide register-blocked path, causal or not, per-item lengths and the
     /// single pooled query of the last layer.
-    @Test(arguments: NNLevel.all)
+    @Test(arguments: nnLevels)
     func attention(level: NNLevel) {
         let batch = 2, heads = 2
         for dh in [8, 12, 16] {
