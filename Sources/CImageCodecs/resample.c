@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
-#if defined(__x86_64__) || defined(__i386__)
+#include "vdb_isa.h"
+#if defined(__x86_64__)
 #include <immintrin.h>
 #define VDB_X86 1
 #endif
@@ -183,7 +184,8 @@ int vdb_resizer_init(vdb_resizer *r, int sw, int sh, int dw, int dh, int cx, int
     r->sw = sw; r->sh = sh; r->cx = cx; r->cy = cy; r->cw = cw; r->ch = ch;
     r->flip_h = flip_h; r->flip_v = flip_v;
 #ifdef VDB_X86
-    r->simd = allow_simd && __builtin_cpu_supports("avx2");
+    /* The one CPU dispatch of CVDBKernels (honours VDB_FORCE_ISA). */
+    r->simd = allow_simd && vdb_isa_active() >= VDB_ISA_AVX2;
 #else
     (void)allow_simd;
 #endif

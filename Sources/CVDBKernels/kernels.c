@@ -1,33 +1,32 @@
-/* SIMD distance kernels with one-time runtime dispatch. See include/vdb_kernels.h. */
-#include "vdb_kernels.h"
+/* Float distance kernels, one implementation per ISA level; the public functions dispatch through
+ * the table of the active level (isa.c). See include/vdb_kernels.h. */
+#include "internal.h"
+#ifdef VDB_X86_64
 #include <immintrin.h>
-#include <stdatomic.h>
+#endif
 
-/* ---------- portable ---------- */
-static float l2sq_scalar(const float *a, const float *b, size_t d) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= d; i += 4) {
-        float t0 = a[i] - b[i], t1 = a[i+1] - b[i+1], t2 = a[i+2] - b[i+2], t3 = a[i+3] - b[i+3];
-        s0 += t0 * t0; s1 += t1 * t1; s2 += t2 * t2; s3 += t3 * t3;
+/* ---------- portable ----------
+ * Plain loops that clang vectorizes for the baseline ISA (SSE2 on x86-64, NEON on arm64); the
+ * pragma allows the reordering of the float sums that vectorizing a reduction needs. */
+VDB_HIDDEN float vdb_l2sq_scalar(const float *a, const float *b, size_t d) {
+    float s = 0;
+#pragma clang loop vectorize(enable) interleave(enable)
+    for (size_t i = 0; i < d; i++) {
+        float t = a[i] - b[i];
+        s += t * t;
     }
-    for (; i < d; i++) { float t = a[i] - b[i]; s0 += t * t; }
-    return (s0 + s1) + (s2 + s3);
+    return s;
 }
-static float ip_scalar(const float *a, const float *b, size_t d) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= d; i += 4) {
-        s0 += a[i] * b[i]; s1 += a[i+1] * b[i+1]; s2 += a[i+2] * b[i+2]; s3 += a[i+3] * b[i+3];
-    }
-    for (; i < d; i++) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
+VDB_HIDDEN float vdb_ip_scalar(const float *a, const float *b, size_t d) {
+    float s = 0;
+#pragma clang loop vectorize(enable) interleave(enable)
+    for (size_t i = 0; i < d; i++) s += a[i] * b[i];
+    return s;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef VDB_X86_64
 /* ---------- AVX2 + FMA ---------- */
-__attribute__((target("avx2,fma")))
-static inline float hsum256(__m256 v) {
+VDB_TARGET_AVX2 static inline float hsum256(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
     lo = _mm_add_ps(lo, hi);
     __m128 sh = _mm_movehdup_ps(lo);
@@ -36,8 +35,7 @@ static inline float hsum256(__m256 v) {
     s = _mm_add_ss(s, sh);
     return _mm_cvtss_f32(s);
 }
-__attribute__((target("avx2,fma")))
-static float l2sq_avx2(const float *a, const float *b, size_t d) {
+VDB_HIDDEN VDB_TARGET_AVX2 float vdb_l2sq_avx2(const float *a, const float *b, size_t d) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= d; i += 16) {
@@ -54,8 +52,7 @@ static float l2sq_avx2(const float *a, const float *b, size_t d) {
     for (; i < d; i++) { float t = a[i] - b[i]; s += t * t; }
     return s;
 }
-__attribute__((target("avx2,fma")))
-static float ip_avx2(const float *a, const float *b, size_t d) {
+VDB_HIDDEN VDB_TARGET_AVX2 float vdb_ip_avx2(const float *a, const float *b, size_t d) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= d; i += 16) {
@@ -69,9 +66,8 @@ static float ip_avx2(const float *a, const float *b, size_t d) {
     return s;
 }
 
-/* ---------- AVX-512F ---------- */
-__attribute__((target("avx512f")))
-static float l2sq_avx512(const float *a, const float *b, size_t d) {
+/* ---------- AVX-512 ---------- */
+VDB_HIDDEN VDB_TARGET_AVX512 float vdb_l2sq_avx512(const float *a, const float *b, size_t d) {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= d; i += 32) {
@@ -91,8 +87,7 @@ static float l2sq_avx512(const float *a, const float *b, size_t d) {
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
-__attribute__((target("avx512f")))
-static float ip_avx512(const float *a, const float *b, size_t d) {
+VDB_HIDDEN VDB_TARGET_AVX512 float vdb_ip_avx512(const float *a, const float *b, size_t d) {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= d; i += 32) {
@@ -109,77 +104,29 @@ static float ip_avx512(const float *a, const float *b, size_t d) {
 }
 #endif
 
-/* ---------- dispatch ---------- */
-typedef float (*pair_fn)(const float *, const float *, size_t);
-static pair_fn g_l2 = 0, g_ip = 0;
-static const char *g_isa = "scalar";
-
-static void vdb_dispatch_init(void) {
-    pair_fn l2 = l2sq_scalar, ip = ip_scalar;
-    const char *isa = "scalar";
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
-        l2 = l2sq_avx512; ip = ip_avx512; isa = "avx512";
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        l2 = l2sq_avx2; ip = ip_avx2; isa = "avx2";
+/* ---------- batches: one loop per level, with that level's pair kernel inlined ---------- */
+#define VDB_BATCHES(sfx, ATTR)                                                                        \
+    VDB_HIDDEN ATTR void vdb_l2sq_batch_##sfx(const float *q, const float *base, size_t n, size_t d,  \
+                                              float *out) {                                           \
+        for (size_t i = 0; i < n; i++) out[i] = vdb_l2sq_##sfx(q, base + i * d, d);                   \
+    }                                                                                                 \
+    VDB_HIDDEN ATTR void vdb_ip_batch_##sfx(const float *q, const float *base, size_t n, size_t d,    \
+                                            float *out) {                                             \
+        for (size_t i = 0; i < n; i++) out[i] = vdb_ip_##sfx(q, base + i * d, d);                     \
+    }                                                                                                 \
+    VDB_HIDDEN ATTR void vdb_norm_sq_batch_##sfx(const float *base, size_t n, size_t d, float *out) { \
+        for (size_t i = 0; i < n; i++) out[i] = vdb_ip_##sfx(base + i * d, base + i * d, d);          \
     }
+
+VDB_BATCHES(scalar, )
+#ifdef VDB_X86_64
+VDB_BATCHES(avx2, VDB_TARGET_AVX2)
+VDB_BATCHES(avx512, VDB_TARGET_AVX512)
 #endif
-    g_isa = isa;
-    __atomic_store_n(&g_ip, ip, __ATOMIC_RELEASE);
-    __atomic_store_n(&g_l2, l2, __ATOMIC_RELEASE);
-}
 
-__attribute__((constructor)) static void vdb_kernels_ctor(void) { vdb_dispatch_init(); }
-
-static inline pair_fn get_l2(void) {
-    pair_fn f = __atomic_load_n(&g_l2, __ATOMIC_ACQUIRE);
-    if (!f) { vdb_dispatch_init(); f = g_l2; }
-    return f;
-}
-static inline pair_fn get_ip(void) {
-    pair_fn f = __atomic_load_n(&g_ip, __ATOMIC_ACQUIRE);
-    if (!f) { vdb_dispatch_init(); f = g_ip; }
-    return f;
-}
-
-float vdb_l2sq(const float *a, const float *b, size_t d) { return get_l2()(a, b, d); }
-float vdb_ip(const float *a, const float *b, size_t d) { return get_ip()(a, b, d); }
-float vdb_norm_sq(const float *a, size_t d) { return get_ip()(a, a, d); }
-
-void vdb_l2sq_batch(const float *q, const float *base, size_t n, size_t d, float *out) {
-    pair_fn f = get_l2();
-    for (size_t i = 0; i < n; i++) out[i] = f(q, base + i * d, d);
-}
-void vdb_ip_batch(const float *q, const float *base, size_t n, size_t d, float *out) {
-    pair_fn f = get_ip();
-    for (size_t i = 0; i < n; i++) out[i] = f(q, base + i * d, d);
-}
-void vdb_norm_sq_batch(const float *base, size_t n, size_t d, float *out) {
-    pair_fn f = get_ip();
-    for (size_t i = 0; i < n; i++) out[i] = f(base + i * d, base + i * d, d);
-}
-const char *vdb_kernels_isa(void) { get_l2(); return g_isa; }
-
-/* ---------- helpers for exact (FLAT) search ---------- */
-size_t vdb_select_le(const float *scores, size_t n, float threshold, uint32_t *out) {
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        /* Branch-free append: the index is always written, the count advances only on a hit. */
-        out[m] = (uint32_t)i;
-        m += (scores[i] <= threshold);
-    }
-    return m;
-}
-void vdb_scores_from_ip(float *c, size_t n, float qnorm, const float *xnorms, int l2) {
-    if (l2) {
-        for (size_t i = 0; i < n; i++) c[i] = qnorm + xnorms[i] - 2.0f * c[i];
-    } else {
-        for (size_t i = 0; i < n; i++) c[i] = -c[i];
-    }
-}
-static size_t select_scores_scalar(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
-                                   float threshold, uint32_t *out_idx, float *out_score) {
+/* ---------- fused score + select for exact (FLAT) search ---------- */
+VDB_HIDDEN size_t vdb_select_scores_from_ip_scalar(const float *c, size_t n, float qnorm, const float *xnorms,
+                                                   int l2, float threshold, uint32_t *out_idx, float *out_score) {
     size_t m = 0;
     if (l2) {
         for (size_t i = 0; i < n; i++) {
@@ -199,11 +146,17 @@ static size_t select_scores_scalar(const float *c, size_t n, float qnorm, const 
     return m;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef VDB_X86_64
+/* AVX2 has no compress-store: the portable loop is as good. */
+VDB_HIDDEN size_t vdb_select_scores_from_ip_avx2(const float *c, size_t n, float qnorm, const float *xnorms,
+                                                 int l2, float threshold, uint32_t *out_idx, float *out_score) {
+    return vdb_select_scores_from_ip_scalar(c, n, qnorm, xnorms, l2, threshold, out_idx, out_score);
+}
+
 /* AVX-512: 16 scores per step, survivors written with compress-stores (usually none). */
-__attribute__((target("avx512f")))
-static size_t select_scores_avx512(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
-                                   float threshold, uint32_t *out_idx, float *out_score) {
+VDB_HIDDEN VDB_TARGET_AVX512 size_t vdb_select_scores_from_ip_avx512(const float *c, size_t n, float qnorm,
+                                                                     const float *xnorms, int l2, float threshold,
+                                                                     uint32_t *out_idx, float *out_score) {
     size_t m = 0, i = 0;
     const __m512 thr = _mm512_set1_ps(threshold), qn = _mm512_set1_ps(qnorm), minus2 = _mm512_set1_ps(-2.0f);
     __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -230,11 +183,39 @@ static size_t select_scores_avx512(const float *c, size_t n, float qnorm, const 
 }
 #endif
 
+/* ---------- public entry points ---------- */
+float vdb_l2sq(const float *a, const float *b, size_t d) { return vdb_active_table()->l2sq(a, b, d); }
+float vdb_ip(const float *a, const float *b, size_t d) { return vdb_active_table()->ip(a, b, d); }
+float vdb_norm_sq(const float *a, size_t d) { return vdb_active_table()->ip(a, a, d); }
+
+void vdb_l2sq_batch(const float *q, const float *base, size_t n, size_t d, float *out) {
+    vdb_active_table()->l2sq_batch(q, base, n, d, out);
+}
+void vdb_ip_batch(const float *q, const float *base, size_t n, size_t d, float *out) {
+    vdb_active_table()->ip_batch(q, base, n, d, out);
+}
+void vdb_norm_sq_batch(const float *base, size_t n, size_t d, float *out) {
+    vdb_active_table()->norm_sq_batch(base, n, d, out);
+}
 size_t vdb_select_scores_from_ip(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
                                  float threshold, uint32_t *out_idx, float *out_score) {
-#if defined(__x86_64__) || defined(__i386__)
-    get_l2();
-    if (g_l2 == l2sq_avx512) return select_scores_avx512(c, n, qnorm, xnorms, l2, threshold, out_idx, out_score);
-#endif
-    return select_scores_scalar(c, n, qnorm, xnorms, l2, threshold, out_idx, out_score);
+    return vdb_active_table()->select_scores_from_ip(c, n, qnorm, xnorms, l2, threshold, out_idx, out_score);
+}
+
+/* Portable at every level (clang vectorizes the second; the first is a branch-free compaction). */
+size_t vdb_select_le(const float *scores, size_t n, float threshold, uint32_t *out) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Branch-free append: the index is always written, the count advances only on a hit. */
+        out[m] = (uint32_t)i;
+        m += (scores[i] <= threshold);
+    }
+    return m;
+}
+void vdb_scores_from_ip(float *c, size_t n, float qnorm, const float *xnorms, int l2) {
+    if (l2) {
+        for (size_t i = 0; i < n; i++) c[i] = qnorm + xnorms[i] - 2.0f * c[i];
+    } else {
+        for (size_t i = 0; i < n; i++) c[i] = -c[i];
+    }
 }

@@ -1,6 +1,10 @@
-/* 8-bit scalar quantization kernels with one-time runtime dispatch. See include/vdb_sq8.h. */
-#include "vdb_sq8.h"
+/* 8-bit scalar quantization kernels. Training, encoding and query preparation are portable; the
+ * scan has one implementation per ISA level, dispatched through the table of the active level
+ * (isa.c). See include/vdb_sq8.h. */
+#include "internal.h"
+#ifdef VDB_X86_64
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <string.h>
 
@@ -80,15 +84,15 @@ void vdb_sq8_prepare(const float *q, size_t d, const float *vmin, const float *v
 }
 
 /* ---------- integer dot products sum(wq[i] * c[i]) ---------- */
-static int32_t dot_scalar(const int16_t *w, const uint8_t *c, size_t d) {
+static inline int32_t dot_scalar(const int16_t *w, const uint8_t *c, size_t d) {
     int32_t s = 0;
+#pragma clang loop vectorize(enable) interleave(enable)
     for (size_t j = 0; j < d; j++) s += (int32_t)w[j] * (int32_t)c[j];
     return s;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2")))
-static int32_t dot_avx2(const int16_t *w, const uint8_t *c, size_t d) {
+#ifdef VDB_X86_64
+VDB_TARGET_AVX2 static inline int32_t dot_avx2(const int16_t *w, const uint8_t *c, size_t d) {
     __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
     size_t j = 0;
     for (; j + 32 <= d; j += 32) {
@@ -110,8 +114,7 @@ static int32_t dot_avx2(const int16_t *w, const uint8_t *c, size_t d) {
     return r;
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static int32_t dot_avx512(const int16_t *w, const uint8_t *c, size_t d) {
+VDB_TARGET_AVX512 static inline int32_t dot_avx512(const int16_t *w, const uint8_t *c, size_t d) {
     __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
     size_t j = 0;
     for (; j + 64 <= d; j += 64) {
@@ -134,43 +137,35 @@ static int32_t dot_avx512(const int16_t *w, const uint8_t *c, size_t d) {
 }
 #endif
 
-typedef int32_t (*dot_fn)(const int16_t *, const uint8_t *, size_t);
-static dot_fn g_dot = 0;
-static const char *g_sq8_isa = "scalar";
+/* ---------- scans: one loop per level, with that level's dot product inlined ----------
+ * The dot product is exact (integers) and contraction into FMA is off for the float steps after
+ * it, so every level gives the same scores bit for bit (and the same search results). */
+#define VDB_SQ8_SCAN(sfx, ATTR)                                                                          \
+    VDB_HIDDEN ATTR void vdb_sq8_scan_##sfx(const vdb_sq8_query *st, const uint8_t *entries, size_t n,  \
+                                            int metric, float bias, float *out) {                        \
+        _Pragma("clang fp contract(off)")                                                                \
+        const size_t d = st->d, stride = 4 + d;                                                          \
+        const float scale = st->wscale, base = st->base;                                                 \
+        for (size_t i = 0; i < n; i++) {                                                                 \
+            const uint8_t *e = entries + i * stride;                                                     \
+            float ip = base + scale * (float)dot_##sfx(st->wq, e + 4, d);                                \
+            if (metric == 0) {                                                                           \
+                float h;                                                                                 \
+                memcpy(&h, e, 4);                                                                        \
+                float s = bias + h - 2.0f * ip;                                                          \
+                out[i] = s > 0 ? s : 0;                                                                  \
+            } else {                                                                                     \
+                out[i] = -(bias + ip);                                                                   \
+            }                                                                                            \
+        }                                                                                                \
+    }
 
-static void sq8_dispatch_init(void) {
-    dot_fn f = dot_scalar;
-    const char *isa = "scalar";
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) { f = dot_avx512; isa = "avx512bw"; }
-    else if (__builtin_cpu_supports("avx2")) { f = dot_avx2; isa = "avx2"; }
+VDB_SQ8_SCAN(scalar, )
+#ifdef VDB_X86_64
+VDB_SQ8_SCAN(avx2, VDB_TARGET_AVX2)
+VDB_SQ8_SCAN(avx512, VDB_TARGET_AVX512)
 #endif
-    g_sq8_isa = isa;
-    __atomic_store_n(&g_dot, f, __ATOMIC_RELEASE);
-}
-__attribute__((constructor)) static void vdb_sq8_ctor(void) { sq8_dispatch_init(); }
-static inline dot_fn get_dot(void) {
-    dot_fn f = __atomic_load_n(&g_dot, __ATOMIC_ACQUIRE);
-    if (!f) { sq8_dispatch_init(); f = g_dot; }
-    return f;
-}
 
 void vdb_sq8_scan(const vdb_sq8_query *st, const uint8_t *entries, size_t n, int metric, float bias, float *out) {
-    dot_fn f = get_dot();
-    const size_t d = st->d, stride = 4 + d;
-    const float scale = st->wscale, base = st->base;
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *e = entries + i * stride;
-        float ip = base + scale * (float)f(st->wq, e + 4, d);
-        if (metric == 0) {
-            float h; memcpy(&h, e, 4);
-            float s = bias + h - 2.0f * ip;
-            out[i] = s > 0 ? s : 0;
-        } else {
-            out[i] = -(bias + ip);
-        }
-    }
+    vdb_active_table()->sq8_scan(st, entries, n, metric, bias, out);
 }
-
-const char *vdb_sq8_isa(void) { get_dot(); return g_sq8_isa; }

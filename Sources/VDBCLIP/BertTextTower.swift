@@ -1,4 +1,4 @@
-import CVDBKernels
+import CVDBNN
 import Foundation
 
 /// Chinese-CLIP's text tower, as transformers' `ChineseCLIPTextModel` (a BERT/RoBERTa-wwm encoder)

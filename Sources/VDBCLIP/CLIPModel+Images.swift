@@ -13,7 +13,7 @@ public enum CLIPImageInput: Sendable {
 extension CLIPModel {
     /// Decodes and preprocesses one image for this checkpoint (`preprocess`: resize, crop,
     /// normalize; EXIF orientation applied, alpha composited on white).
-    /// - Throws: `ImageError` naming the file for unreadable or corrupt images.
+    /// - Throws: `CLIPError` naming the file for unreadable or corrupt images.
     public func pixels(for image: CLIPImageInput) throws -> PixelTensor {
         switch image {
         case .file(let path): return try CLIPImageLoader.pixels(fromFile: path, config: preprocess)
@@ -24,7 +24,7 @@ extension CLIPModel {
 
     /// Projected (not normalized) embeddings of images given as files, encoded bytes or pixels.
     /// Decoding and preprocessing run on `threads` threads, then the vision tower runs batched.
-    /// - Throws: the first image's error (`ImageError`), or `CLIPError` for wrong pixel sizes.
+    /// - Throws: `CLIPError`: the first failing image's error, naming its file, or `.invalidInput` for wrong pixel sizes.
     public func embed(images: [CLIPImageInput]) throws -> [[Float]] {
         let results = ResultBox(count: images.count)
         let parts = max(1, min(threads, images.count))

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Crypto
 import Foundation
 
 /// A CLIP model (both towers, tokenizer and preprocessing settings) loaded from a Hugging Face
@@ -102,7 +103,8 @@ public final class CLIPModel: Sendable {
         self.logitScale = scale.pointer[0]
         self.threads = max(1, threads)
         self.directory = directory.standardizedFileURL
-        self.fingerprint = (configData + Data(file.headerBytes) + Data(file.sampleBytes())).withUnsafeBytes { SHA256.hex(of: $0) }
+        self.fingerprint = SHA256.hash(data: configData + Data(file.headerBytes) + Data(file.sampleBytes()))
+            .map { String(format: "%02x", $0) }.joined()
     }
 
     // MARK: Text

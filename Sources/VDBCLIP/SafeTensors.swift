@@ -58,17 +58,17 @@ final class SafeTensorsFile {
         self.path = path
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
-            throw CLIPError.io(path: path, problem: String(cString: strerror(errno)))
+            throw CLIPError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw CLIPError.io(path: path, problem: String(cString: strerror(errno))) }
+        guard fstat(fd, &st) == 0 else { throw CLIPError.unreadableFile(path: path, reason: String(cString: strerror(errno))) }
         size = Int(st.st_size)
         guard size >= 8 else {
             throw CLIPError.corruptSafetensors(path: path, problem: "file is \(size) bytes, shorter than the 8-byte header length")
         }
         guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else {
-            throw CLIPError.io(path: path, problem: "mmap failed: \(String(cString: strerror(errno)))")
+            throw CLIPError.unreadableFile(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
         }
         base = m
         var headerLength: UInt64 = 0
@@ -91,58 +91,113 @@ final class SafeTensorsFile {
 
     deinit { munmap(base, size) }
 
+    /// One header entry as written in the file. Decoding as `[Int]` refuses fractional numbers,
+    /// booleans, strings and integers beyond Int64.
+    private struct RawEntry: Decodable {
+        let dtype: String
+        let shape: [Int]
+        let data_offsets: [Int]
+    }
+
+    private struct HeaderKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// The tensor entries of a header (every key but `__metadata__`), decoded one by one so a bad
+    /// entry is reported by name.
+    private struct RawHeader: Decodable {
+        var entries: [String: RawEntry] = [:]
+        struct BadEntry: Error { let name: String; let underlying: any Error }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: HeaderKey.self)
+            for key in c.allKeys where key.stringValue != "__metadata__" {
+                do { entries[key.stringValue] = try c.decode(RawEntry.self, forKey: key) } catch {
+                    throw BadEntry(name: key.stringValue, underlying: error)
+                }
+            }
+        }
+    }
+
     private static func parseHeader(_ data: Data, dataStart: Int, fileSize: Int, path: String) throws -> [String: Entry] {
-        guard let json = try? JSONSerialization.jsonObject(with: data), let dict = json as? [String: Any] else {
-            throw CLIPError.corruptSafetensors(path: path, problem: "header is not a JSON object")
+        func corrupt(_ problem: String) -> CLIPError { .corruptSafetensors(path: path, problem: problem) }
+        let raw: RawHeader
+        do {
+            raw = try JSONDecoder().decode(RawHeader.self, from: data)
+        } catch let e as RawHeader.BadEntry {
+            let rule = "(dtype must be a string; shape and data_offsets lists of non-negative integers)"
+            let detail: String
+            switch e.underlying {
+            case DecodingError.keyNotFound(let key, _): detail = "lacks '\(key.stringValue)'"
+            case DecodingError.typeMismatch(_, let ctx), DecodingError.dataCorrupted(let ctx), DecodingError.valueNotFound(_, let ctx):
+                let field = ctx.codingPath.last { $0.intValue == nil }?.stringValue ?? "entry"
+                detail = "has a bad '\(field)' \(rule): \(ctx.debugDescription)"
+            default: detail = "is malformed \(rule): \(e.underlying)"  // e.g. 2.5 or 2^64 where an Int belongs
+            }
+            throw corrupt("header entry '\(e.name)' \(detail)")
+        } catch {
+            throw corrupt("header is not a JSON object of tensor entries")
         }
         var out: [String: Entry] = [:]
-        for (name, value) in dict where name != "__metadata__" {
-            guard let info = value as? [String: Any],
-                  let dtype = info["dtype"] as? String,
-                  let shapeAny = info["shape"] as? [Any],
-                  let offsAny = info["data_offsets"] as? [Any], offsAny.count == 2 else {
-                throw CLIPError.corruptSafetensors(path: path, problem: "header entry '\(name)' lacks dtype/shape/data_offsets")
+        let dataSize = fileSize - dataStart
+        for (name, info) in raw.entries {
+            guard let count = elementCount(info.shape) else {
+                throw corrupt("tensor '\(name)' has shape \(info.shape): dimensions must be non-negative and their product must fit in 64 bits")
             }
-            let shape = try shapeAny.map { v -> Int in
-                guard let n = (v as? NSNumber)?.intValue, n >= 0 else {
-                    throw CLIPError.corruptSafetensors(path: path, problem: "tensor '\(name)' has a bad shape")
-                }
-                return n
+            guard info.data_offsets.count == 2, info.data_offsets[0] >= 0, info.data_offsets[1] >= info.data_offsets[0] else {
+                throw corrupt("tensor '\(name)' has data_offsets \(info.data_offsets); expected [begin, end] with 0 <= begin <= end")
             }
-            guard let b = (offsAny[0] as? NSNumber)?.intValue, let e = (offsAny[1] as? NSNumber)?.intValue,
-                  b >= 0, e >= b else {
-                throw CLIPError.corruptSafetensors(path: path, problem: "tensor '\(name)' has bad data_offsets")
-            }
-            guard dataStart + e <= fileSize else {
-                throw CLIPError.corruptSafetensors(path: path,
-                    problem: "tensor '\(name)' ends at byte \(dataStart + e) but the file has \(fileSize) bytes (truncated?)")
+            let b = info.data_offsets[0], e = info.data_offsets[1]
+            guard e <= dataSize else {
+                throw corrupt("tensor '\(name)' ends at data byte \(e) but the file has \(dataSize) data bytes (truncated?)")
             }
             let elementSize: Int
-            switch dtype {
+            switch info.dtype {
             case "F32", "I32", "U32": elementSize = 4
             case "F16", "BF16", "I16": elementSize = 2
             case "F64", "I64": elementSize = 8
             case "U8", "I8", "BOOL", "F8_E4M3", "F8_E5M2": elementSize = 1
             default: elementSize = 0
             }
-            let count = shape.reduce(1, *)
-            if elementSize > 0, count * elementSize != e - b {
-                throw CLIPError.corruptSafetensors(path: path,
-                    problem: "tensor '\(name)' has \(e - b) bytes for shape \(shape) of \(dtype)")
+            if elementSize > 0 {
+                let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
+                guard !overflow else {
+                    throw corrupt("tensor '\(name)' has shape \(info.shape) of \(info.dtype): its byte size must fit in 64 bits")
+                }
+                guard bytes == e - b else {
+                    throw corrupt("tensor '\(name)' has \(e - b) bytes for shape \(info.shape) of \(info.dtype)")
+                }
             }
-            out[name] = Entry(dtype: dtype, shape: shape, begin: dataStart + b, end: dataStart + e)
+            out[name] = Entry(dtype: info.dtype, shape: info.shape, begin: dataStart + b, end: dataStart + e)
         }
         return out
+    }
+
+    /// The number of elements of `shape`, or nil when a dimension is negative or the product
+    /// overflows (hostile headers such as [2^40, 2^40] or [2^31, 2^31, 4]).
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
     }
 
     /// Reads tensor `name` as float32, checking its shape.
     func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
         guard let entry = entries[name] else { throw CLIPError.missingTensor(name: name) }
         // A [n] tensor stored as [1, n] or a scalar stored as [] / [1] is the same data.
-        let same = entry.shape == expected
-            || (entry.shape.filter { $0 != 1 } == expected.filter { $0 != 1 } && entry.shape.reduce(1, *) == expected.reduce(1, *))
-        guard same else { throw CLIPError.tensorShape(name: name, expected: expected, found: entry.shape) }
-        let count = expected.reduce(1, *)
+        // (Counts are checked: `expected` comes from config.json, which may be hostile too.)
+        guard let count = Self.elementCount(expected),
+              entry.shape == expected || (entry.shape.filter { $0 != 1 } == expected.filter { $0 != 1 }
+                                          && Self.elementCount(entry.shape) == count) else {
+            throw CLIPError.tensorShape(name: name, expected: expected, found: entry.shape)
+        }
         let storage = FloatStorage(count: count)
         let src = UnsafeRawPointer(base + entry.begin)
         let dst = storage.pointer
@@ -151,8 +206,8 @@ final class SafeTensorsFile {
             UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: count * 4)
         case "F16":
             for i in 0..<count {
-                let bits = src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-                dst[i] = Self.halfToFloat(UInt16(littleEndian: bits))
+                let bits = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                dst[i] = Float(Float16(bitPattern: bits))
             }
         case "BF16":
             for i in 0..<count {
@@ -172,21 +227,6 @@ final class SafeTensorsFile {
         let lo = (entry.begin / page) * page
         let hi = min(size, ((entry.end + page - 1) / page) * page)
         if hi > lo { _ = madvise(base + lo, hi - lo, Int32(MADV_DONTNEED)) }
-    }
-
-    /// IEEE half -> float, including subnormals, infinities and NaN.
-    @inline(__always)
-    static func halfToFloat(_ h: UInt16) -> Float {
-        let sign = UInt32(h & 0x8000) << 16
-        let exp = Int((h >> 10) & 0x1f)
-        let mant = UInt32(h & 0x3ff)
-        if exp == 0 {
-            if mant == 0 { return Float(bitPattern: sign) }
-            let v = Float(mant) * 5.960464477539063e-08  // 2^-24
-            return sign != 0 ? -v : v
-        }
-        if exp == 31 { return Float(bitPattern: sign | 0x7f80_0000 | (mant << 13)) }
-        return Float(bitPattern: sign | (UInt32(exp - 15 + 127) << 23) | (mant << 13))
     }
 
     /// A sample of the tensor bytes (first and last 4 KiB of the data) for fingerprints.

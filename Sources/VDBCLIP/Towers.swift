@@ -1,5 +1,5 @@
 import COpenBLAS
-import CVDBKernels
+import CVDBNN
 import Foundation
 
 /// Weights of one transformer layer (q/k/v fused into one [3D, D] matrix).

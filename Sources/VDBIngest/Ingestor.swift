@@ -1,8 +1,11 @@
+import Crypto
 import Foundation
 import VDBCLIP
 import VDBCore
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Settings of one ingest run.
@@ -505,7 +508,7 @@ struct WorkerContext: Sendable {
         guard let format = ImageProbe.format(of: data) else {
             return .skipped(IngestIssue(path: path, reason: "not a JPEG or PNG image (\(describeContent(data)))"))
         }
-        let hash = data.withUnsafeBytes { SHA256.hex(of: $0) }
+        let hash = sha256Hex(data)
         do {
             let (id, existing) = try identify(path)
             if let existing, existing.metadata["sha256"]?.stringValue == hash {
@@ -527,7 +530,7 @@ struct WorkerContext: Sendable {
             if let c = job.caption { m["caption"] = .string(c) }
             return .ready(Ready(id: id, path: path, pixels: result.pixels, metadata: m, caption: job.caption,
                                 hadCaption: existing?.metadata["caption"] != nil, isUpdate: existing != nil))
-        } catch let error as ImageError {
+        } catch let error as CLIPError {
             // The summary names the path already; keep only what is wrong with the file.
             var reason = String(describing: error)
             if reason.hasPrefix(path + ": ") { reason.removeFirst(path.count + 2) }
@@ -554,15 +557,17 @@ struct WorkerContext: Sendable {
 extension Ingestor {
     /// The stable id ingest gives the image at absolute `path`.
     public static func pathID(_ path: String) -> UInt64 {
-        let digest = Array(path.utf8).withUnsafeBytes { bytes -> [UInt8] in
-            var h = SHA256()
-            h.update(bytes)
-            return h.finalize()
-        }
+        let digest = SHA256.hash(data: Array(path.utf8))
         var v: UInt64 = 0
         for b in digest.prefix(8) { v = v << 8 | UInt64(b) }
         return v & 0x7fff_ffff_ffff_ffff
     }
+}
+
+/// Lower-case hex SHA-256 of `data`: an image's `sha256` metadata, by which unchanged files are
+/// recognised.
+func sha256Hex(_ data: some DataProtocol) -> String {
+    SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
 }
 
 /// A short description of what a non-image file seems to hold, for skip reasons.

@@ -4,6 +4,8 @@ import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A mistake found while a command runs (a bad file, a dimension that does not match...):

@@ -41,7 +41,15 @@ struct EndToEndImageTests {
         let px = try model.pixels(for: .file(path))
         let e = try model.embed(images: [.file(path), .encoded(data), .pixels(px)])
         #expect(e.count == 3)
-        #expect(Fixtures.maxAbsDiff([e[0]], [e[1]]) == 0)
+        // The same pixels at batch positions 0 and 1 are not bit-identical: OpenBLAS's sgemm
+        // rounds a row differently depending on where it falls in the M dimension (rows that do
+        // not fill a register block go through edge kernels that accumulate in another order;
+        // measured here: 0 for batches of 4, up to 1e-6 for other positions, with one BLAS thread
+        // too and with vdb's scalar kernels, so it is not a race and not vdb's C code). A GEMM per
+        // item would make positions agree but give up the batching, so the check is a tolerance
+        // far below anything a ranking notices, plus exact determinism for a repeated batch.
+        #expect(Fixtures.maxAbsDiff([e[0]], [e[1]]) <= 1e-5)
+        #expect(try model.embed(images: [.file(path), .encoded(data), .pixels(px)]) == e)
         #expect(Fixtures.maxAbsDiff([e[0]], [e[2]]) <= 1e-6)
         #expect(CLIPModel.cosine(e[0], Fixtures.floats(first["embedding"])) >= 0.9999)
         let probs = try model.classify(image: .file(path), labels: ["cat", "dog"])

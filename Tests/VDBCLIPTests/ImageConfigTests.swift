@@ -50,10 +50,11 @@ struct ImageConfigTests {
         for (json, field) in [(#"{"resample": 2}"#, "resample"), (#"{"image_mean": [0.5, 0.5]}"#, "image_mean"),
                               (#"{"size": {"longest_edge": 3}}"#, "size"), (#"{"size": "big"}"#, "size"),
                               (#"{"image_std": [1, 0, 1]}"#, "image_std"), (#"{"crop_size": 0}"#, "crop_size")] {
-            let error = try #require(throws: ImageError.self) {
+            let error = try #require(throws: CLIPError.self) {
                 try CLIPPreprocessConfig.decode(json: Data(json.utf8))
             }
             #expect(error.description.contains(field), "\(json): \(error)")
+            #expect(error.description.hasPrefix("preprocessor_config.json: field '"), "\(json): \(error)")
         }
     }
 }
@@ -70,7 +71,7 @@ struct ImageConfigCompatTests {
         c.shortestEdge = 64
         #expect(c.size == .shortestEdge(64))
         #expect(c.mean == CLIPPreprocessConfig.clipMean && c.std == CLIPPreprocessConfig.clipStd)
-        let error = try #require(throws: ImageError.self) {
+        let error = try #require(throws: CLIPError.self) {
             try CLIPPreprocessConfig.parse(Data("[1]".utf8), file: "bad/preprocessor_config.json")
         }
         #expect(error.description.contains("bad/preprocessor_config.json"), "\(error)")

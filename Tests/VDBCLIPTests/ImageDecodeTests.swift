@@ -4,32 +4,32 @@ import Testing
 
 @Suite("Image decoding, probing and bad inputs")
 struct ImageDecodeTests {
-    @Test("bad files fail with the right ImageError naming the file")
+    @Test("bad files fail with the right CLIPError naming the file")
     func badFiles() throws {
-        let cases: [(String, (ImageError) -> Bool)] = [
-            ("truncated.jpg", { if case .truncated(_, .jpeg, _) = $0 { return true }; return false }),
-            ("truncated.png", { if case .truncated(_, .png, _) = $0 { return true }; return false }),
-            ("empty.jpg", { if case .empty = $0 { return true }; return false }),
-            ("text.jpg", { if case .unknownFormat = $0 { return true }; return false }),
-            ("corrupt.jpg", { if case .corrupt(_, .jpeg, _) = $0 { return true }; return false }),
+        let cases: [(String, (CLIPError) -> Bool)] = [
+            ("truncated.jpg", { if case .truncatedImage(_, .jpeg, _) = $0 { return true }; return false }),
+            ("truncated.png", { if case .truncatedImage(_, .png, _) = $0 { return true }; return false }),
+            ("empty.jpg", { if case .emptyImage = $0 { return true }; return false }),
+            ("text.jpg", { if case .unknownImageFormat = $0 { return true }; return false }),
+            ("corrupt.jpg", { if case .corruptImage(_, .jpeg, _) = $0 { return true }; return false }),
         ]
         for (name, matches) in cases {
             let path = ImageFixtures.path(name)
             do {
                 _ = try CLIPImageLoader.pixels(fromFile: path)
                 Issue.record("\(name) decoded without error")
-            } catch let error as ImageError {
+            } catch let error as CLIPError {
                 #expect(matches(error), "\(name): unexpected \(error)")
                 #expect(error.source == path)
                 #expect(error.description.contains(path), "\(error.description)")
                 print("[image-errors] \(error.description)")
             }
         }
-        let truncated = try #require(throws: ImageError.self) {
+        let truncated = try #require(throws: CLIPError.self) {
             try CLIPImageLoader.decode(file: ImageFixtures.path("truncated.jpg"))
         }
         #expect(truncated.description.contains("Premature end of JPEG file"), "\(truncated)")
-        let text = try #require(throws: ImageError.self) {
+        let text = try #require(throws: CLIPError.self) {
             try CLIPImageLoader.decode(file: ImageFixtures.path("text.jpg"))
         }
         #expect(text.description.contains("\"this is not an i"), "\(text)")
@@ -38,28 +38,28 @@ struct ImageDecodeTests {
     @Test("missing files and directories are unreadable, with the reason")
     func unreadable() throws {
         let missing = ImageFixtures.path("does-not-exist.jpg")
-        #expect(throws: ImageError.unreadableFile(path: missing, reason: "no such file")) {
+        #expect(throws: CLIPError.unreadableFile(path: missing, reason: "no such file")) {
             try CLIPImageLoader.pixels(fromFile: missing)
         }
         let dir = ImageFixtures.directory.path
-        #expect(throws: ImageError.unreadableFile(path: dir, reason: "is a directory")) {
+        #expect(throws: CLIPError.unreadableFile(path: dir, reason: "is a directory")) {
             try CLIPImageLoader.pixels(fromFile: dir)
         }
-        #expect(throws: ImageError.unreadableFile(path: missing, reason: "no such file")) {
+        #expect(throws: CLIPError.unreadableFile(path: missing, reason: "no such file")) {
             try ImageProbe.info(ofFile: missing)
         }
-        #expect(throws: ImageError.unreadableFile(path: dir, reason: "is a directory")) {
+        #expect(throws: CLIPError.unreadableFile(path: dir, reason: "is a directory")) {
             try ImageProbe.info(ofFile: dir)
         }
     }
 
     @Test("in-memory errors name the given source label")
     func memoryErrors() {
-        #expect(throws: ImageError.empty(source: "upload#3")) {
+        #expect(throws: CLIPError.emptyImage(source: "upload#3")) {
             try CLIPImageLoader.pixels(fromData: [UInt8](), source: "upload#3")
         }
         let bytes: [UInt8] = [0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0]   // GIF
-        #expect(throws: ImageError.self) { try CLIPImageLoader.pixels(fromData: bytes) }
+        #expect(throws: CLIPError.self) { try CLIPImageLoader.pixels(fromData: bytes) }
         #expect(ImageProbe.format(of: bytes) == nil)
     }
 
@@ -90,7 +90,7 @@ struct ImageDecodeTests {
         #expect(try ImageProbe.info(ofFile: ImageFixtures.path("interlaced.png")).isProgressive)
         #expect(try ImageProbe.info(ofFile: ImageFixtures.path("gray_1bit.png")).bitDepth == 1)
         #expect(try ImageProbe.info(ofFile: ImageFixtures.path("palette_4bit.png")).bitDepth == 4)
-        #expect(throws: ImageError.self) { try ImageProbe.info(ofFile: ImageFixtures.path("empty.jpg")) }
+        #expect(throws: CLIPError.self) { try ImageProbe.info(ofFile: ImageFixtures.path("empty.jpg")) }
     }
 
     @Test("all 8 EXIF orientations are applied (pixel-exact against orientation 1)")
@@ -183,8 +183,8 @@ struct ImageUnsupportedTests {
         // SOF0 precision byte follows FF C0 + 2 length bytes
         let sof = try #require(jpeg.indices.first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 })
         jpeg[sof + 4] = 12
-        let error = try #require(throws: ImageError.self) { try CLIPImageLoader.pixels(fromData: jpeg, source: "12bit.jpg") }
-        guard case .unsupported(_, .jpeg, let detail) = error else {
+        let error = try #require(throws: CLIPError.self) { try CLIPImageLoader.pixels(fromData: jpeg, source: "12bit.jpg") }
+        guard case .unsupportedImage(_, .jpeg, let detail) = error else {
             Issue.record("expected .unsupported, got \(error)")
             return
         }

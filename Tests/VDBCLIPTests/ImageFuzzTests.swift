@@ -5,8 +5,8 @@ import Testing
 @Suite("Corrupted inputs never crash")
 struct ImageFuzzTests {
     /// Deterministic mutations (bit flips, byte runs, truncations, header damage) of valid fixtures:
-    /// every call must either succeed with a well-formed tensor or throw an ImageError.
-    @Test("mutated JPEG and PNG bytes give ImageError or a valid tensor")
+    /// every call must either succeed with a well-formed tensor or throw an CLIPError.
+    @Test("mutated JPEG and PNG bytes give CLIPError or a valid tensor")
     func mutations() throws {
         var state: UInt64 = 0x2545F4914F6CDD1D
         func next() -> Int { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return Int(state >> 1) }
@@ -36,7 +36,7 @@ struct ImageFuzzTests {
                     let r = try CLIPImageLoader.preprocess(data: b, source: name)
                     #expect(r.pixels.data.count == 3 * 224 * 224 && r.pixels.data.allSatisfy { $0.isFinite })
                     ok += 1
-                } catch let e as ImageError {
+                } catch let e as CLIPError {
                     #expect(e.source == name)
                     failed += 1
                 }
@@ -44,7 +44,7 @@ struct ImageFuzzTests {
                 _ = try? CLIPImageLoader.decode(data: b)
             }
         }
-        print("[image-fuzz] \(ok) decoded, \(failed) rejected with ImageError")
+        print("[image-fuzz] \(ok) decoded, \(failed) rejected with CLIPError")
         #expect(ok + failed == files.count * 60)
         #expect(failed > 0)
     }

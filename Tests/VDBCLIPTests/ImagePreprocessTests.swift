@@ -61,7 +61,7 @@ struct ImagePreprocessTests {
         let a = try CLIPImageLoader.pixels(fromRGB8: raw)
         let b = try CLIPImageLoader.pixels(fromFile: file)
         #expect(a == b)
-        #expect(throws: ImageError.self) { try DecodedImage(width: 3, height: 3, rgb8: [1, 2, 3]) }
+        #expect(throws: CLIPError.self) { try DecodedImage(width: 3, height: 3, rgb8: [1, 2, 3]) }
     }
 
     @Test("streaming decode+resize equals decode-then-resize on every fixture; memory stays below a full decode")

@@ -168,35 +168,114 @@ struct LoaderErrorTests {
         guard case .missingFile? = loadError(s.dir.appendingPathComponent("nope")) else { Issue.record("expected missingFile"); return }
     }
 
-    @Test func halfFloatConversion() {
-        #expect(SafeTensorsFile.halfToFloat(0x3c00) == 1)
-        #expect(SafeTensorsFile.halfToFloat(0xc000) == -2)
-        #expect(SafeTensorsFile.halfToFloat(0x0001) == 5.960464477539063e-08)
-        #expect(SafeTensorsFile.halfToFloat(0x7bff) == 65504)
-        #expect(SafeTensorsFile.halfToFloat(0x7c00) == .infinity)
-        #expect(SafeTensorsFile.halfToFloat(0x7e00).isNaN)
-        #expect(SafeTensorsFile.halfToFloat(0x8000).sign == .minus)
-    }
 }
 
-/// The SHA-256 behind model fingerprints and ingest content hashes.
-@Suite struct SHA256Tests {
-    @Test func knownVectors() {
-        func hex(_ s: String) -> String { Array(s.utf8).withUnsafeBytes { SHA256.hex(of: $0) } }
-        #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
-                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        // One million 'a' fed in uneven pieces exercises the buffering across block borders.
-        var h = SHA256()
-        let chunk = [UInt8](repeating: 0x61, count: 999)
-        var fed = 0
-        while fed < 1_000_000 {
-            let n = min(999, 1_000_000 - fed)
-            chunk.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            fed += n
+/// safetensors headers that describe impossible tensors, and the float16 conversion.
+@Suite("safetensors header and dtype handling")
+struct SafeTensorsTests {
+    /// Writes a safetensors file with the given raw header JSON text and data bytes.
+    static func write(header: String, data: [UInt8]) throws -> String {
+        var h = Array(header.utf8)
+        while h.count % 8 != 0 { h.append(0x20) }
+        var bytes = withUnsafeBytes(of: UInt64(h.count).littleEndian) { Array($0) }
+        bytes += h + data
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-st-\(UUID().uuidString).safetensors").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Shapes whose element count overflows, or that are not lists of non-negative integers, are
+    /// refused with an error naming the file, the tensor and the shape (no arithmetic trap).
+    @Test(arguments: [
+        ("[1099511627776, 1099511627776]", "must fit in 64 bits"),   // 2^40 x 2^40
+        ("[9223372036854775807]", "must fit in 64 bits"),            // 2^63-1 elements of 4 bytes
+        ("[2147483648, 2147483648, 4]", "must fit in 64 bits"),      // 2^31 x 2^31 x 4
+        ("[4611686018427387904, 4]", "must fit in 64 bits"),         // 2^62 x 4
+        ("[-1, 4]", "must be non-negative"),
+        ("[2.5]", "2.5"),
+        ("[true]", "non-negative integers"),
+        ("[\"4\"]", "non-negative integers"),
+        ("[18446744073709551616]", "18446744073709551616"),          // 2^64: beyond Int64
+        ("4", "non-negative integers"),
+    ])
+    func hostileShapesAreRefused(shape: String, expected: String) throws {
+        let path = try Self.write(header: #"{"w": {"dtype": "F32", "shape": \#(shape), "data_offsets": [0, 16]}}"#,
+                                  data: [UInt8](repeating: 0, count: 16))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let error = try #require(throws: CLIPError.self) { try SafeTensorsFile(path: path) }
+        guard case .corruptSafetensors(let p, let problem) = error else { Issue.record("\(error)"); return }
+        #expect(p == path)
+        #expect(problem.contains("'w'") && problem.contains(expected), "\(problem)")
+    }
+
+    @Test func badOffsetsAreRefused() throws {
+        for (offsets, expected) in [("[0, 20]", "truncated"), ("[8, 4]", "data_offsets [8, 4]"), ("[0]", "data_offsets [0]"),
+                                    ("[-4, 12]", "data_offsets [-4, 12]"), ("[0, 9223372036854775807]", "truncated"),
+                                    ("[0, 12]", "12 bytes for shape [4]"), ("[0, 1.5]", "1.5"), ("[0, true]", "non-negative integers")] {
+            let path = try Self.write(header: #"{"w": {"dtype": "F32", "shape": [4], "data_offsets": \#(offsets)}}"#,
+                                      data: [UInt8](repeating: 0, count: 16))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let error = try #require(throws: CLIPError.self) { try SafeTensorsFile(path: path) }
+            #expect(error.description.contains(expected) && error.description.contains(path), "\(offsets): \(error)")
         }
-        #expect(h.finalize().map { String(format: "%02x", $0) }.joined()
-                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        let path = try Self.write(header: #"{"w": {"shape": [4], "data_offsets": [0, 16]}}"#, data: [UInt8](repeating: 0, count: 16))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: CLIPError.corruptSafetensors(path: path, problem: "header entry 'w' lacks 'dtype'")) { try SafeTensorsFile(path: path) }
+    }
+
+    /// A configuration asking for a tensor whose size overflows is a shape mismatch, not a trap.
+    @Test func hostileExpectedShapeIsAMismatch() throws {
+        let path = try Self.write(header: #"{"__metadata__": {"format": "pt"}, "w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}"#,
+                                  data: [UInt8](repeating: 0, count: 16))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try SafeTensorsFile(path: path)
+        #expect(throws: CLIPError.tensorShape(name: "w", expected: [1 << 40, 1 << 40], found: [4])) {
+            try file.tensor("w", shape: [1 << 40, 1 << 40])
+        }
+        #expect(try file.tensor("w", shape: [1, 4]).count == 4)
+    }
+
+    /// The IEEE half to float conversion vdb used before `Float16(bitPattern:)` (the reference).
+    static func referenceHalfToFloat(_ h: UInt16) -> Float {
+        let sign = UInt32(h & 0x8000) << 16
+        let exp = Int((h >> 10) & 0x1f)
+        let mant = UInt32(h & 0x3ff)
+        if exp == 0 {
+            if mant == 0 { return Float(bitPattern: sign) }
+            let v = Float(mant) * 5.960464477539063e-08  // 2^-24
+            return sign != 0 ? -v : v
+        }
+        if exp == 31 { return Float(bitPattern: sign | 0x7f80_0000 | (mant << 13)) }
+        return Float(bitPattern: sign | (UInt32(exp - 15 + 127) << 23) | (mant << 13))
+    }
+
+    /// Every one of the 65536 float16 bit patterns, read through the F16 tensor path, gives the
+    /// same float32 bits as the hand-written conversion did (NaNs: NaN with the same sign and
+    /// payload; a signalling NaN comes back quiet).
+    @Test func float16TensorsConvertEveryBitPatternExactly() throws {
+        let data = (0...UInt16.max).flatMap { withUnsafeBytes(of: $0.littleEndian) { Array($0) } }
+        let path = try Self.write(header: #"{"h": {"dtype": "F16", "shape": [65536], "data_offsets": [0, 131072]}}"#, data: data)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let t = try SafeTensorsFile(path: path).tensor("h", shape: [65536])
+        var mismatches = 0
+        for i in 0...Int(UInt16.max) {
+            let want = Self.referenceHalfToFloat(UInt16(i)), got = t.pointer[i]
+            if want.isNaN {
+                let quiet: UInt32 = 0x0040_0000
+                if !(got.isNaN && (got.bitPattern | quiet) == (want.bitPattern | quiet)) { mismatches += 1 }
+            } else if got.bitPattern != want.bitPattern {
+                mismatches += 1
+            }
+        }
+        #expect(mismatches == 0)
+        #expect(t.pointer[0x3c00] == 1 && t.pointer[0x0001] == 5.960464477539063e-08 && t.pointer[0x7c00] == .infinity)
+    }
+
+    /// Model fingerprints (SHA-256 through swift-crypto) are the values the hand-written SHA-256
+    /// gave, so fingerprints stored with existing collections still match.
+    @Test func fingerprintsAreUnchanged() throws {
+        #expect(ParityTests.tiny.fingerprint == "3032d8ee95edd4a2c63696f30ac50adc019a36c57d28ed1f096661b50698dee2")
+        let bf16 = try CLIPModel.load(directory: Fixtures.model("tiny-clip-bf16"), threads: 1)
+        #expect(bf16.fingerprint == "b7ede4ee8905831f6c18e859db05f45475f99194b1967e4b87578486daa2d6e4")
     }
 }

@@ -28,8 +28,10 @@ float vdb_score_f32(const float *a, const float *b, size_t d, int metric);
 static inline void vdb_spin_lock(uint8_t *l) {
     while (__atomic_exchange_n(l, (uint8_t)1, __ATOMIC_ACQUIRE)) {
         while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
             __builtin_ia32_pause();
+#elif defined(__aarch64__)
+            __asm__ __volatile__("yield");
 #endif
         }
     }

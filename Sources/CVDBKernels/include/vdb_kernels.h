@@ -3,9 +3,9 @@
 /*
  * SIMD distance kernels for vdb.
  *
- * Every function dispatches once, at first use, to the widest instruction set the CPU has
- * (AVX-512F, AVX2+FMA, or portable C), so one binary runs everywhere and is fast where it can be.
- * Pointers need no alignment. `d` is the dimension; batch variants read `n` vectors stored
+ * Every function runs the implementation of the active instruction-set level (vdb_isa.h: the
+ * widest the CPU has among AVX-512, AVX2+FMA and portable C, or VDB_FORCE_ISA), so one binary
+ * runs everywhere and is fast where it can be. Pointers need no alignment. `d` is the dimension; batch variants read `n` vectors stored
  * contiguously (row-major, `d` floats each) and write `n` results.
  */
 #include <stddef.h>
@@ -42,7 +42,7 @@ void vdb_scores_from_ip(float *c, size_t n, float qnorm, const float *xnorms, in
 size_t vdb_select_scores_from_ip(const float *c, size_t n, float qnorm, const float *xnorms, int l2,
                                  float threshold, uint32_t *out_idx, float *out_score);
 
-/** Name of the instruction set the kernels dispatched to: "avx512", "avx2" or "scalar". */
+/** Name of the active instruction-set level: "avx512", "avx2" or "scalar" (vdb_isa.h). */
 const char *vdb_kernels_isa(void);
 
 /** Prefetch the cache lines of [p, p+bytes) for reading (a hint; never faults). */

@@ -14,7 +14,8 @@
  *   |q - (c + r')|^2 = |q - c|^2 + h - 2 q . r'        (bias = |q - c|^2, from the coarse step)
  *   q . (c + r')     = q . c + q . r'                   (bias = q . c)
  * The weights w are quantized to int16 with one scale per query (relative error ~1e-5), so the
- * inner sum is an exact integer dot product (AVX-512BW / AVX2 `pmaddwd`), chosen at run time.
+ * inner sum is an exact integer dot product (AVX-512BW / AVX2 `pmaddwd` / portable C, by the
+ * active level of vdb_isa.h), so every level gives the same score.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -54,9 +55,6 @@ void vdb_sq8_prepare(const float *q, size_t d, const float *vmin, const float *v
  * (bias = q . c). Without a centroid, bias = |q|^2 (L2) or 0 (inner product).
  */
 void vdb_sq8_scan(const vdb_sq8_query *st, const uint8_t *entries, size_t n, int metric, float bias, float *out);
-
-/** Name of the instruction set the SQ8 scan dispatched to: "avx512bw", "avx2" or "scalar". */
-const char *vdb_sq8_isa(void);
 
 #ifdef __cplusplus
 }

@@ -47,7 +47,7 @@ public enum CLIPImageLoader {
     /// - Parameters:
     ///   - minimumShortSide: allow JPEG DCT scaling as long as the shorter side stays >= this (0: full size).
     ///   - source: a label used in error messages (e.g. the file path).
-    /// - Throws: `ImageError`.
+    /// - Throws: `CLIPError`.
     public static func decode(data: some ContiguousBytes, minimumShortSide: Int = 0,
                               applyOrientation: Bool = true, source: String = "<memory>") throws -> DecodedImage {
         try withDecoded(data: data, minimumShortSide: minimumShortSide, applyOrientation: applyOrientation,
@@ -69,12 +69,12 @@ public enum CLIPImageLoader {
         defer { vdb_decoded_free(&out) }
         guard rc == Int32(VDB_OK), let format = ImageFormat(code: out.format), out.pixels != nil else {
             let detail = cString(message)
-            throw ImageError(status: rc, format: sniffed, source: source, detail: detail, leading: lead)
+            throw CLIPError(status: rc, format: sniffed, source: source, detail: detail, leading: lead)
         }
         return try body(out, format)
     }
 
-    /// Reads and decodes a file. - Throws: `ImageError` naming the file.
+    /// Reads and decodes a file. - Throws: `CLIPError` naming the file.
     public static func decode(file path: String, minimumShortSide: Int = 0,
                               applyOrientation: Bool = true) throws -> DecodedImage {
         try decode(data: try readFile(path), minimumShortSide: minimumShortSide,
@@ -83,7 +83,7 @@ public enum CLIPImageLoader {
 
     // MARK: preprocessing
 
-    /// Preprocesses a JPEG/PNG file into a CLIP pixel tensor. - Throws: `ImageError` naming the file.
+    /// Preprocesses a JPEG/PNG file into a CLIP pixel tensor. - Throws: `CLIPError` naming the file.
     public static func pixels(fromFile path: String, config: CLIPPreprocessConfig = .default,
                               options: Options = .default) throws -> PixelTensor {
         try preprocess(data: try readFile(path), config: config, options: options, source: path).pixels
@@ -105,7 +105,7 @@ public enum CLIPImageLoader {
     public static func pixels(fromRGB8 image: DecodedImage, config: CLIPPreprocessConfig = .default) throws -> PixelTensor {
         guard image.width > 0, image.height > 0, image.pixels.count == image.width * image.height * 3,
               image.fullWidth > 0, image.fullHeight > 0 else {
-            throw ImageError.invalidPixels(detail: "\(image.pixels.count) bytes for \(image.width)x\(image.height) RGB8")
+            throw CLIPError.invalidPixels(detail: "\(image.pixels.count) bytes for \(image.width)x\(image.height) RGB8")
         }
         return try image.pixels.withUnsafeBufferPointer {
             try tensor(pixels: $0, width: image.width, height: image.height, fullWidth: image.fullWidth,
@@ -141,7 +141,7 @@ public enum CLIPImageLoader {
         }
         guard rc == Int32(VDB_OK) else {
             let detail = cString(message)
-            throw ImageError(status: rc, format: info.format, source: source, detail: detail, leading: "")
+            throw CLIPError(status: rc, format: info.format, source: source, detail: detail, leading: "")
         }
         let t = PixelTensor(width: g.cw, height: g.ch, data: normalize(crop: crop, width: g.cw, height: g.ch, config: config))
         return Result(pixels: t, format: info.format, width: fw, height: fh, orientation: info.orientation,
@@ -219,9 +219,9 @@ public enum CLIPImageLoader {
                                  Int32(g.rw), Int32(g.rh), Int32(g.cx), Int32(g.cy), Int32(g.cw), Int32(g.ch),
                                  dst.baseAddress)
         }
-        if rc == Int32(VDB_ERR_NO_MEMORY) { throw ImageError.outOfMemory(source: "resize") }
+        if rc == Int32(VDB_ERR_NO_MEMORY) { throw CLIPError.outOfMemory(source: "resize") }
         if rc != Int32(VDB_OK) {
-            throw ImageError.invalidPixels(detail: "resize \(width)x\(height) -> \(g.rw)x\(g.rh) crop \(g.cw)x\(g.ch) rejected")
+            throw CLIPError.invalidPixels(detail: "resize \(width)x\(height) -> \(g.rw)x\(g.rh) crop \(g.cw)x\(g.ch) rejected")
         }
         let data = normalize(crop: crop, width: g.cw, height: g.ch, config: config)
         // intermediate of the horizontal pass: (source rows under the crop window) x crop width x 3
@@ -262,16 +262,16 @@ public enum CLIPImageLoader {
     static func readFile(_ path: String) throws -> Data {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw ImageError.unreadableFile(path: path, reason: "is a directory")
+            throw CLIPError.unreadableFile(path: path, reason: "is a directory")
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ImageError.unreadableFile(path: path, reason: ImageProbe.fileProblem(path))
+            throw CLIPError.unreadableFile(path: path, reason: ImageProbe.fileProblem(path))
         }
         defer { try? handle.close() }
         do {
             return try handle.readToEnd() ?? Data()
         } catch {
-            throw ImageError.unreadableFile(path: path, reason: "\(error)")
+            throw CLIPError.unreadableFile(path: path, reason: "\(error)")
         }
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// `size` may be an int (shortest edge), `{"shortest_edge": n}` or `{"height": h, "width": w}`;
 /// `crop_size` an int or `{"height": h, "width": w}`. Only bicubic resampling (`resample` = 3,
-/// Pillow-compatible) is supported; other values are rejected with `ImageError.invalidConfig`.
+/// Pillow-compatible) is supported; other values are rejected with `CLIPError.badConfig`.
 public struct CLIPPreprocessConfig: Sendable, Codable, Equatable {
     /// How `size` resizes the image.
     public enum ResizeTarget: Sendable, Equatable {
@@ -61,7 +61,7 @@ public struct CLIPPreprocessConfig: Sendable, Codable, Equatable {
     }
 
     /// Parses `preprocessor_config.json` bytes; `file` names the source in errors.
-    /// - Throws: `ImageError.invalidConfig` naming the file and field.
+    /// - Throws: `CLIPError.badConfig` naming the file and field.
     public static func parse(_ data: Data, file: String = "preprocessor_config.json") throws -> CLIPPreprocessConfig {
         try decode(json: data, source: file)
     }
@@ -92,7 +92,7 @@ public struct CLIPPreprocessConfig: Sendable, Codable, Equatable {
 
     /// Reads `preprocessor_config.json` (pass the file or the checkpoint directory containing it).
     /// A directory without the file yields the defaults.
-    /// - Throws: `ImageError.unreadableFile` or `ImageError.invalidConfig` naming the bad field.
+    /// - Throws: `CLIPError.unreadableFile` or `CLIPError.badConfig` naming the bad field.
     public static func load(from url: URL) throws -> CLIPPreprocessConfig {
         var isDir: ObjCBool = false
         var file = url
@@ -102,7 +102,7 @@ public struct CLIPPreprocessConfig: Sendable, Codable, Equatable {
         }
         let data: Data
         do { data = try Data(contentsOf: file) } catch {
-            throw ImageError.unreadableFile(path: file.path, reason: ImageProbe.fileProblem(file.path))
+            throw CLIPError.unreadableFile(path: file.path, reason: ImageProbe.fileProblem(file.path))
         }
         return try decode(json: data, source: file.path)
     }
@@ -111,37 +111,43 @@ public struct CLIPPreprocessConfig: Sendable, Codable, Equatable {
     public static func decode(json: Data, source: String = "preprocessor_config.json") throws -> CLIPPreprocessConfig {
         do {
             return try JSONDecoder().decode(CLIPPreprocessConfig.self, from: json)
-        } catch let error as ImageError {
-            throw error
+        } catch let CLIPError.badConfig(_, field, problem) {
+            // Checks inside the decoder do not know the file: name it here.
+            throw CLIPError.badConfig(file: source, field: field, problem: problem)
         } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.dataCorrupted(ctx),
                 let DecodingError.valueNotFound(_, ctx) {
             let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ImageError.invalidConfig(detail: "\(source): field '\(field)': \(ctx.debugDescription)")
+            throw CLIPError.badConfig(file: source, field: field.isEmpty ? "(root)" : field, problem: ctx.debugDescription)
         } catch {
-            throw ImageError.invalidConfig(detail: "\(source): \(error)")
+            throw CLIPError.badConfig(file: source, field: "(root)", problem: "\(error)")
         }
     }
 
     /// Checks value ranges; called after decoding and before preprocessing.
+    /// - Throws: `CLIPError.badConfig` naming the field and value (the file is named by `parse`,
+    ///   `load` and `decode`; "preprocessing configuration" otherwise).
     public func validate() throws {
+        func bad(_ field: String, _ problem: String) -> CLIPError {
+            CLIPError.badConfig(file: "preprocessing configuration", field: field, problem: problem)
+        }
         if resample != 3 {
-            throw ImageError.invalidConfig(detail: "field 'resample' is \(resample); only 3 (bicubic) is supported")
+            throw bad("resample", "is \(resample); only 3 (bicubic) is supported")
         }
         if imageMean.count != 3 || imageStd.count != 3 {
-            throw ImageError.invalidConfig(detail: "fields 'image_mean'/'image_std' need 3 values, got \(imageMean.count)/\(imageStd.count)")
+            throw bad("image_mean/image_std", "need 3 values each, got \(imageMean.count)/\(imageStd.count)")
         }
         if imageStd.contains(where: { !($0 > 0) }) {
-            throw ImageError.invalidConfig(detail: "field 'image_std' must be positive, got \(imageStd)")
+            throw bad("image_std", "must be positive, got \(imageStd)")
         }
         switch size {
         case let .shortestEdge(n) where n <= 0 || n > 16384:
-            throw ImageError.invalidConfig(detail: "field 'size' (shortest_edge) \(n) is out of range 1...16384")
+            throw bad("size", "shortest_edge \(n) is out of range 1...16384")
         case let .exact(h, w) where h <= 0 || w <= 0 || h > 16384 || w > 16384:
-            throw ImageError.invalidConfig(detail: "field 'size' \(h)x\(w) is out of range 1...16384")
+            throw bad("size", "\(h)x\(w) is out of range 1...16384")
         default: break
         }
         if doCenterCrop && (cropHeight <= 0 || cropWidth <= 0 || cropHeight > 16384 || cropWidth > 16384) {
-            throw ImageError.invalidConfig(detail: "field 'crop_size' \(cropHeight)x\(cropWidth) is out of range 1...16384")
+            throw bad("crop_size", "\(cropHeight)x\(cropWidth) is out of range 1...16384")
         }
     }
 
@@ -183,7 +189,8 @@ public struct CLIPPreprocessConfig: Sendable, Codable, Equatable {
                           let w = try s.decodeIfPresent(Int.self, forKey: SizeKeys(stringValue: "width")) {
                     size = .exact(height: h, width: w)
                 } else {
-                    throw ImageError.invalidConfig(detail: "field 'size' needs 'shortest_edge' or 'height' and 'width'")
+                    throw CLIPError.badConfig(file: "preprocessing configuration", field: "size",
+                                              problem: "needs 'shortest_edge' or 'height' and 'width'")
                 }
             }
         }
@@ -197,7 +204,8 @@ public struct CLIPPreprocessConfig: Sendable, Codable, Equatable {
                 let s = try c.nestedContainer(keyedBy: SizeKeys.self, forKey: .cropSize)
                 guard let h = try s.decodeIfPresent(Int.self, forKey: SizeKeys(stringValue: "height")),
                       let w = try s.decodeIfPresent(Int.self, forKey: SizeKeys(stringValue: "width")) else {
-                    throw ImageError.invalidConfig(detail: "field 'crop_size' needs 'height' and 'width'")
+                    throw CLIPError.badConfig(file: "preprocessing configuration", field: "crop_size",
+                                              problem: "needs 'height' and 'width'")
                 }
                 cropHeight = h
                 cropWidth = w

@@ -21,13 +21,13 @@ public struct DecodedImage: Sendable, Equatable {
     public var peakDecodeBytes: Int
 
     /// Wraps raw RGB8 pixels (row-major, interleaved, no padding).
-    /// - Throws: `ImageError.invalidPixels` when the buffer size does not match.
+    /// - Throws: `CLIPError.invalidPixels` when the buffer size does not match.
     public init(width: Int, height: Int, rgb8 pixels: [UInt8]) throws {
         guard width > 0, height > 0, width <= 1 << 20, height <= 1 << 20 else {
-            throw ImageError.invalidPixels(detail: "dimensions \(width)x\(height) out of range")
+            throw CLIPError.invalidPixels(detail: "dimensions \(width)x\(height) out of range")
         }
         guard pixels.count == width * height * 3 else {
-            throw ImageError.invalidPixels(
+            throw CLIPError.invalidPixels(
                 detail: "\(pixels.count) bytes for \(width)x\(height) RGB8 (expected \(width * height * 3))")
         }
         self.width = width

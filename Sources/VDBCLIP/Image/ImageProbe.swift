@@ -48,7 +48,7 @@ public enum ImageProbe {
     }
 
     /// Format, dimensions and orientation from the headers of encoded bytes.
-    /// - Throws: `ImageError` (`.empty`, `.unknownFormat`, `.truncated`, `.corrupt`).
+    /// - Throws: `CLIPError` (`.emptyImage`, `.unknownImageFormat`, `.truncatedImage`, `.corruptImage`).
     public static func info(of bytes: some ContiguousBytes, source: String = "<memory>") throws -> ImageInfo {
         var info = vdb_image_info()
         let rc = bytes.withUnsafeBytes { raw in
@@ -56,7 +56,7 @@ public enum ImageProbe {
         }
         guard rc == Int32(VDB_OK), let format = ImageFormat(code: info.format) else {
             let lead = bytes.withUnsafeBytes { leadingBytes($0) }
-            throw ImageError(status: rc, format: ImageFormat(code: info.format), source: source,
+            throw CLIPError(status: rc, format: ImageFormat(code: info.format), source: source,
                              detail: "image headers are incomplete or invalid", leading: lead)
         }
         let swap = info.orientation >= 5
@@ -70,28 +70,28 @@ public enum ImageProbe {
     }
 
     /// Probes a file, reading only its first 256 KiB unless the headers extend further.
-    /// - Throws: `ImageError.unreadableFile` and the errors of `info(of:)`.
+    /// - Throws: `CLIPError.unreadableFile` and the errors of `info(of:)`.
     public static func info(ofFile path: String) throws -> ImageInfo {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw ImageError.unreadableFile(path: path, reason: "is a directory")
+            throw CLIPError.unreadableFile(path: path, reason: "is a directory")
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ImageError.unreadableFile(path: path, reason: fileProblem(path))
+            throw CLIPError.unreadableFile(path: path, reason: fileProblem(path))
         }
         defer { try? handle.close() }
         do {
             let head = try handle.read(upToCount: 256 * 1024) ?? Data()
             do {
                 return try info(of: head, source: path)
-            } catch ImageError.truncated(_, _, _) where head.count == 256 * 1024 {
+            } catch CLIPError.truncatedImage(_, _, _) where head.count == 256 * 1024 {
                 let rest = try handle.readToEnd() ?? Data()
                 return try info(of: head + rest, source: path)
             }
-        } catch let error as ImageError {
+        } catch let error as CLIPError {
             throw error
         } catch {
-            throw ImageError.unreadableFile(path: path, reason: "\(error)")
+            throw CLIPError.unreadableFile(path: path, reason: "\(error)")
         }
     }
 
@@ -112,18 +112,18 @@ public enum ImageProbe {
     }
 }
 
-extension ImageError {
+extension CLIPError {
     /// Maps a CImageCodecs status code to an error.
     init(status: Int32, format: ImageFormat?, source: String, detail: String, leading: String) {
         let fmt = format ?? .jpeg
         switch status {
-        case Int32(VDB_ERR_EMPTY): self = .empty(source: source)
-        case Int32(VDB_ERR_UNKNOWN_FORMAT): self = .unknownFormat(source: source, leadingBytes: leading)
-        case Int32(VDB_ERR_TRUNCATED): self = .truncated(source: source, format: fmt, detail: detail)
-        case Int32(VDB_ERR_UNSUPPORTED): self = .unsupported(source: source, format: fmt, detail: detail)
-        case Int32(VDB_ERR_TOO_LARGE): self = .tooLarge(source: source, detail: detail)
+        case Int32(VDB_ERR_EMPTY): self = .emptyImage(source: source)
+        case Int32(VDB_ERR_UNKNOWN_FORMAT): self = .unknownImageFormat(source: source, leadingBytes: leading)
+        case Int32(VDB_ERR_TRUNCATED): self = .truncatedImage(source: source, format: fmt, detail: detail)
+        case Int32(VDB_ERR_UNSUPPORTED): self = .unsupportedImage(source: source, format: fmt, detail: detail)
+        case Int32(VDB_ERR_TOO_LARGE): self = .imageTooLarge(source: source, detail: detail)
         case Int32(VDB_ERR_NO_MEMORY): self = .outOfMemory(source: source)
-        default: self = .corrupt(source: source, format: fmt, detail: detail)
+        default: self = .corruptImage(source: source, format: fmt, detail: detail)
         }
     }
 }

@@ -4,7 +4,8 @@
  * Neural-network helper kernels for vdb's CLIP towers (the matrix products go to BLAS; these are
  * the element-wise and attention parts around them).
  *
- * Each function dispatches once to AVX2+FMA or portable C. Matrices are row-major float32,
+ * Each function runs the AVX2+FMA or the portable code by the active level of CVDBKernels' one
+ * CPU dispatch (vdb_isa.h; the AVX-512 level runs the AVX2 code). Matrices are row-major float32,
  * pointers need no alignment. Every function works on a caller-given range of rows or
  * (batch, head) pairs so callers can split work across threads; ranges do not overlap in output.
  */
@@ -47,8 +48,20 @@ void vdb_nn_attention(const float *qkv, float *out, size_t seq, size_t heads, si
 /** In-place softmax of each of `rows` rows of length n (row stride ld). */
 void vdb_nn_softmax_rows(float *x, size_t ld, size_t rows, size_t n);
 
-/** Name of the instruction set the nn kernels dispatched to: "avx2" or "scalar". */
-const char *vdb_nn_isa(void);
+/** The nn kernels of one level (same contracts as the functions above), or NULL when that level
+ *  cannot run here. Tests use it to check every path in one process. */
+typedef struct vdb_nn_table {
+    int isa;
+    void (*layernorm)(const float *x, size_t ldx, float *out, size_t ldo, size_t row_begin, size_t row_end,
+                      size_t n, const float *gamma, const float *beta, float eps);
+    void (*bias_act)(float *x, size_t ld, size_t row_begin, size_t row_end, size_t n, const float *bias, int act);
+    void (*attention)(const float *qkv, float *out, size_t seq, size_t heads, size_t head_dim, int causal,
+                      const int32_t *lengths, const int32_t *only_query, float scale, size_t pair_begin,
+                      size_t pair_end, float *scratch);
+    void (*softmax_rows)(float *x, size_t ld, size_t rows, size_t n);
+} vdb_nn_table;
+
+const vdb_nn_table *vdb_nn_table_for(int isa);
 
 #ifdef __cplusplus
 }

@@ -3,11 +3,13 @@
  * The loops are written once as always-inline generic C and instantiated twice: for the baseline
  * target and with target("avx2,fma"), where clang vectorizes them 8 lanes wide. The exp-heavy
  * loops (quick_gelu, softmax) use an explicit AVX2 exp (Cephes polynomial, ~1 ulp) since libm's
- * expf does not vectorize. */
+ * expf does not vectorize. The level comes from CVDBKernels' one CPU dispatch (vdb_isa.h); the
+ * AVX-512 level runs the AVX2 code (these loops are bound by exp and memory, not vector width). */
 #include "vdb_nn.h"
+#include "vdb_isa.h"
 #include <math.h>
 #include <string.h>
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #define VDB_NN_X86 1
 #endif
@@ -266,51 +268,41 @@ AVX2 static void attention_avx2(const float *qkv, float *out, size_t seq, size_t
 
 /* ---------------- dispatch ---------------- */
 
-static int g_isa = -1; /* 0 scalar, 1 avx2 */
-
-static int nn_isa(void) {
-    int isa = __atomic_load_n(&g_isa, __ATOMIC_ACQUIRE);
-    if (isa >= 0) return isa;
-    isa = 0;
-#ifdef VDB_NN_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = 1;
-#endif
-    __atomic_store_n(&g_isa, isa, __ATOMIC_RELEASE);
-    return isa;
+static void softmax_rows_scalar(float *x, size_t ld, size_t rows, size_t n) {
+    for (size_t r = 0; r < rows; r++) softmax_scalar(x + r * ld, n);
 }
+#ifdef VDB_NN_X86
+AVX2 static void softmax_rows_avx2(float *x, size_t ld, size_t rows, size_t n) {
+    for (size_t r = 0; r < rows; r++) softmax_avx2(x + r * ld, n);
+}
+#endif
 
-const char *vdb_nn_isa(void) { return nn_isa() ? "avx2" : "scalar"; }
+/* Levels this build has no code for stay zeroed; vdb_isa_supported never admits them. */
+static const vdb_nn_table g_tables[VDB_ISA_COUNT] = {
+    {VDB_ISA_SCALAR, layernorm_scalar, bias_act_scalar, attention_scalar, softmax_rows_scalar},
+#ifdef VDB_NN_X86
+    {VDB_ISA_AVX2, layernorm_avx2, bias_act_avx2, attention_avx2, softmax_rows_avx2},
+    {VDB_ISA_AVX512, layernorm_avx2, bias_act_avx2, attention_avx2, softmax_rows_avx2},
+#endif
+};
+
+const vdb_nn_table *vdb_nn_table_for(int isa) { return vdb_isa_supported(isa) ? &g_tables[isa] : NULL; }
+
+static inline const vdb_nn_table *active(void) { return &g_tables[vdb_isa_active()]; }
 
 void vdb_nn_layernorm(const float *x, size_t ldx, float *out, size_t ldo, size_t r0, size_t r1,
                       size_t n, const float *gamma, const float *beta, float eps) {
-#ifdef VDB_NN_X86
-    if (nn_isa()) { layernorm_avx2(x, ldx, out, ldo, r0, r1, n, gamma, beta, eps); return; }
-#endif
-    layernorm_scalar(x, ldx, out, ldo, r0, r1, n, gamma, beta, eps);
+    active()->layernorm(x, ldx, out, ldo, r0, r1, n, gamma, beta, eps);
 }
 
 void vdb_nn_bias_act(float *x, size_t ld, size_t r0, size_t r1, size_t n, const float *bias, int act) {
-#ifdef VDB_NN_X86
-    if (nn_isa()) { bias_act_avx2(x, ld, r0, r1, n, bias, act); return; }
-#endif
-    bias_act_scalar(x, ld, r0, r1, n, bias, act);
+    active()->bias_act(x, ld, r0, r1, n, bias, act);
 }
 
 void vdb_nn_attention(const float *qkv, float *out, size_t seq, size_t heads, size_t head_dim, int causal,
                       const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
-                             float *scratch) {
-#ifdef VDB_NN_X86
-    if (nn_isa()) { attention_avx2(qkv, out, seq, heads, head_dim, causal, lengths, only, scale, p0, p1, scratch); return; }
-#endif
-    attention_scalar(qkv, out, seq, heads, head_dim, causal, lengths, only, scale, p0, p1, scratch);
+                      float *scratch) {
+    active()->attention(qkv, out, seq, heads, head_dim, causal, lengths, only, scale, p0, p1, scratch);
 }
 
-void vdb_nn_softmax_rows(float *x, size_t ld, size_t rows, size_t n) {
-    for (size_t r = 0; r < rows; r++) {
-#ifdef VDB_NN_X86
-        if (nn_isa()) { softmax_avx2(x + r * ld, n); continue; }
-#endif
-        softmax_scalar(x + r * ld, n);
-    }
-}
+void vdb_nn_softmax_rows(float *x, size_t ld, size_t rows, size_t n) { active()->softmax_rows(x, ld, rows, n); }
