@@ -42,8 +42,6 @@ func cli<T>(_ body: () throws -> T) throws -> T {
         throw CLIError(e.description)
     } catch let e as IngestError {
         throw CLIError(e.description)
-    } catch let e as IndexError {
-        throw CLIError(e.description)
     }
 }
 

@@ -124,7 +124,7 @@ struct IndexBuildCommand: ParsableCommand {
                 throw CLIError("collection '\(name)' is empty: import vectors before building an index")
             }
             if kind != .hnsw && p.nlist > info.count {
-                throw CLIError(IndexError.nlistExceedsVectors(nlist: p.nlist, vectors: info.count).description)
+                throw CLIError(VDBError.nlistExceedsVectors(nlist: p.nlist, vectors: info.count).description)
             }
             let bar = SendableProgress(ProgressBar(label: "building \(kind)", enabled: stderrIsTTY && !quiet))
             let start = Date()

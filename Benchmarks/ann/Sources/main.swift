@@ -144,9 +144,9 @@ let index: any VectorIndex
 if cached {
     do {
         switch kind {
-        case "hnsw": index = try HNSWIndex.load(dimension: d, metric: metric, parameters: params, reader: records)
-        case "ivf_flat": index = try IVFFlatIndex.load(dimension: d, metric: metric, parameters: params, reader: records)
-        default: index = try IVFSQ8Index.load(dimension: d, metric: metric, parameters: params, reader: records)
+        case "hnsw": index = try HNSWIndex.load(dimension: d, metric: metric, parameters: params, records: records, vectors: ContiguousSlotVectors(vectors: base, dimension: d))
+        case "ivf_flat": index = try IVFFlatIndex.load(dimension: d, metric: metric, parameters: params, records: records, vectors: ContiguousSlotVectors(vectors: base, dimension: d))
+        default: index = try IVFSQ8Index.load(dimension: d, metric: metric, parameters: params, records: records, vectors: ContiguousSlotVectors(vectors: base, dimension: d))
         }
     } catch { fail("cached records do not load: \(error)") }
 } else {
@@ -161,8 +161,7 @@ do {
     case "ivf_sq8":
         let sq = try slots.withUnsafeBufferPointer { s in try base.withUnsafeBufferPointer { v in
             try IVFSQ8Index.build(dimension: d, metric: metric, parameters: params, slots: s, vectors: v, writer: records, progress: nil) } }
-        sq.exactVectors = base.withUnsafeBufferPointer { InMemoryVectorSource(dimension: d, vectors: $0) }
-        index = sq
+        index = sq  // rerank is a collection stage now: this raw-index harness reports SQ8 distances
     default: fail("unknown index \(kind)")
     }
 } catch { fail("build failed: \(error)") }
@@ -194,12 +193,10 @@ let t1 = now()
 let reopened: any VectorIndex
 do {
     switch kind {
-    case "hnsw": reopened = try HNSWIndex.load(dimension: d, metric: metric, parameters: params, reader: records)
-    case "ivf_flat": reopened = try IVFFlatIndex.load(dimension: d, metric: metric, parameters: params, reader: records)
+    case "hnsw": reopened = try HNSWIndex.load(dimension: d, metric: metric, parameters: params, records: records, vectors: ContiguousSlotVectors(vectors: base, dimension: d))
+    case "ivf_flat": reopened = try IVFFlatIndex.load(dimension: d, metric: metric, parameters: params, records: records, vectors: ContiguousSlotVectors(vectors: base, dimension: d))
     default:
-        let sq = try IVFSQ8Index.load(dimension: d, metric: metric, parameters: params, reader: records)
-        sq.exactVectors = base.withUnsafeBufferPointer { InMemoryVectorSource(dimension: d, vectors: $0) }
-        reopened = sq
+        reopened = try IVFSQ8Index.load(dimension: d, metric: metric, parameters: params, records: records, vectors: ContiguousSlotVectors(vectors: base, dimension: d))
     }
 } catch { fail("load failed: \(error)") }
 let loadSeconds = now() - t1
@@ -227,7 +224,7 @@ for sp in settings {
         queries.withUnsafeBufferPointer { qb in
             let qbox = UncheckedBox(qb)
             runParallel(count: qcount, threads: threads) { i in
-                let r = (try? box.value.search(query: qbox.value.baseAddress! + i * dd, k: 10, parameters: sp, filter: nil)) ?? []
+                let r = (try? box.value.search(query: qbox.value.baseAddress! + i * dd, k: 10, parameters: sp, visibility: nil, filter: nil)) ?? []
                 res.ids[i] = r.map(\.slot)
             }
         }
@@ -246,7 +243,7 @@ for sp in settings {
     queries.withUnsafeBufferPointer { qb in
         for i in 0..<min(q, latencyQueries) {
             let t = now()
-            _ = try? reopened.search(query: qb.baseAddress! + i * d, k: 10, parameters: sp, filter: nil)
+            _ = try? reopened.search(query: qb.baseAddress! + i * d, k: 10, parameters: sp, visibility: nil, filter: nil)
             lat.append(now() - t)
         }
     }
