@@ -77,20 +77,20 @@ final class WriteSession {
 
 extension Environment {
     /// Runs `body` in one write transaction and commits it; every collection `body` entered into
-    /// the session sees the commit (or the abort). `body` runs again from the start if the map
-    /// had to grow.
+    /// the session sees the commit (or the abort) before the next writer starts. `body` runs
+    /// again from the start if the map had to grow.
     func writeSession<T>(_ body: (WriteSession) throws -> T) throws -> T {
         var attempt: WriteSession?
-        let (result, session) = try write({ txn -> (T, WriteSession) in
+        return try write({ txn in
             let s = WriteSession(txn: txn, env: self)
             attempt = s
-            return (try body(s), s)
+            return try body(s)
         }, onAbort: {
             attempt?.aborted()
             attempt = nil
+        }, onCommit: {
+            attempt?.committed()
         })
-        session.committed()
-        return result
     }
 }
 

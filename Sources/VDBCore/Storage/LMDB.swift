@@ -324,8 +324,9 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
     /// Runs `body` in a write transaction and commits it: all or nothing. When the map is full,
     /// the transaction is aborted, the map doubled, and `body` run again from the start.
     /// `onAbort` runs after any abort (including before a retry, and after a failed commit), so
-    /// callers can drop in-memory state they changed inside `body`.
-    func write<T>(_ body: (WriteTxn) throws -> T, onAbort: () -> Void = {}) throws -> T {
+    /// callers can drop in-memory state they changed inside `body`; `onCommit` runs after the
+    /// commit. Both run before the next writer of this process can start.
+    func write<T>(_ body: (WriteTxn) throws -> T, onAbort: () -> Void = {}, onCommit: () -> Void = {}) throws -> T {
         writeLock.lock()
         defer { writeLock.unlock() }
         while true {
@@ -371,7 +372,10 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
             // mdb_txn_commit frees the transaction whatever the outcome: never abort it after this.
             let crc = mdb_txn_commit(txn)
             gate.leaveShared()
-            if crc == 0 { return result }
+            if crc == 0 {
+                onCommit()
+                return result
+            }
             onAbort()
             if crc == MDB_MAP_FULL {
                 try grow()
