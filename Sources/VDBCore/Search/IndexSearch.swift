@@ -64,6 +64,9 @@ extension Collection {
         let sp = adjusted
         let txn = scope.txn
         let (found, stable) = try view.live.table.read(epoch: view.epoch) { visibility -> [[IndexCandidate]] in
+            // Without writes newer than the snapshot, the index's own live slots are the visible
+            // ones: no per-candidate check in its search loop.
+            let admit = visibility.showsEveryLiveSlot ? nil : visibility
             func withIDs(_ hits: [(score: Float, slot: UInt32)]) -> [IndexCandidate] {
                 hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
             }
@@ -78,7 +81,7 @@ extension Collection {
                 try queries.withUnsafeBufferPointer { qb in
                     for (j, qi) in which.enumerated() {
                         results[j] = withIDs(try index.search(query: qb.baseAddress! + qi * d, k: count, parameters: sp,
-                                                              visibility: visibility, filter: slotFilter))
+                                                              visibility: admit, filter: slotFilter))
                     }
                 }
                 if let failure { throw failure }
@@ -88,14 +91,14 @@ extension Collection {
             let firstError = Mutex<Error?>(nil)
             results.withUnsafeMutableBufferPointer { out in
                 queries.withUnsafeBufferPointer { qb in
-                    let shared = UnsafeTransfer((out, qb, visibility))
+                    let shared = UnsafeTransfer((out, qb, visibility, admit))
                     DispatchQueue.concurrentPerform(iterations: nThreads) { t in
-                        let (out, qb, visibility) = shared.value
+                        let (out, qb, visibility, admit) = shared.value
                         var j = t
                         while j < which.count {
                             do {
                                 let hits = try index.search(query: qb.baseAddress! + which[j] * d, k: count, parameters: sp,
-                                                            visibility: visibility, filter: nil)
+                                                            visibility: admit, filter: nil)
                                 out[j] = hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
                             } catch {
                                 firstError.withLock { if $0 == nil { $0 = error } }

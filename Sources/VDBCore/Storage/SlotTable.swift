@@ -35,6 +35,8 @@ final class SlotTable: @unchecked Sendable {
     /// Chunks of `chunkSize` entries: `born, died` pairs, then the ids.
     private let directory = Mutex<[UnsafeMutablePointer<Atomic<UInt64>>]>([])
     private let sequence = Atomic<UInt64>(0)
+    /// The largest epoch `apply` recorded (0 after a load).
+    private let latest = Atomic<UInt64>(0)
 
     init(baseEpoch: UInt64) {
         self.baseEpoch = baseEpoch
@@ -75,6 +77,7 @@ final class SlotTable: @unchecked Sendable {
         for s in freed {
             SlotTable.entry(chunks, s).visibility[1].store(epoch, ordering: .relaxed)
         }
+        if epoch > latest.load(ordering: .relaxed) { latest.store(epoch, ordering: .relaxed) }
         sequence.add(1, ordering: .releasing)
     }
 
@@ -108,8 +111,11 @@ final class SlotTable: @unchecked Sendable {
     /// read is exactly the snapshot's state.
     func read<T>(epoch: UInt64, _ body: (SlotVisibility) throws -> T) rethrows -> (result: T, stable: Bool) {
         let s0 = sequence.load(ordering: .acquiring)
+        let current = latest.load(ordering: .relaxed) <= epoch && epoch >= baseEpoch
         let chunks = directory.withLock { $0 }
-        let result = try chunks.withUnsafeBufferPointer { try body(SlotVisibility(chunks: $0, epoch: epoch)) }
+        let result = try chunks.withUnsafeBufferPointer {
+            try body(SlotVisibility(chunks: $0, epoch: epoch, showsEveryLiveSlot: current))
+        }
         atomicMemoryFence(ordering: .acquiring)
         let s1 = sequence.load(ordering: .relaxed)
         return (result, s0 == s1 && s0 & 1 == 0 && epoch >= baseEpoch)
@@ -137,6 +143,11 @@ package struct SlotVisibility {
     let chunks: UnsafeBufferPointer<UnsafeMutablePointer<Atomic<UInt64>>>
     /// The reader's snapshot epoch.
     let epoch: UInt64
+    /// True when no write recorded in the table is newer than the snapshot: the visible slots
+    /// are then exactly those the index holds as live (its own deleted flags and pending
+    /// removals say the rest), so a search may skip the per-slot check. A write that starts
+    /// during the search changes the table's sequence, and the search then re-checks its hits.
+    let showsEveryLiveSlot: Bool
 
     /// Whether `slot` holds a vector in the reader's snapshot.
     @inline(__always)
