@@ -1,7 +1,8 @@
 // The two inverted-file index kinds over `IVFCore`.
 
-/// What IVF_FLAT and IVF_SQ8 share: the inverted-file core (centroids, lists, persistence) and
-/// the forwarding of sizes, writes and searches to it. The subclasses choose the codec.
+/// What IVF_FLAT and IVF_SQ8 share: the inverted-file core (centroids, lists, persistence), the
+/// build and load, and the forwarding of sizes, writes and searches to the core. The subclasses
+/// choose the codec.
 package class IVFIndexBase: @unchecked Sendable {
     // `core` is immutable; its state is guarded by its own lock.
     let core: IVFCore
@@ -10,30 +11,34 @@ package class IVFIndexBase: @unchecked Sendable {
     package var memoryBytes: Int { core.memoryBytes }
     /// Number of inverted lists.
     package var nlist: Int { core.nlist }
+    package var kind: IndexKind { Self.indexKind }
 
-    init(core: IVFCore, parameters: IndexParameters) {
+    /// How the subclass encodes list entries, and its kind.
+    class var codec: IVFCodec { fatalError("IVFIndexBase is abstract") }
+    class var indexKind: IndexKind { fatalError("IVFIndexBase is abstract") }
+
+    required init(core: IVFCore, parameters: IndexParameters) {
         self.core = core
         self.parameters = parameters
     }
 
-    /// Builds the core for a codec (see `VectorIndex.build`).
-    static func buildCore(_ codec: IVFCodec, _ kind: IndexKind, dimension: Int, metric: KernelMetric,
-                          parameters: IndexParameters, slots: UnsafeBufferPointer<UInt32>,
-                          vectors: UnsafeBufferPointer<Float>, writer: IndexRecordWriter,
-                          progress: (@Sendable (Double) -> Void)?) throws -> IVFCore {
-        try IVFCore.build(codec: codec, kind: kind, dimension: dimension, metric: metric, parameters: parameters,
-                          slots: slots, vectors: vectors, writer: writer, progress: progress)
+    package class func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
+                             slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
+                             writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> Self {
+        self.init(core: try IVFCore.build(codec: codec, kind: indexKind, dimension: dimension, metric: metric,
+                                          parameters: parameters, slots: slots, vectors: vectors, writer: writer,
+                                          progress: progress),
+                  parameters: parameters)
     }
 
-    /// Loads the core for a codec and the parameters it was built with (`nlist` as stored).
-    static func loadCore(_ codec: IVFCodec, _ kind: IndexKind, dimension: Int, metric: KernelMetric,
-                         parameters: IndexParameters, records: IndexRecordReader,
-                         vectors: SlotVectorSource) throws -> (IVFCore, IndexParameters) {
-        let core = try IVFCore.load(codec: codec, kind: kind, dimension: dimension, metric: metric,
+    /// Loads the index with the parameters it was built with (`nlist` as stored).
+    package class func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
+                            records: IndexRecordReader, vectors: SlotVectorSource) throws -> Self {
+        let core = try IVFCore.load(codec: codec, kind: indexKind, dimension: dimension, metric: metric,
                                     parameters: parameters, records: records, vectors: vectors)
         var p = parameters
         p.nlist = core.nlist
-        return (core, p)
+        return self.init(core: core, parameters: p)
     }
 
     package func add(slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>, writer: IndexRecordWriter) throws {
@@ -62,22 +67,8 @@ package class IVFIndexBase: @unchecked Sendable {
 /// The lists are contiguous copies of the vectors in memory; on disk the index keeps only which
 /// slots each list holds.
 package final class IVFFlatIndex: IVFIndexBase, VectorIndex, @unchecked Sendable {
-    package var kind: IndexKind { .ivfFlat }
-
-    package static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
-                              slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
-                              writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> IVFFlatIndex {
-        IVFFlatIndex(core: try buildCore(.flat, .ivfFlat, dimension: dimension, metric: metric, parameters: parameters,
-                                         slots: slots, vectors: vectors, writer: writer, progress: progress),
-                     parameters: parameters)
-    }
-
-    package static func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
-                             records: IndexRecordReader, vectors: SlotVectorSource) throws -> IVFFlatIndex {
-        let (core, p) = try loadCore(.flat, .ivfFlat, dimension: dimension, metric: metric, parameters: parameters,
-                                     records: records, vectors: vectors)
-        return IVFFlatIndex(core: core, parameters: p)
-    }
+    override class var codec: IVFCodec { .flat }
+    override class var indexKind: IndexKind { .ivfFlat }
 }
 
 /// IVF_SQ8: inverted lists of 8-bit scalar-quantized vectors (Faiss `IndexIVFScalarQuantizer`
@@ -89,20 +80,6 @@ package final class IVFFlatIndex: IVFIndexBase, VectorIndex, @unchecked Sendable
 /// (`SearchParameters.rerank`), which re-scores the best `k * rerankFactor` candidates with the
 /// stored vectors: the index keeps no copy of the float vectors, which would defeat SQ8's 4x saving.
 package final class IVFSQ8Index: IVFIndexBase, VectorIndex, @unchecked Sendable {
-    package var kind: IndexKind { .ivfSQ8 }
-
-    package static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
-                              slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
-                              writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> IVFSQ8Index {
-        IVFSQ8Index(core: try buildCore(.sq8, .ivfSQ8, dimension: dimension, metric: metric, parameters: parameters,
-                                        slots: slots, vectors: vectors, writer: writer, progress: progress),
-                    parameters: parameters)
-    }
-
-    package static func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
-                             records: IndexRecordReader, vectors: SlotVectorSource) throws -> IVFSQ8Index {
-        let (core, p) = try loadCore(.sq8, .ivfSQ8, dimension: dimension, metric: metric, parameters: parameters,
-                                     records: records, vectors: vectors)
-        return IVFSQ8Index(core: core, parameters: p)
-    }
+    override class var codec: IVFCodec { .sq8 }
+    override class var indexKind: IndexKind { .ivfSQ8 }
 }

@@ -35,7 +35,7 @@ extension Collection {
     /// All queries read one snapshot.
     public func search(batch queries: [[Float]], k: Int, parameters: SearchParameters = SearchParameters(),
                        filter: SearchFilter? = nil) throws -> [[SearchHit]] {
-        let q = try batchBuffer(queries)
+        let q = try flatten(queries)
         return try env.read { txn in try search(readScope(txn), contiguous: q, k: k, parameters: parameters, filter: filter) }
     }
 
@@ -50,16 +50,6 @@ extension Collection {
     func queryBuffer(_ query: [Float]) throws -> [Float] {
         guard query.count == dimension else { throw VDBError.dimensionMismatch(expected: dimension, got: query.count, index: nil) }
         return query
-    }
-
-    func batchBuffer(_ queries: [[Float]]) throws -> [Float] {
-        var flat: [Float] = []
-        flat.reserveCapacity(queries.count * dimension)
-        for (i, q) in queries.enumerated() {
-            guard q.count == dimension else { throw VDBError.dimensionMismatch(expected: dimension, got: q.count, index: i) }
-            flat.append(contentsOf: q)
-        }
-        return flat
     }
 
     /// The scope of a search in snapshot `txn`.

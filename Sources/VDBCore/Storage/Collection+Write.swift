@@ -62,9 +62,7 @@ final class WriteSession {
     /// This transaction's part of collection `c` (started on first use).
     func enter(_ c: Collection) throws -> CollectionWrite {
         if let w = writes[c.cid] { return w }
-        guard c.env === env else {
-            throw VDBError.invalidArgument("collection '\(c.name)' belongs to another database")
-        }
+        guard c.env === env else { throw VDBError.invalidArgument("collection '\(c.name)' belongs to another database") }
         let w = try c.beginWrite(txn)
         writes[c.cid] = w
         order.append(w)

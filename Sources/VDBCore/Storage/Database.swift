@@ -152,6 +152,17 @@ public final class Database: Sendable {
         }
     }
 
+    /// The handle of the collection named `name` in snapshot `txn`.
+    func handle(named name: String, _ txn: ReadTxn) throws -> Collection {
+        try handle(for: Database.config(named: name, txn))
+    }
+
+    /// `c`, checked to be a collection of this database.
+    func owned(_ c: Collection) throws -> Collection {
+        guard c.env === env else { throw VDBError.invalidArgument("collection '\(c.name)' belongs to another database") }
+        return c
+    }
+
     /// The handle of the collection with `config` (one per collection id and `Database`).
     func handle(for config: CollectionConfig) throws -> Collection {
         let types = indexTypes

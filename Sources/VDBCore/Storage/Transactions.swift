@@ -64,17 +64,13 @@ public final class ReadTransaction {
     /// - Throws: ``VDBError/collectionNotFound(_:)``.
     public func collection(named name: String) throws -> CollectionReader {
         guard isOpen else { throw VDBError.transactionEnded }
-        let config = try Database.config(named: name, txn)
-        return CollectionReader(transaction: self, collection: try database.handle(for: config))
+        return CollectionReader(transaction: self, collection: try database.handle(named: name, txn))
     }
 
     /// `collection` (a handle of this database) as this snapshot holds it.
     public func collection(_ collection: Collection) throws -> CollectionReader {
         guard isOpen else { throw VDBError.transactionEnded }
-        guard collection.env === database.env else {
-            throw VDBError.invalidArgument("collection '\(collection.name)' belongs to another database")
-        }
-        return CollectionReader(transaction: self, collection: collection)
+        return CollectionReader(transaction: self, collection: try database.owned(collection))
     }
 
     /// Names of the collections in this snapshot, sorted.
@@ -99,17 +95,13 @@ public final class WriteTransaction {
     /// - Throws: ``VDBError/collectionNotFound(_:)``.
     public func collection(named name: String) throws -> CollectionWriter {
         guard isOpen else { throw VDBError.transactionEnded }
-        let config = try Database.config(named: name, session.txn.reader)
-        return CollectionWriter(transaction: self, collection: try database.handle(for: config))
+        return CollectionWriter(transaction: self, collection: try database.handle(named: name, session.txn.reader))
     }
 
     /// `collection` (a handle of this database), to change in this transaction.
     public func collection(_ collection: Collection) throws -> CollectionWriter {
         guard isOpen else { throw VDBError.transactionEnded }
-        guard collection.env === database.env else {
-            throw VDBError.invalidArgument("collection '\(collection.name)' belongs to another database")
-        }
-        return CollectionWriter(transaction: self, collection: collection)
+        return CollectionWriter(transaction: self, collection: try database.owned(collection))
     }
 }
 
@@ -147,7 +139,7 @@ public struct CollectionReader {
     /// See ``Collection/search(batch:k:parameters:filter:)``.
     public func search(batch queries: [[Float]], k: Int, parameters: SearchParameters = SearchParameters(),
                        filter: SearchFilter? = nil) throws -> [[SearchHit]] {
-        let q = try collection.batchBuffer(queries)
+        let q = try collection.flatten(queries)
         return try collection.search(collection.readScope(txn()), contiguous: q, k: k, parameters: parameters, filter: filter)
     }
 }
