@@ -54,7 +54,7 @@ extension Collection {
         if kind == .flat { return try dropIndex() }
         guard let type = indexType(kind) else { throw VDBError.indexUnavailable(kind) }
         try env.writeSession { session in
-            let w = try session.enter(self)
+            let w = try session.enter(self, loadingIndex: false)
             let txn = session.txn
             var cfg = try Database.config(named: name, txn.reader)
             guard cfg.id == cid else { throw VDBError.collectionNotFound(name) }
@@ -81,7 +81,7 @@ extension Collection {
     /// Removes the collection's index; searches become exact (FLAT).
     public func dropIndex() throws {
         try env.writeSession { session in
-            let w = try session.enter(self)
+            let w = try session.enter(self, loadingIndex: false)
             let txn = session.txn
             var cfg = try Database.config(named: name, txn.reader)
             guard cfg.id == cid else { throw VDBError.collectionNotFound(name) }
@@ -144,13 +144,15 @@ extension Collection {
 
     /// Starts this collection's part of a write transaction: makes sure the in-memory index
     /// reflects the last commit (reloading it from `txn` if not), then announces the epoch the
-    /// transaction will commit as, so snapshots up to it keep using this index.
-    func beginWrite(_ txn: WriteTxn) throws -> CollectionWrite {
+    /// transaction will commit as, so snapshots up to it keep using this index. A build or drop
+    /// replaces the index anyway: it does not load a stale one (`loadingIndex: false`).
+    func beginWrite(_ txn: WriteTxn, loadingIndex: Bool = true) throws -> CollectionWrite {
         let st = try state(txn.reader)
         let epoch = st.epoch &+ 1
         let live: LiveIndex? = try loadLock.withLock { _ in
             var c = cache.withLock { $0 }
             if c.epoch != st.epoch {
+                guard loadingIndex else { return nil }
                 let (config, live) = try loadIndex(txn.reader, epoch: st.epoch)
                 c = IndexCache(config: config, epoch: st.epoch, since: st.epoch, live: live)
             }

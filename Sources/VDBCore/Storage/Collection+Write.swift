@@ -59,11 +59,11 @@ final class WriteSession {
         self.env = env
     }
 
-    /// This transaction's part of collection `c` (started on first use).
-    func enter(_ c: Collection) throws -> CollectionWrite {
+    /// This transaction's part of collection `c` (started on first use; see `Collection.beginWrite`).
+    func enter(_ c: Collection, loadingIndex: Bool = true) throws -> CollectionWrite {
         if let w = writes[c.cid] { return w }
         guard c.env === env else { throw VDBError.invalidArgument("collection '\(c.name)' belongs to another database") }
-        let w = try c.beginWrite(txn)
+        let w = try c.beginWrite(txn, loadingIndex: loadingIndex)
         writes[c.cid] = w
         order.append(w)
         return w
