@@ -98,8 +98,8 @@ extension Collection {
 
     /// The index a search of the snapshot with `epoch` uses, or nil to search exactly: the
     /// in-memory index when it can answer for that snapshot (its slot table then shows exactly
-    /// the snapshot's slots); reloaded from the snapshot when another process changed the
-    /// collection, or a write of this process aborted.
+    /// the snapshot's slots); reloaded from the snapshot when the snapshot is newer than what
+    /// this process knows (another process wrote, or a write of this process aborted).
     func indexView(_ txn: ReadTxn, epoch: UInt64) throws -> IndexView? {
         if let answer = try cachedView(txn, epoch: epoch) { return answer }
         return try loadLock.withLock { _ in
@@ -111,19 +111,14 @@ extension Collection {
     }
 
     /// `.some(view)` when the cached state answers for the snapshot, nil when it must be reloaded.
+    /// A snapshot from before the current index was built, dropped or loaded is searched exactly:
+    /// that index's slot table cannot say which slots such a snapshot holds (rare: a snapshot
+    /// older than the last commit of another process, of a build, or of an aborted write).
     private func cachedView(_ txn: ReadTxn, epoch: UInt64) throws -> IndexView?? {
         let c = cache.withLock { $0 }
         guard let known = c.epoch, epoch <= known else { return nil }
-        if epoch >= c.since { return .some(c.live.map { IndexView(live: $0, epoch: epoch) }) }
-        // A snapshot from before the current index was built, dropped or loaded: search it with
-        // that index only if the snapshot had the same one built (the table cannot answer for it,
-        // so the search re-checks its hits in the snapshot); otherwise exactly.
-        let snapshotConfig = try Database.config(named: name, txn)
-        guard snapshotConfig.id == cid else { throw VDBError.collectionNotFound(name) }
-        if let live = c.live, snapshotConfig.indexBuilt, snapshotConfig.index == c.config.index {
-            return .some(IndexView(live: live, epoch: epoch))
-        }
-        return .some(nil)
+        guard epoch >= c.since else { return .some(nil) }
+        return .some(c.live.map { IndexView(live: $0, epoch: epoch) })
     }
 
     /// Loads the catalog entry and, when an index is built, the index and its slot table from
