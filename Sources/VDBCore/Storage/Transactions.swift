@@ -39,7 +39,9 @@ extension Database {
     /// threads and processes. Inside `body`, reads through the transaction's collection views see
     /// the transaction's own changes. If the database map must grow, the transaction is rolled
     /// back, the map doubled and `body` run again from the start, so keep side effects outside
-    /// the database out of `body`. The transaction is valid only inside `body`.
+    /// the database out of `body`. The transaction is valid only inside `body`. Inside `body`,
+    /// write only through `txn`: a write method of a ``Collection`` (or a nested `write`) would
+    /// wait for this transaction to end, forever.
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
         try env.writeSession { session in
             let transaction = WriteTransaction(session: session, database: self)
