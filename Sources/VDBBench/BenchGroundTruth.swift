@@ -16,7 +16,7 @@ enum BenchGroundTruth {
     ///   - metric: `.l2` ranks by squared Euclidean distance, `.ip` by largest inner product.
     ///     For cosine, pass `.ip` and normalized vectors (see ``BenchVectors/normalized()``).
     ///   - threads: BLAS threads and threads used to select candidates (0 = all cores).
-    static func compute(base: BenchVectors, queries: BenchVectors, k: Int, metric: KernelMetric,
+    package static func compute(base: BenchVectors, queries: BenchVectors, k: Int, metric: KernelMetric,
                                threads: Int = 0) throws(BenchError) -> BenchNeighborRows {
         guard base.dimension == queries.dimension else {
             throw .mismatch("base vectors have dimension \(base.dimension) but queries have \(queries.dimension)")

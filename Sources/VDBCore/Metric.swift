@@ -20,11 +20,11 @@ public enum Metric: String, Sendable, Codable, CaseIterable, CustomStringConvert
     public var largerIsCloser: Bool { self != .l2 }
 
     /// The kernel that ranks under this metric: cosine ranks as inner product on unit vectors.
-    public var kernel: KernelMetric { self == .l2 ? .l2 : .ip }
+    package var kernel: KernelMetric { self == .l2 ? .l2 : .ip }
 }
 
 /// The two distance kernels every index is built on.
-public enum KernelMetric: Sendable, Hashable {
+package enum KernelMetric: Sendable, Hashable {
     /// Squared Euclidean distance.
     case l2
     /// Inner product.
@@ -33,7 +33,7 @@ public enum KernelMetric: Sendable, Hashable {
     /// Ranking score of `a` against `b` where smaller is always closer:
     /// squared L2 for `l2`, the negated inner product for `ip`.
     @inlinable
-    public func score(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, dim: Int) -> Float {
+    package func score(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, dim: Int) -> Float {
         switch self {
         case .l2: return vdb_l2sq(a, b, dim)
         case .ip: return -vdb_ip(a, b, dim)
@@ -42,19 +42,19 @@ public enum KernelMetric: Sendable, Hashable {
 
     /// Converts an internal score (smaller is closer) into the distance users see.
     @inlinable
-    public func reported(_ score: Float) -> Float { self == .l2 ? score : -score }
+    package func reported(_ score: Float) -> Float { self == .l2 ? score : -score }
 
     /// Converts a user-facing distance into an internal score (smaller is closer).
     @inlinable
-    public func score(fromReported d: Float) -> Float { self == .l2 ? d : -d }
+    package func score(fromReported d: Float) -> Float { self == .l2 ? d : -d }
 }
 
 /// One search hit: the vector's id and its distance to the query under the collection's metric
 /// (squared L2 for `l2`, inner product for `ip`, cosine similarity for `cosine`).
-public struct Neighbor: Sendable, Hashable {
-    public var id: UInt64
-    public var distance: Float
-    public init(id: UInt64, distance: Float) {
+package struct Neighbor: Sendable, Hashable {
+    package var id: UInt64
+    package var distance: Float
+    package init(id: UInt64, distance: Float) {
         self.id = id
         self.distance = distance
     }

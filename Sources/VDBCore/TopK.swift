@@ -3,13 +3,13 @@
 /// Scores follow the internal convention "smaller is closer" (see ``KernelMetric/score(_:_:dim:)``).
 /// Ties are broken by the smaller id, so results are deterministic whatever the scan order.
 /// Storage is allocated once; `push` does no allocation.
-public struct TopK: Sendable {
-    public let k: Int
+package struct TopK: Sendable {
+    package let k: Int
     @usableFromInline var scores: ContiguousArray<Float>
     @usableFromInline var ids: ContiguousArray<UInt64>
 
     /// Creates an empty selection of at most `k` (> 0) candidates.
-    public init(k: Int) {
+    package init(k: Int) {
         precondition(k > 0, "TopK needs k > 0")
         self.k = k
         scores = []
@@ -19,12 +19,12 @@ public struct TopK: Sendable {
     }
 
     /// Number of candidates held (at most `k`).
-    @inlinable public var count: Int { scores.count }
+    @inlinable package var count: Int { scores.count }
     /// Whether `k` candidates are held.
-    @inlinable public var isFull: Bool { scores.count == k }
+    @inlinable package var isFull: Bool { scores.count == k }
     /// The worst score held, or +infinity while fewer than `k` are held: a candidate whose score
     /// is greater than this cannot enter.
-    @inlinable public var threshold: Float { scores.count == k ? scores[0] : .infinity }
+    @inlinable package var threshold: Float { scores.count == k ? scores[0] : .infinity }
 
     @inlinable
     static func worse(_ s1: Float, _ i1: UInt64, than s2: Float, _ i2: UInt64) -> Bool {
@@ -33,7 +33,7 @@ public struct TopK: Sendable {
 
     /// Offers a candidate; keeps it if it is among the best `k` seen so far.
     @inlinable
-    public mutating func push(score: Float, id: UInt64) {
+    package mutating func push(score: Float, id: UInt64) {
         if scores.count < k {
             scores.append(score)
             ids.append(id)
@@ -77,14 +77,14 @@ public struct TopK: Sendable {
     }
 
     /// The candidates, best first, as (score, id) pairs in internal score units.
-    public func sorted() -> [(score: Float, id: UInt64)] {
+    package func sorted() -> [(score: Float, id: UInt64)] {
         var out = (0..<scores.count).map { (score: scores[$0], id: ids[$0]) }
         out.sort { $0.score < $1.score || ($0.score == $1.score && $0.id < $1.id) }
         return out
     }
 
     /// The candidates, best first, as user-facing neighbours under `metric`.
-    public func neighbors(_ metric: KernelMetric) -> [Neighbor] {
+    package func neighbors(_ metric: KernelMetric) -> [Neighbor] {
         sorted().map { Neighbor(id: $0.id, distance: metric.reported($0.score)) }
     }
 }

@@ -30,7 +30,7 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
     case incompatibleFormat(path: String, found: Int, supported: Int)
     /// The disk (or quota) is full; the database is unchanged.
     case diskFull(path: String)
-    /// Another storage-level failure (LMDB return code and message).
+    /// Another storage-level failure: the LMDB call that failed, its C return code and LMDB's message.
     case storage(operation: String, code: Int32, message: String)
     /// A file could not be read or written.
     case io(path: String, message: String)
@@ -40,6 +40,20 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(String)
     /// The collection's index kind has no implementation registered in this build.
     case indexUnavailable(IndexKind)
+    /// An index build or search parameter is out of range (the message names the allowed range).
+    case invalidParameter(name: String, value: Int, reason: String)
+    /// An index was asked to be built over a collection with no vectors.
+    case emptyIndex(IndexKind)
+    /// IVF: more inverted lists than vectors to train them on.
+    case nlistExceedsVectors(nlist: Int, vectors: Int)
+    /// A persisted index record is missing or malformed.
+    case corruptIndexRecord(key: String, reason: String)
+    /// The persisted index records were written for another index kind, dimension, metric or
+    /// record version.
+    case incompatibleIndex(String)
+    /// A ``ReadTransaction`` or ``WriteTransaction`` (or a collection view of one) was used after
+    /// the closure it was given to returned.
+    case transactionEnded
 
     public var description: String {
         switch self {
@@ -79,6 +93,18 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
             return "corrupt database: \(m)"
         case let .indexUnavailable(kind):
             return "index kind '\(kind)' is not available in this build"
+        case let .invalidParameter(name, value, reason):
+            return "invalid \(name) \(value): \(reason)"
+        case let .emptyIndex(kind):
+            return "cannot build a \(kind) index over zero vectors: add vectors to the collection first"
+        case let .nlistExceedsVectors(nlist, vectors):
+            return "nlist \(nlist) exceeds the number of vectors (\(vectors)): use nlist <= \(vectors) (about sqrt(n) to 4*sqrt(n) is typical)"
+        case let .corruptIndexRecord(key, reason):
+            return "corrupt index record \(key): \(reason); rebuild the index (vdb index build)"
+        case let .incompatibleIndex(reason):
+            return "the stored index cannot be read: \(reason); rebuild the index (vdb index build)"
+        case .transactionEnded:
+            return "a transaction was used after its read { } or write { } closure returned"
         }
     }
 

@@ -13,7 +13,7 @@ public struct IngestOptions: Sendable {
     /// Target collection; default: the name of the first folder (characters a collection name
     /// cannot hold become `-`).
     public var collection: String?
-    /// Images embedded and committed per transaction.
+    /// Images embedded and committed per transaction (with their captions).
     public var batchSize: Int
     /// Decode/preprocess worker threads (default: all cores).
     public var threads: Int
@@ -157,8 +157,8 @@ enum IngestProperty {
 /// metadata `path`, `width`, `height`, `bytes`, `mtime`, `sha256`, `format` and `caption` (when
 /// one exists). Captions are embedded with the text tower into `<collection>.captions`, same ids.
 ///
-/// The run is resumable and incremental: every batch commits in one transaction, ids are
-/// stable per path, and a file whose content hash is already stored is not embedded again, so a
+/// The run is resumable and incremental: every batch commits in one transaction (``Database/write(_:)``),
+/// images and their captions together, ids are stable per path, and a file whose content hash is already stored is not embedded again, so a
 /// run killed at any point (SIGKILL included) and started again continues where it stopped with
 /// no duplicate and no lost row. Decoding and preprocessing run on worker threads and overlap
 /// the model; queues between the stages are bounded, so memory does not grow with the folder.
@@ -250,8 +250,7 @@ public final class Ingestor: Sendable {
             for p in walker.problems { results.send(.failed(IngestIssue(path: p.path, reason: p.reason))) }
         }
         let captionName = Ingestor.captionCollectionName(for: name)
-        let context = WorkerContext(images: images, captions: try? database.collection(named: captionName),
-                                    preprocess: model.preprocess)
+        let context = WorkerContext(images: images, preprocess: model.preprocess)
         for _ in 0..<max(1, options.threads) {
             group.enter()
             DispatchQueue.global().async {
@@ -341,51 +340,59 @@ public final class Ingestor: Sendable {
         }
     }
 
+    /// Embeds a batch and commits it in one transaction: the images, their metadata and their
+    /// captions (in `<name>.captions`) together, so a run killed at any point leaves each image
+    /// with its caption, or neither.
     private func flush(_ pending: inout [Ready], _ captionOnly: inout [CaptionUpdate], images: Collection,
                        name: String, state: inout RunState) throws {
         if pending.isEmpty && captionOnly.isEmpty { return }
+        // The model runs before the transaction: the write lock is held only for the writes.
+        let embeddings = pending.isEmpty ? [] : try model.embed(pixels: pending.map(\.pixels))
         var captionUpdates = captionOnly
         var captionDeletes: [UInt64] = []
-        if !pending.isEmpty {
-            let embeddings = try model.embed(pixels: pending.map(\.pixels))
-            try images.upsert(embeddings, ids: pending.map(\.id), metadata: pending.map { Optional($0.metadata) })
-            for item in pending {
-                if item.isUpdate { state.updated += 1 } else { state.added += 1 }
-                state.processed += 1
-                if let caption = item.caption {
-                    captionUpdates.append(CaptionUpdate(id: item.id, path: item.path, caption: caption, imageMetadata: nil))
-                } else if item.hadCaption {
-                    captionDeletes.append(item.id)
-                }
+        for item in pending {
+            if let caption = item.caption {
+                captionUpdates.append(CaptionUpdate(id: item.id, path: item.path, caption: caption, imageMetadata: nil))
+            } else if item.hadCaption {
+                captionDeletes.append(item.id)
             }
         }
-        // Metadata-only changes (a caption edited next to an unchanged image).
+        // Metadata-only changes: a caption edited (or removed) next to an unchanged image.
         let metaOnly = captionUpdates.filter { $0.imageMetadata != nil }
-        if !metaOnly.isEmpty {
-            var vectors: [[Float]] = []
-            var ids: [UInt64] = []
-            var metas: [Metadata?] = []
+        captionDeletes += metaOnly.filter { $0.caption == nil }.map(\.id)
+        let withText = captionUpdates.filter { $0.caption != nil }
+        let captionVectors = withText.isEmpty ? [] : try model.embed(texts: withText.map { $0.caption ?? "" })
+        let captionName = Ingestor.captionCollectionName(for: name)
+        let captions = withText.isEmpty ? try? database.collection(named: captionName)
+                                        : try openCollection(captionName, role: "captions", options: IngestOptions())
+        let batch = pending
+        try database.write { txn in
+            let img = try txn.collection(images)
+            if !batch.isEmpty {
+                try img.upsert(embeddings, ids: batch.map(\.id), metadata: batch.map { Optional($0.metadata) })
+            }
+            var vectors: [[Float]] = [], ids: [UInt64] = [], metas: [Metadata?] = []
             for u in metaOnly {
-                guard let rec = try images.get(id: u.id), var m = u.imageMetadata else { continue }
+                guard let rec = try img.get(id: u.id), var m = u.imageMetadata else { continue }
                 if let c = u.caption { m["caption"] = .string(c) } else { m["caption"] = nil }
                 vectors.append(rec.vector); ids.append(u.id); metas.append(m)
             }
-            if !ids.isEmpty { try images.upsert(vectors, ids: ids, metadata: metas) }
-            captionDeletes += metaOnly.filter { $0.caption == nil }.map(\.id)
+            if !ids.isEmpty { try img.upsert(vectors, ids: ids, metadata: metas) }
+            if let captions {
+                let cap = try txn.collection(captions)
+                if !withText.isEmpty {
+                    try cap.upsert(captionVectors, ids: withText.map(\.id), metadata: withText.map {
+                        ["path": .string($0.path), "caption": .string($0.caption ?? "")]
+                    })
+                }
+                try cap.delete(ids: captionDeletes)
+            }
         }
-        let withText = captionUpdates.filter { $0.caption != nil }
-        if !withText.isEmpty {
-            let captions = try openCollection(Ingestor.captionCollectionName(for: name), role: "captions",
-                                              options: IngestOptions())
-            let vectors = try model.embed(texts: withText.map { $0.caption ?? "" })
-            try captions.upsert(vectors, ids: withText.map(\.id), metadata: withText.map {
-                ["path": .string($0.path), "caption": .string($0.caption ?? "")]
-            })
-            state.captions += withText.count
+        for item in pending {
+            if item.isUpdate { state.updated += 1 } else { state.added += 1 }
+            state.processed += 1
         }
-        if !captionDeletes.isEmpty, let captions = try? database.collection(named: Ingestor.captionCollectionName(for: name)) {
-            try captions.delete(ids: captionDeletes)
-        }
+        state.captions += withText.count
         pending.removeAll(keepingCapacity: true)
         captionOnly.removeAll(keepingCapacity: true)
     }
@@ -405,9 +412,11 @@ public final class Ingestor: Sendable {
             return true
         }
         if gone.isEmpty { return 0 }
-        let n = try images.delete(ids: gone)
-        if let captions = try? database.collection(named: captionName) { try captions.delete(ids: gone) }
-        return n
+        let captions = try? database.collection(named: captionName)
+        return try database.write { txn in
+            if let captions { try txn.collection(captions).delete(ids: gone) }
+            return try txn.collection(images).delete(ids: gone)
+        }
     }
 
     private func buildIndexIfNeeded(_ images: Collection, options: IngestOptions) throws -> String? {
@@ -491,7 +500,6 @@ struct RunState {
 /// The per-file work done on worker threads: read, identify, hash, compare, decode, preprocess.
 struct WorkerContext: Sendable {
     let images: Collection
-    let captions: Collection?
     let preprocess: CLIPPreprocessConfig
 
     func process(_ job: FileJob) -> Outcome {
@@ -515,9 +523,6 @@ struct WorkerContext: Sendable {
                 let stored = existing.metadata["caption"]?.stringValue
                 if stored != job.caption {
                     return .caption(CaptionUpdate(id: id, path: path, caption: job.caption, imageMetadata: existing.metadata))
-                }
-                if let c = job.caption, let captions, try !captions.contains(id: id) {
-                    return .caption(CaptionUpdate(id: id, path: path, caption: c, imageMetadata: nil))
                 }
                 return .unchanged
             }

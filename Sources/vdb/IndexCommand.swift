@@ -112,7 +112,7 @@ struct IndexBuildCommand: ParsableCommand {
                 throw CLIError("collection '\(name)' is empty: import vectors before building an index")
             }
             if kind != .hnsw && p.nlist > info.count {
-                throw IndexError.nlistExceedsVectors(nlist: p.nlist, vectors: info.count)
+                throw VDBError.nlistExceedsVectors(nlist: p.nlist, vectors: info.count)
             }
             let bar = ProgressBar(label: "building \(kind)", enabled: stderrIsTTY && !quiet)
             defer { bar.finish() }

@@ -1,18 +1,25 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import VDBCore
 
 /// A tiny exact index used only to test the storage <-> index seam: it keeps slot -> vector in
 /// memory and persists one record per slot (key = slot big-endian, value = the floats).
-final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded by `lock`
+final class RecordingIndex: VectorIndex, @unchecked Sendable {  // `vectors` and `pending` are guarded by `lock`
     let kind: IndexKind = .hnsw
     let parameters: IndexParameters
     let dimension: Int
     let metric: KernelMetric
     private let lock = NSLock()
     private var vectors: [UInt32: [Float]] = [:]
+    private var pending: [UInt32] = []
     /// Set by tests to make the next `add` on a 4-d index fail (an index error mid-transaction).
     nonisolated(unsafe) static var failNextAdd = false
+    /// Loads so far (to check what loads an index and what does not).
+    static let loads = Atomic<Int>(0)
+    /// For 5-d indexes: scores reported by the index are wrong on purpose (the collection's
+    /// re-rank stage must replace them with exact ones).
+    static let skewed = 5
 
     init(dimension: Int, metric: KernelMetric, parameters: IndexParameters) {
         self.dimension = dimension
@@ -20,7 +27,7 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
         self.parameters = parameters
     }
 
-    var count: Int { lock.lock(); defer { lock.unlock() }; return vectors.count }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return vectors.count - pending.count }
     var memoryBytes: Int { count * dimension * 4 }
 
     /// "S" + slot (big-endian): odd-length keys, so LMDB leaves the values 2-byte aligned.
@@ -37,13 +44,20 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
     }
 
     static func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
-                     reader: IndexRecordReader) throws -> RecordingIndex {
+                     records: IndexRecordReader, vectors: SlotVectorSource) throws -> RecordingIndex {
+        loads.add(1, ordering: .relaxed)
         let idx = RecordingIndex(dimension: dimension, metric: metric, parameters: parameters)
-        try reader.forEach(prefix: []) { key, value in
+        try records.forEach(prefix: []) { key, value in
             // Storage promises 8-byte-aligned record buffers (LMDB itself aligns small values to 2).
             #expect(Int(bitPattern: value.baseAddress) % 8 == 0)
             let slot = key.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt32.self)) }
             idx.vectors[slot] = Array(value.bindMemory(to: Float.self))
+        }
+        // The stored vectors the seam hands over agree with the records.
+        try vectors.forEachRun { first, n, ids, rows in
+            for r in 0..<n where ids.map({ $0[r] != emptySlotID }) ?? true {
+                #expect(idx.vectors[first + UInt32(r)] == Array(UnsafeBufferPointer(start: rows + r * dimension, count: dimension)))
+            }
         }
         return idx
     }
@@ -58,49 +72,48 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
         for (i, s) in slots.enumerated() {
             let v = Array(vectors[(i * dimension)..<((i + 1) * dimension)])
             try v.withUnsafeBytes { try writer.put(RecordingIndex.key(s), $0) }
-            lock.lock(); self.vectors[s] = v; lock.unlock()
+            lock.lock(); self.vectors[s] = v; pending.removeAll { $0 == s }; lock.unlock()
         }
     }
 
     func remove(slots: [UInt32], writer: IndexRecordWriter) throws {
-        for s in slots {
-            try writer.delete(RecordingIndex.key(s))
-            lock.lock(); vectors[s] = nil; lock.unlock()
-        }
+        for s in slots { try writer.delete(RecordingIndex.key(s)) }
+        lock.lock(); pending += slots; lock.unlock()
     }
 
-    /// For 5-d indexes: score with the exact vectors storage hands back (re-ranking path).
-    nonisolated(unsafe) static var exactSource: Collection?
-    nonisolated(unsafe) static var sawSnapshot = false
+    func didCommit() {
+        lock.lock(); for s in pending { vectors[s] = nil }; pending = []; lock.unlock()
+    }
 
     func search(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
-                filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)] {
+                visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)] {
         lock.lock()
         let snapshot = vectors
+        let gone = Set(pending)
         lock.unlock()
         var top = TopK(k: k)
-        if dimension == 5, let source = RecordingIndex.exactSource {
-            RecordingIndex.sawSnapshot = SnapshotVectors.current != nil
-            let slots = Array(snapshot.keys)
-            try slots.withUnsafeBufferPointer { sp in
-                try source.withVectors(slots: sp) { i, v in
-                    if let v { top.push(score: metric.score(query, v, dim: dimension), id: UInt64(slots[i])) }
-                }
-            }
-            return top.sorted().map { ($0.score, UInt32($0.id)) }
-        }
-        for (s, v) in snapshot where filter?(s) ?? true {
-            top.push(score: v.withUnsafeBufferPointer { metric.score(query, $0.baseAddress!, dim: dimension) }, id: UInt64(s))
+        for (s, v) in snapshot where (visibility?.contains(s) ?? !gone.contains(s)) && (filter?(s) ?? true) {
+            var score = v.withUnsafeBufferPointer { metric.score(query, $0.baseAddress!, dim: dimension) }
+            if dimension == RecordingIndex.skewed { score = -score }  // worst first
+            top.push(score: score, id: UInt64(s))
         }
         return top.sorted().map { ($0.score, UInt32($0.id)) }
     }
+
+    func checkInvariants(liveSlots: Set<UInt32>?) throws {
+        lock.lock(); defer { lock.unlock() }
+        if let liveSlots, Set(vectors.keys).subtracting(pending) != liveSlots {
+            throw VDBError.corrupt("RecordingIndex holds \(vectors.count - pending.count) slots, storage \(liveSlots.count)")
+        }
+    }
 }
 
-@Suite struct IndexSeamTests {
+@Suite(.serialized) struct IndexSeamTests {
     @Test func indexIsBuiltUpdatedPersistedAndReloaded() throws {
         let tmp = TempDir(); defer { tmp.cleanup() }
         let types: [IndexKind: any VectorIndex.Type] = [.hnsw: RecordingIndex.self]
         let base = randomVectors(300, 8, seed: 11)
+        let memory: Int
         do {
             let db = try Database(path: tmp.path, indexTypes: types)
             let c = try db.createCollection(name: "x", dimension: 8, metric: .l2, index: .hnsw)
@@ -108,26 +121,38 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
             try c.insert(Array(base[0..<200]))
             try c.buildIndex(kind: .hnsw, parameters: IndexParameters(m: 8))
             #expect(c.activeIndexKind == .hnsw)
+            try c.checkIndexInvariants()
             try c.insert(Array(base[200..<300]))           // add through the index
+            try c.checkIndexInvariants()
             #expect(try c.delete(ids: [0, 1, 2]) == 3)     // remove through the index
+            try c.checkIndexInvariants()
             let info = try c.info()
             #expect(info.index == .hnsw && info.indexBuilt && info.parameters.m == 8)
-            #expect(info.indexMemoryBytes == 297 * 8 * 4)
+            #expect(info.indexMemoryBytes >= 297 * 8 * 4)
+            memory = info.indexMemoryBytes
             // Index search agrees with the exact answer.
             let hits = try c.search(base[150], k: 5)
             let exact = bruteForce(Array(base[3...]), ids: (3..<300).map(UInt64.init), base[150], k: 5, metric: .l2)
             #expect(hits.map(\.id) == exact.map(\.0))
         }
-        // A new Database (same process) loads the index from its records, without a build.
+        // A new Database (same process): info reads the stored statistics without loading the
+        // index; the first search loads it from its records, without a build.
         let db = try Database(path: tmp.path, indexTypes: types)
         let c = try db.collection(named: "x")
+        let loads = RecordingIndex.loads.load(ordering: .relaxed)
+        #expect(try c.info().indexMemoryBytes == memory)
+        #expect(try db.collections().map(\.indexMemoryBytes) == [memory])
+        #expect(RecordingIndex.loads.load(ordering: .relaxed) == loads)
         let hits = try c.search(base[299], k: 3)
         #expect(hits.first?.id == 299)
-        #expect(try c.info().indexMemoryBytes == 297 * 8 * 4)
+        #expect(RecordingIndex.loads.load(ordering: .relaxed) == loads + 1)
+        try c.checkIndexInvariants()
         // The built-in HNSW (the default implementation) cannot read this test index's records,
         // and says so with a clear error instead of crashing.
         let plain = try Database(path: tmp.path)
-        #expect(throws: IndexError.self) { try plain.collection(named: "x").search(base[0], k: 1) }
+        #expect(throws: VDBError.corruptIndexRecord(key: "M", reason: "no HNSW index records found")) {
+            try plain.collection(named: "x").search(base[0], k: 1)
+        }
         // Dropping the index goes back to exact search.
         try c.dropIndex()
         #expect(c.activeIndexKind == .flat)
@@ -145,34 +170,35 @@ final class RecordingIndex: VectorIndex, @unchecked Sendable {  // state guarded
         #expect(throws: VDBError.invalidArgument("injected index failure")) { try c.insert([[0, 0, 1, 0]]) }
         #expect(try c.count() == 2)
         // The in-memory index was reloaded from LMDB: the failed slot is gone, old ones intact.
-        #expect(try c.info().indexMemoryBytes == 2 * 4 * 4)
+        #expect(try c.search([0, 0, 1, 0], k: 3).map(\.id).sorted() == [0, 1])
+        try c.checkIndexInvariants()
         #expect(try c.search([1, 0, 0, 0], k: 1).first?.id == 0)
         try c.insert([[0, 0, 1, 0]])
         #expect(try c.search([0, 0, 1, 0], k: 1).first?.id == 2)
+        try c.checkIndexInvariants()
     }
 
-    @Test func exactVectorsForReRanking() throws {
+    /// The re-rank stage works for any index: the index's candidates are re-scored with the
+    /// stored vectors of the search's snapshot, so reported distances are exact.
+    @Test func rerankStageRescoresAnyIndex() throws {
         let tmp = TempDir(); defer { tmp.cleanup() }
         let db = try Database(path: tmp.path, indexTypes: [.hnsw: RecordingIndex.self])
-        let c = try db.createCollection(name: "r", dimension: 5, metric: .cosine)
-        let base = randomVectors(40, 5, seed: 12)
+        let c = try db.createCollection(name: "r", dimension: RecordingIndex.skewed, metric: .cosine)
+        let base = randomVectors(40, RecordingIndex.skewed, seed: 12)
         try c.insert(base)
         try c.delete(ids: [3])
-        // Outside a search: its own read transaction; stored (normalized) vectors, nil when empty.
-        var got: [[Float]?] = []
-        try ([0, 3, 39, 4000] as [UInt32]).withUnsafeBufferPointer { sp in
-            try c.withVectors(slots: sp) { _, v in got.append(v.map { Array(UnsafeBufferPointer(start: $0, count: 5)) }) }
-        }
-        let v0 = try c.get(id: 0)?.vector, v39 = try c.get(id: 39)?.vector
-        #expect(got[0] == v0 && got[2] == v39)
-        #expect(got[1] == nil && got[3] == nil)
-        // Inside an index search: the search's own snapshot, published to the index's thread.
         try c.buildIndex(kind: .hnsw)
-        RecordingIndex.exactSource = c
-        defer { RecordingIndex.exactSource = nil }
-        let hits = try c.search(base[17], k: 3)
-        #expect(RecordingIndex.sawSnapshot)
+        let exact = bruteForce(base, ids: (0..<40).map(UInt64.init), base[17], k: 40, metric: .cosine).filter { $0.0 != 3 }
+        // Without re-ranking, the (deliberately wrong) index order comes back.
+        let raw = try c.search(base[17], k: 3)
+        #expect(raw.map(\.id) == exact.suffix(3).reversed().map(\.0))
+        // With it, the index proposes k * rerankFactor candidates (here all) and the collection
+        // keeps the exact best k, with exact distances.
+        let hits = try c.search(base[17], k: 3, parameters: SearchParameters(rerank: true, rerankFactor: 20))
+        #expect(hits.map(\.id) == exact.prefix(3).map(\.0))
         #expect(hits.first?.id == 17 && abs((hits.first?.distance ?? 0) - 1) < 1e-5)
-        #expect(hits.map(\.id) == bruteForce(base, ids: (0..<40).map(UInt64.init), base[17], k: 4, metric: .cosine).map(\.0).filter { $0 != 3 }.prefix(3).map { $0 })
+        for (h, e) in zip(hits, exact) { #expect(abs(Double(h.distance) - e.1) < 1e-5) }
+        // A factor that overflows is a parameter error.
+        #expect(throws: VDBError.self) { try c.search(base[0], k: 10, parameters: SearchParameters(rerank: true, rerankFactor: Int.max)) }
     }
 }

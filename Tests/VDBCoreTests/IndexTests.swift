@@ -1,14 +1,14 @@
 import Testing
 @testable import VDBCore
 
-/// The approximate indexes on a 5k-vector subset of ann-dev (200 queries, exact ground truth by
-/// brute force). Skipped when the dataset is absent.
-@Suite(.enabled(if: ANNDevSubset.available, "ann-dev not found: set VDB_ANN_DEV or place it at ../shared/data/ann-dev"),
-       .serialized)
-struct IndexRecallTests {
-    let data = ANNDevSubset.shared!
+/// The approximate indexes on their own, on the seeded synthetic set (4000 x 32, 200 queries,
+/// exact ground truth by brute force). Every build, add, remove and load is followed by the
+/// index's invariant checker.
+@Suite struct IndexRecallTests {
+    let data = IndexTestSet.shared
     static let ivfParams = IndexParameters(nlist: 64, seed: 7)
     static let hnswParams = IndexParameters(m: 16, efConstruction: 100, seed: 7, buildThreads: 1)
+    var all: Set<UInt32> { Set((0..<UInt32(data.baseRows)).map { $0 }) }
 
     @Test(arguments: [KernelMetric.l2, .ip])
     func ivfFlatRecallAndReopen(metric: KernelMetric) throws {
@@ -21,11 +21,13 @@ struct IndexRecallTests {
         let r = recall(slotsOf(before), truth)
         #expect(r >= 0.80, "IVF_FLAT \(metric) recall@10 \(r)")
         // More probes, more recall; all lists = exact.
-        let all = recall(slotsOf(try searchAll(index, data, metric, SearchParameters(nprobe: 64))), truth)
-        #expect(all == 1.0)
-        // Records are chunked: no value is huge.
-        #expect(records.largestValue <= 128 * 1024)
-        let reopened = try IVFFlatIndex.load(dimension: data.dim, metric: metric, parameters: Self.ivfParams, reader: records)
+        let every = recall(slotsOf(try searchAll(index, data, metric, SearchParameters(nprobe: 64))), truth)
+        #expect(every == 1.0)
+        // Records are chunked, and hold slots only: no value is big, and together they are much
+        // smaller than the vectors (which load copies from storage).
+        #expect(records.largestValue <= 16 * 1024)
+        #expect(records.totalBytes < data.baseRows * data.dim * 4 / 4)
+        let reopened = try reload(IVFFlatIndex.self, data, metric, Self.ivfParams, records: records, live: all)
         #expect(reopened.count == index.count)
         let after = try searchAll(reopened, data, metric, sp)
         #expect(after.map { $0.map(\.slot) } == before.map { $0.map(\.slot) })
@@ -33,39 +35,39 @@ struct IndexRecallTests {
     }
 
     @Test(arguments: [KernelMetric.l2, .ip])
-    func ivfSQ8RecallRerankAndReopen(metric: KernelMetric) throws {
+    func ivfSQ8RecallCandidatesAndReopen(metric: KernelMetric) throws {
         let records = InMemoryIndexRecords()
         let index = try buildIndex(IVFSQ8Index.self, data, metric, Self.ivfParams, records: records)
         let truth = data.groundTruth(metric)
         let sp = SearchParameters(nprobe: 8)
         let before = try searchAll(index, data, metric, sp)
         let r = recall(slotsOf(before), truth)
-        #expect(r >= 0.80, "IVF_SQ8 \(metric) recall@10 \(r)")
+        #expect(r >= 0.75, "IVF_SQ8 \(metric) recall@10 \(r)")
         // Residual coding keeps SQ8 close to the exact lists.
         let flat = try buildIndex(IVFFlatIndex.self, data, metric, Self.ivfParams, records: InMemoryIndexRecords())
         let rf = recall(slotsOf(try searchAll(flat, data, metric, sp)), truth)
-        #expect(r >= rf - 0.02, "IVF_SQ8 \(r) vs IVF_FLAT \(rf)")
-        // rerank needs exact vectors.
-        #expect(throws: IndexError.rerankUnavailable) {
-            try searchAll(index, data, metric, SearchParameters(nprobe: 8, rerank: true))
+        #expect(r >= rf - 0.03, "IVF_SQ8 \(r) vs IVF_FLAT \(rf)")
+        // The best 4k candidates on the codes hold the true neighbours: what the collection's
+        // re-rank stage needs to give exact results.
+        let wide = try searchAll(index, data, metric, k: 40, SearchParameters(nprobe: 64))
+        let b = data.base(metric), q = data.queries(metric)
+        let reranked: [[UInt32]] = wide.enumerated().map { qi, cands in
+            var top = TopK(k: 10)
+            for c in cands {
+                let s = q.withUnsafeBufferPointer { qb in b.withUnsafeBufferPointer { bb in
+                    metric.score(qb.baseAddress! + qi * data.dim, bb.baseAddress! + Int(c.slot) * data.dim, dim: data.dim) } }
+                top.push(score: s, id: UInt64(c.slot))
+            }
+            return top.sorted().map { UInt32($0.id) }
         }
-        index.exactVectors = data.base(metric).withUnsafeBufferPointer { InMemoryVectorSource(dimension: data.dim, vectors: $0) }
-        let reranked = try searchAll(index, data, metric, SearchParameters(nprobe: 64, rerank: true))
-        let rr = recall(slotsOf(reranked), truth)
-        #expect(rr >= 0.99, "IVF_SQ8 \(metric) rerank recall@10 \(rr)")
-        // Reranked scores are exact.
-        let q = data.queries(metric), b = data.base(metric)
-        let top = reranked[0][0]
-        let exact = q.withUnsafeBufferPointer { qb in b.withUnsafeBufferPointer { bb in
-            metric.score(qb.baseAddress!, bb.baseAddress! + Int(top.slot) * data.dim, dim: data.dim) } }
-        #expect(abs(top.score - exact) <= 1e-4 * max(1, abs(exact)))
-
-        let reopened = try IVFSQ8Index.load(dimension: data.dim, metric: metric, parameters: Self.ivfParams, reader: records)
+        let rr = recall(reranked, truth)
+        #expect(rr >= 0.99, "IVF_SQ8 \(metric) re-ranked recall@10 \(rr)")
+        let reopened = try reload(IVFSQ8Index.self, data, metric, Self.ivfParams, records: records, live: all)
         let after = try searchAll(reopened, data, metric, sp)
         #expect(after.map { $0.map(\.slot) } == before.map { $0.map(\.slot) })
         #expect(after.map { $0.map(\.score) } == before.map { $0.map(\.score) })
         // SQ8 is about 4x smaller than the float vectors.
-        #expect(reopened.memoryBytes < data.baseRows * data.dim * 4 / 3)
+        #expect(reopened.memoryBytes < data.baseRows * data.dim * 4 / 2)
     }
 
     @Test(arguments: [KernelMetric.l2, .ip])
@@ -77,15 +79,38 @@ struct IndexRecallTests {
         let sp = SearchParameters(ef: 64)
         let before = try searchAll(index, data, metric, sp)
         let r = recall(slotsOf(before), truth)
-        #expect(r >= (metric == .l2 ? 0.93 : 0.97), "HNSW \(metric) recall@10 \(r)")
+        #expect(r >= 0.95, "HNSW \(metric) recall@10 \(r)")
         #expect(records.largestValue <= 128 * 1024)
-        let reopened = try HNSWIndex.load(dimension: data.dim, metric: metric, parameters: Self.hnswParams, reader: records)
+        // One copy of the vectors: the records hold the graph only (level-0 links and a level
+        // byte per node, plus about 10% for the upper levels).
+        try records.forEach(prefix: [UInt8(ascii: "V")]) { k, _ in Issue.record("vector record \(k) persisted") }
+        #expect(records.totalBytes < data.baseRows * (1 + (1 + 2 * Self.hnswParams.m) * 4) * 11 / 10)
+        let reopened = try reload(HNSWIndex.self, data, metric, Self.hnswParams, records: records, live: all)
         #expect(reopened.count == index.count)
         let after = try searchAll(reopened, data, metric, sp)
         #expect(after.map { $0.map(\.slot) } == before.map { $0.map(\.slot) })
         #expect(after.map { $0.map(\.score) } == before.map { $0.map(\.score) })
-        // Results are best first with scores matching the exact distance.
+        // Results are best first.
         for res in after { #expect(zip(res, res.dropFirst()).allSatisfy { $0.score <= $1.score }) }
+    }
+
+    /// The default build runs on all cores (parallel insertion with per-node locks): the graph is
+    /// valid and as good as the single-threaded one.
+    @Test(arguments: [KernelMetric.l2, .ip])
+    func parallelHNSWBuild(metric: KernelMetric) throws {
+        var params = Self.hnswParams
+        params.buildThreads = 4
+        let records = InMemoryIndexRecords()
+        let index = try buildIndex(HNSWIndex.self, data, metric, params, records: records)  // checks invariants
+        let truth = data.groundTruth(metric)
+        let r = recall(slotsOf(try searchAll(index, data, metric, SearchParameters(ef: 64))), truth)
+        #expect(r >= 0.95, "parallel HNSW \(metric) recall@10 \(r)")
+        // Parallel inserts after the build too.
+        let more = try buildIndex(HNSWIndex.self, data, metric, params, rows: 2000, records: InMemoryIndexRecords())
+        try addRows(more, data, metric, Array(2000..<data.baseRows), writer: InMemoryIndexRecords(), live: all)
+        let r2 = recall(slotsOf(try searchAll(more, data, metric, SearchParameters(ef: 64))), truth)
+        #expect(r2 >= 0.93, "parallel HNSW \(metric) after parallel adds: recall@10 \(r2)")
+        _ = try reload(HNSWIndex.self, data, metric, params, records: records, live: all)
     }
 
     /// Deleted slots never come back; deleting then re-inserting 20% keeps recall within 0.01 of
@@ -100,63 +125,92 @@ struct IndexRecallTests {
 
         // Delete every 5th slot (20%).
         let removed = stride(from: 0, to: data.baseRows, by: 5).map { UInt32($0) }
-        try index.remove(slots: removed, writer: records)
-        #expect(index.count == data.baseRows - removed.count)
         let removedSet = Set(removed)
+        try removeSlots(index, removed, writer: records, live: all.subtracting(removedSet))
+        #expect(index.count == data.baseRows - removed.count)
         let afterDelete = try searchAll(index, data, metric, k: 50, SearchParameters(ef: 100))
         #expect(afterDelete.allSatisfy { $0.allSatisfy { !removedSet.contains($0.slot) } })
         let truthWithout = data.groundTruth(metric, excluded: removedSet)
         let rDel = recall(slotsOf(try searchAll(index, data, metric, sp)), truthWithout)
         #expect(rDel >= fresh - 0.01, "recall after deleting 20%: \(rDel) vs fresh \(fresh)")
         // Reopen keeps deletions.
-        let reopenedDel = try HNSWIndex.load(dimension: data.dim, metric: metric, parameters: Self.hnswParams, reader: records)
+        let reopenedDel = try reload(HNSWIndex.self, data, metric, Self.hnswParams, records: records, live: all.subtracting(removedSet))
         let reDel = try searchAll(reopenedDel, data, metric, k: 50, SearchParameters(ef: 100))
         #expect(reDel.allSatisfy { $0.allSatisfy { !removedSet.contains($0.slot) } })
 
         // Re-insert them under the same slots.
-        try addRows(index, data, metric, removed.map { Int($0) }, writer: records)
+        try addRows(index, data, metric, removed.map { Int($0) }, writer: records, live: all)
         #expect(index.count == data.baseRows)
         let rAgain = recall(slotsOf(try searchAll(index, data, metric, sp)), truth)
-        print("HNSW fresh \(fresh) after delete \(rDel) after reinsert \(rAgain)")
         #expect(rAgain >= fresh - 0.01, "recall after re-inserting 20%: \(rAgain) vs fresh \(fresh)")
-        let reopened = try HNSWIndex.load(dimension: data.dim, metric: metric, parameters: Self.hnswParams, reader: records)
+        let reopened = try reload(HNSWIndex.self, data, metric, Self.hnswParams, records: records, live: all)
         #expect(slotsOf(try searchAll(reopened, data, metric, sp)) == slotsOf(try searchAll(index, data, metric, sp)))
     }
 
-    @Test func ivfDeleteAndReinsert() throws {
-        for metric in [KernelMetric.l2, .ip] {
+    @Test(arguments: [KernelMetric.l2, .ip])
+    func ivfDeleteAndReinsert(metric: KernelMetric) throws {
+        let sp = SearchParameters(nprobe: 8)
+        let truth = data.groundTruth(metric)
+        for kind in [IndexKind.ivfFlat, .ivfSQ8] {
             let records = InMemoryIndexRecords()
-            let flat = try buildIndex(IVFFlatIndex.self, data, metric, Self.ivfParams, records: records)
-            let sq = try buildIndex(IVFSQ8Index.self, data, metric, Self.ivfParams, records: InMemoryIndexRecords())
-            let sp = SearchParameters(nprobe: 8)
-            _ = sq
-            let sqRecords = InMemoryIndexRecords()
-            for (index, rec) in [(flat as any VectorIndex, records), (sq, sqRecords)] {
-                let truth = data.groundTruth(metric)
-                let fresh = recall(slotsOf(try searchAll(index, data, metric, sp)), truth)
-                let removed = stride(from: 3, to: data.baseRows, by: 5).map { UInt32($0) }
-                try index.remove(slots: removed, writer: rec)
-                let removedSet = Set(removed)
-                let res = try searchAll(index, data, metric, k: 50, SearchParameters(nprobe: 64))
-                #expect(res.allSatisfy { $0.allSatisfy { !removedSet.contains($0.slot) } })
-                try addRows(index, data, metric, removed.map { Int($0) }, writer: rec)
-                let again = recall(slotsOf(try searchAll(index, data, metric, sp)), truth)
-                #expect(abs(again - fresh) <= 0.01, "\(index.kind) \(metric): \(again) vs \(fresh)")
-            }
-            // Removal persisted: reopen after removing from the flat index.
-            try flat.remove(slots: [0, 1, 2], writer: records)
-            let reopened = try IVFFlatIndex.load(dimension: data.dim, metric: metric, parameters: Self.ivfParams, reader: records)
-            #expect(reopened.count == flat.count)
-            let res = try searchAll(reopened, data, metric, k: 20, SearchParameters(nprobe: 64))
-            #expect(res.allSatisfy { $0.allSatisfy { $0.slot > 2 } })
+            let index: any VectorIndex = kind == .ivfFlat
+                ? try buildIndex(IVFFlatIndex.self, data, metric, Self.ivfParams, records: records)
+                : try buildIndex(IVFSQ8Index.self, data, metric, Self.ivfParams, records: records)
+            let fresh = recall(slotsOf(try searchAll(index, data, metric, sp)), truth)
+            let removed = stride(from: 3, to: data.baseRows, by: 5).map { UInt32($0) }
+            let removedSet = Set(removed)
+            // Before the commit a removed slot is still listed (older snapshots may need it),
+            // but a search without a visibility does not return it.
+            try index.remove(slots: removed, writer: records)
+            try index.checkInvariants(liveSlots: all.subtracting(removedSet))
+            #expect(try searchAll(index, data, metric, k: 50, SearchParameters(nprobe: 64)).allSatisfy { $0.allSatisfy { !removedSet.contains($0.slot) } })
+            index.didCommit()
+            try index.checkInvariants(liveSlots: all.subtracting(removedSet))
+            let res = try searchAll(index, data, metric, k: 50, SearchParameters(nprobe: 64))
+            #expect(res.allSatisfy { $0.allSatisfy { !removedSet.contains($0.slot) } })
+            try addRows(index, data, metric, removed.map { Int($0) }, writer: records, live: all)
+            let again = recall(slotsOf(try searchAll(index, data, metric, sp)), truth)
+            #expect(abs(again - fresh) <= 0.01, "\(kind) \(metric): \(again) vs \(fresh)")
+            let reopened: any VectorIndex = kind == .ivfFlat
+                ? try reload(IVFFlatIndex.self, data, metric, Self.ivfParams, records: records, live: all)
+                : try reload(IVFSQ8Index.self, data, metric, Self.ivfParams, records: records, live: all)
+            #expect(slotsOf(try searchAll(reopened, data, metric, sp)) == slotsOf(try searchAll(index, data, metric, sp)))
         }
+    }
+
+    /// A removal whose list records were not rewritten yet (the process stopped after the
+    /// commit): load drops the freed slots, and the next write persists the lists without them.
+    @Test func ivfLoadDropsFreedSlots() throws {
+        let metric = KernelMetric.l2
+        let records = InMemoryIndexRecords()
+        let index = try buildIndex(IVFFlatIndex.self, data, metric, Self.ivfParams, records: records)
+        try index.remove(slots: [1, 2, 3], writer: records)
+        index.didCommit()  // lists changed in memory; records still name 1, 2, 3
+        // Storage has freed the slots: their ids are empty.
+        var ids = [UInt64](repeating: 0, count: data.baseRows)
+        for s in [1, 2, 3] { ids[s] = emptySlotID }
+        struct Freed: SlotVectorSource {
+            let ids: [UInt64], vectors: [Float], dim: Int
+            func forEachRun(_ body: (UInt32, Int, UnsafePointer<UInt64>?, UnsafePointer<Float>) throws -> Void) throws {
+                try ids.withUnsafeBufferPointer { i in try vectors.withUnsafeBufferPointer { try body(0, i.count, i.baseAddress, $0.baseAddress!) } }
+            }
+        }
+        let live = all.subtracting([1, 2, 3])
+        let reopened = try IVFFlatIndex.load(dimension: data.dim, metric: metric, parameters: Self.ivfParams, records: records,
+                                             vectors: Freed(ids: ids, vectors: data.base(metric), dim: data.dim))
+        try reopened.checkInvariants(liveSlots: live)
+        // The next write stores the lists without them.
+        try addRows(reopened, data, metric, [2], writer: records, live: live.union([2]))
+        let again = try IVFFlatIndex.load(dimension: data.dim, metric: metric, parameters: Self.ivfParams, records: records,
+                                          vectors: data.vectors(metric))
+        try again.checkInvariants(liveSlots: live.union([2]))
     }
 
     /// Vectors added after the build are found (each is its own nearest neighbour), and only the
     /// records they touched are rewritten.
     @Test func insertsAfterBuildAreFound() throws {
-        let metric = KernelMetric.ip   // on raw L2 even a fresh graph misses long vectors as their own neighbour
-        let initial = 4000
+        let metric = KernelMetric.ip
+        let initial = 3000
         let newRows = Array(initial..<data.baseRows)
         let b = data.base(metric)
         func check(_ index: any VectorIndex, _ sp: SearchParameters, _ records: InMemoryIndexRecords, minHits: Double) throws {
@@ -164,13 +218,13 @@ struct IndexRecallTests {
             records.resetCounters()
             try addRows(index, data, metric, [newRows[0]], writer: records)
             #expect(records.putCount < max(40, before / 10), "\(index.kind): one add rewrote \(records.putCount) of \(before) records")
-            try addRows(index, data, metric, Array(newRows.dropFirst()), writer: records)
+            try addRows(index, data, metric, Array(newRows.dropFirst()), writer: records, live: all)
             #expect(index.count == data.baseRows)
             var hits = 0
             try b.withUnsafeBufferPointer { bb in
                 for r in newRows {
-                    let res = try index.search(query: bb.baseAddress! + r * data.dim, k: 1, parameters: sp, filter: nil)
-                    if res.first?.slot == UInt32(r) || res.first?.score == 0 { hits += 1 }
+                    let res = try index.search(query: bb.baseAddress! + r * data.dim, k: 1, parameters: sp, visibility: nil, filter: nil)
+                    if res.first?.slot == UInt32(r) { hits += 1 }
                 }
             }
             #expect(Double(hits) >= minHits * Double(newRows.count), "\(index.kind): \(hits) of \(newRows.count) found")
@@ -182,15 +236,16 @@ struct IndexRecallTests {
         let r3 = InMemoryIndexRecords()
         try check(try buildIndex(IVFSQ8Index.self, data, metric, Self.ivfParams, rows: initial, records: r3), SearchParameters(nprobe: 1), r3, minHits: 0.95)
         // The reopened HNSW index finds them too.
-        let reopened = try HNSWIndex.load(dimension: data.dim, metric: metric, parameters: Self.hnswParams, reader: r1)
+        let reopened = try reload(HNSWIndex.self, data, metric, Self.hnswParams, records: r1, live: all)
         #expect(reopened.count == data.baseRows)
         let last = newRows.last!
-        let res = try b.withUnsafeBufferPointer { try reopened.search(query: $0.baseAddress! + last * data.dim, k: 1, parameters: SearchParameters(ef: 32), filter: nil) }
+        let res = try b.withUnsafeBufferPointer { try reopened.search(query: $0.baseAddress! + last * data.dim, k: 1, parameters: SearchParameters(ef: 32), visibility: nil, filter: nil) }
         #expect(res.first?.slot == UInt32(last))
     }
 
-    /// A filter is applied during the search: only admitted slots come back, with good recall.
-    @Test func filterIsAppliedDuringSearch() throws {
+    /// A filter and a visibility are applied during the search: only admitted slots come back,
+    /// k of them, with good recall.
+    @Test func filterAndVisibilityAreAppliedDuringSearch() throws {
         let metric = KernelMetric.ip
         let even: (UInt32) -> Bool = { $0 % 2 == 0 }
         let truth = data.groundTruth(metric, filter: even)
@@ -201,6 +256,26 @@ struct IndexRecallTests {
             #expect(res.allSatisfy { $0.count == 10 && $0.allSatisfy { $0.slot % 2 == 0 } })
             let r = recall(slotsOf(res), truth)
             #expect(r >= 0.9, "\(index.kind) filtered recall \(r)")
+            // The same through a slot table that shows only the even slots to epoch 5 (the odd
+            // ones are born at epoch 6).
+            let table = SlotTable(baseEpoch: 0)
+            table.apply(epoch: 0, assigned: (0..<UInt32(data.baseRows)).filter(even).map { ($0, UInt64($0)) }, freed: [])
+            table.apply(epoch: 6, assigned: (0..<UInt32(data.baseRows)).filter { !even($0) }.map { ($0, UInt64($0)) }, freed: [])
+            let q = data.queries(metric)
+            let (visible, stable) = try table.read(epoch: 5) { vis in
+                try q.withUnsafeBufferPointer { qb in
+                    try (0..<data.queryRows).map { i in
+                        try index.search(query: qb.baseAddress! + i * data.dim, k: 10, parameters: sp, visibility: vis, filter: nil)
+                    }
+                }
+            }
+            #expect(stable)
+            #expect(slotsOf(visible) == slotsOf(res))
+            // Epoch 6 sees every slot.
+            let (later, _) = try table.read(epoch: 6) { vis in
+                try q.withUnsafeBufferPointer { try index.search(query: $0.baseAddress!, k: 10, parameters: sp, visibility: vis, filter: nil) }
+            }
+            #expect(later.map(\.slot) == (try searchAll(index, data, metric, sp))[0].map(\.slot))
         }
     }
 
@@ -231,37 +306,40 @@ struct IndexRecallTests {
         var rng = SplitMix64(seed: 1)
         return ((0..<UInt32(n)).map { $0 }, (0..<(n * dim)).map { _ in Float(rng.next() % 1000) / 1000 })
     }
-    func build<I: VectorIndex>(_ t: I.Type, n: Int, _ p: IndexParameters) throws -> I {
+    func build<I: VectorIndex>(_ t: I.Type, n: Int, _ p: IndexParameters, records: InMemoryIndexRecords = InMemoryIndexRecords()) throws -> I {
         let (s, v) = vectors(n)
-        return try s.withUnsafeBufferPointer { sb in
+        let index = try s.withUnsafeBufferPointer { sb in
             try v.withUnsafeBufferPointer { vb in
-                try I.build(dimension: dim, metric: .l2, parameters: p, slots: sb, vectors: vb, writer: InMemoryIndexRecords(), progress: nil)
+                try I.build(dimension: dim, metric: .l2, parameters: p, slots: sb, vectors: vb, writer: records, progress: nil)
             }
         }
+        try index.checkInvariants(liveSlots: Set(s))
+        return index
     }
 
     @Test func emptyBuildIsAnError() {
-        #expect(throws: IndexError.emptyInput(.hnsw)) { try build(HNSWIndex.self, n: 0, IndexParameters()) }
-        #expect(throws: IndexError.emptyInput(.ivfFlat)) { try build(IVFFlatIndex.self, n: 0, IndexParameters(nlist: 4)) }
-        #expect(throws: IndexError.emptyInput(.ivfSQ8)) { try build(IVFSQ8Index.self, n: 0, IndexParameters(nlist: 4)) }
+        #expect(throws: VDBError.emptyIndex(.hnsw)) { try build(HNSWIndex.self, n: 0, IndexParameters()) }
+        #expect(throws: VDBError.emptyIndex(.ivfFlat)) { try build(IVFFlatIndex.self, n: 0, IndexParameters(nlist: 4)) }
+        #expect(throws: VDBError.emptyIndex(.ivfSQ8)) { try build(IVFSQ8Index.self, n: 0, IndexParameters(nlist: 4)) }
+        #expect(VDBError.emptyIndex(.hnsw).description.contains("add vectors"))
     }
 
     @Test func badBuildParameters() {
-        #expect(throws: IndexError.nlistExceedsVectors(nlist: 64, vectors: 50)) { try build(IVFFlatIndex.self, n: 50, IndexParameters(nlist: 64)) }
-        #expect(throws: IndexError.nlistExceedsVectors(nlist: 51, vectors: 50)) { try build(IVFSQ8Index.self, n: 50, IndexParameters(nlist: 51)) }
-        #expect(throws: IndexError.invalidParameter(name: "nlist", value: 0, reason: "must be at least 1")) {
+        #expect(throws: VDBError.nlistExceedsVectors(nlist: 64, vectors: 50)) { try build(IVFFlatIndex.self, n: 50, IndexParameters(nlist: 64)) }
+        #expect(throws: VDBError.nlistExceedsVectors(nlist: 51, vectors: 50)) { try build(IVFSQ8Index.self, n: 50, IndexParameters(nlist: 51)) }
+        #expect(throws: VDBError.invalidParameter(name: "nlist", value: 0, reason: "must be at least 1")) {
             try build(IVFFlatIndex.self, n: 50, IndexParameters(nlist: 0))
         }
         do {
             _ = try build(HNSWIndex.self, n: 50, IndexParameters(m: 1))
             Issue.record("M = 1 was accepted")
-        } catch let e as IndexError {
+        } catch let e as VDBError {
             guard case .invalidParameter(let name, let value, _) = e else { Issue.record("wrong error \(e)"); return }
             #expect(name == "M" && value == 1)
             #expect(e.description.contains("M"))
         } catch { Issue.record("unexpected \(error)") }
         // Wrong vector count for the dimension.
-        #expect(throws: IndexError.self) {
+        #expect(throws: VDBError.self) {
             try [UInt32(0), 1].withUnsafeBufferPointer { s in
                 try [Float](repeating: 0, count: 15).withUnsafeBufferPointer { v in
                     try HNSWIndex.build(dimension: 8, metric: .l2, parameters: IndexParameters(), slots: s, vectors: v, writer: InMemoryIndexRecords(), progress: nil)
@@ -270,35 +348,42 @@ struct IndexRecallTests {
         }
     }
 
-    @Test func badSearchParameters() throws {
+    @Test func searchParametersAreClampedOrRejected() throws {
         let hnsw = try build(HNSWIndex.self, n: 200, IndexParameters(m: 4, efConstruction: 20))
         let ivf = try build(IVFFlatIndex.self, n: 200, IndexParameters(nlist: 8))
         let sq = try build(IVFSQ8Index.self, n: 200, IndexParameters(nlist: 8))
         let q = [Float](repeating: 0.5, count: dim)
-        #expect(throws: IndexError.efLessThanK(ef: 5, k: 10)) { try hnsw.search(query: q, k: 10, parameters: SearchParameters(ef: 5), filter: nil) }
-        #expect(IndexError.efLessThanK(ef: 5, k: 10).description.contains("ef 5"))
+        // ef below k is raised to k (as hnswlib does).
+        let small = try hnsw.search(query: q, k: 10, parameters: SearchParameters(ef: 5), visibility: nil, filter: nil)
+        #expect(small.count == 10)
+        #expect(small.map(\.slot) == (try hnsw.search(query: q, k: 10, parameters: SearchParameters(ef: 10), visibility: nil, filter: nil)).map(\.slot))
         for index in [ivf as any VectorIndex, sq] {
-            do {
-                _ = try index.search(query: q, k: 10, parameters: SearchParameters(nprobe: 0), filter: nil)
-                Issue.record("nprobe 0 accepted by \(index.kind)")
-            } catch let e as IndexError {
-                guard case .invalidParameter(let name, 0, _) = e else { Issue.record("wrong error \(e)"); continue }
-                #expect(name == "nprobe")
+            #expect(throws: VDBError.invalidParameter(name: "nprobe", value: 0, reason: "must be at least 1 (values above nlist 8 visit every list)")) {
+                try index.search(query: q, k: 10, parameters: SearchParameters(nprobe: 0), visibility: nil, filter: nil)
             }
-            // nprobe larger than nlist is clamped: exact search.
-            #expect(try index.search(query: q, k: 10, parameters: SearchParameters(nprobe: 100), filter: nil).count == 10)
+            // nprobe larger than nlist is clamped: every list, the same as nprobe = nlist.
+            let clamped = try index.search(query: q, k: 10, parameters: SearchParameters(nprobe: 100), visibility: nil, filter: nil)
+            #expect(clamped.count == 10)
+            #expect(clamped.map(\.slot) == (try index.search(query: q, k: 10, parameters: SearchParameters(nprobe: 8), visibility: nil, filter: nil)).map(\.slot))
         }
-        #expect(throws: IndexError.self) { try hnsw.search(query: q, k: 0, parameters: SearchParameters(), filter: nil) }
+        #expect(throws: VDBError.invalidK(0)) { try hnsw.search(query: q, k: 0, parameters: SearchParameters(), visibility: nil, filter: nil) }
         // Loading from empty records is a clear error.
-        #expect(throws: IndexError.self) { try HNSWIndex.load(dimension: 8, metric: .l2, parameters: IndexParameters(), reader: InMemoryIndexRecords()) }
-        #expect(throws: IndexError.self) { try IVFFlatIndex.load(dimension: 8, metric: .l2, parameters: IndexParameters(), reader: InMemoryIndexRecords()) }
+        let none = ContiguousSlotVectors(vectors: [], dimension: 8)
+        #expect(throws: VDBError.corruptIndexRecord(key: "M", reason: "no HNSW index records found")) {
+            try HNSWIndex.load(dimension: 8, metric: .l2, parameters: IndexParameters(), records: InMemoryIndexRecords(), vectors: none)
+        }
+        #expect(throws: VDBError.self) { try IVFFlatIndex.load(dimension: 8, metric: .l2, parameters: IndexParameters(), records: InMemoryIndexRecords(), vectors: none) }
         // Wrong dimension on load.
         let rec = InMemoryIndexRecords()
-        let (s, v) = vectors(100)
-        _ = try s.withUnsafeBufferPointer { sb in try v.withUnsafeBufferPointer { vb in
-            try HNSWIndex.build(dimension: dim, metric: .l2, parameters: IndexParameters(m: 4), slots: sb, vectors: vb, writer: rec, progress: nil) } }
-        #expect(throws: IndexError.dimensionMismatch(expected: 16, got: 8)) {
-            try HNSWIndex.load(dimension: 16, metric: .l2, parameters: IndexParameters(), reader: rec)
+        let (_, v) = vectors(100)
+        _ = try build(HNSWIndex.self, n: 100, IndexParameters(m: 4), records: rec)
+        #expect(throws: VDBError.dimensionMismatch(expected: 16, got: 8, index: nil)) {
+            try HNSWIndex.load(dimension: 16, metric: .l2, parameters: IndexParameters(), records: rec, vectors: ContiguousSlotVectors(vectors: v, dimension: 16))
+        }
+        // Graph nodes without stored vectors: a clear error, not garbage results.
+        #expect(throws: VDBError.corruptIndexRecord(key: "G", reason: "50 of 100 graph nodes have no stored vector")) {
+            try HNSWIndex.load(dimension: 8, metric: .l2, parameters: IndexParameters(), records: rec,
+                               vectors: ContiguousSlotVectors(vectors: Array(v[0..<(50 * 8)]), dimension: 8))
         }
     }
 
@@ -307,11 +392,14 @@ struct IndexRecallTests {
         let hnsw = try build(HNSWIndex.self, n: 100, IndexParameters(m: 4, efConstruction: 20))
         let rec = InMemoryIndexRecords()
         try hnsw.remove(slots: (0..<100).map { UInt32($0) }, writer: rec)
+        hnsw.didCommit()
+        try hnsw.checkInvariants(liveSlots: [])
         let q = [Float](repeating: 0.5, count: dim)
-        #expect(try hnsw.search(query: q, k: 5, parameters: SearchParameters(ef: 10), filter: nil).isEmpty)
+        #expect(try hnsw.search(query: q, k: 5, parameters: SearchParameters(ef: 10), visibility: nil, filter: nil).isEmpty)
         let (s, v) = vectors(10)
         try s.withUnsafeBufferPointer { sb in try v.withUnsafeBufferPointer { vb in try hnsw.add(slots: sb, vectors: vb, writer: rec) } }
-        let res = try hnsw.search(query: q, k: 5, parameters: SearchParameters(ef: 10), filter: nil)
+        try hnsw.checkInvariants(liveSlots: Set(s))
+        let res = try hnsw.search(query: q, k: 5, parameters: SearchParameters(ef: 10), visibility: nil, filter: nil)
         #expect(res.count == 5 && res.allSatisfy { $0.slot < 10 })
     }
 }

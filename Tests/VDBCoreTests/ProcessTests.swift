@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import VDBCore
 #if canImport(Glibc)
@@ -20,15 +21,14 @@ import Glibc
         let c = try db.createCollection(name: "live", dimension: d, metric: .l2)
         try c.insert((0..<500).map { Self.vector($0, d) })
         let batches = 40, perBatch = 100
-        let failures = NSLock()
-        nonisolated(unsafe) var problems: [String] = []
-        nonisolated(unsafe) var searches = 0
+        let problems = Mutex<[String]>([])
+        let searches = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 4) { t in
             if t == 0 {
                 for b in 0..<batches {
                     let start = 500 + b * perBatch
                     do { try c.insert((start..<(start + perBatch)).map { Self.vector($0, d) }) } catch {
-                        failures.lock(); problems.append("insert: \(error)"); failures.unlock()
+                        problems.withLock { $0.append("insert: \(error)") }
                     }
                 }
                 return
@@ -50,18 +50,18 @@ import Glibc
                             if abs(exact - h.distance) > 1e-3 * max(1, exact) { bad = "id \(h.id) distance \(h.distance) != \(exact)" }
                             if h.id >= UInt64(500 + batches * perBatch) { bad = "unknown id \(h.id)" }
                         }
-                        if let bad { failures.lock(); problems.append(bad); failures.unlock() }
+                        if let bad { problems.withLock { $0.append(bad) } }
                     }
                 } catch {
-                    failures.lock(); problems.append("search: \(error)"); failures.unlock()
+                    problems.withLock { $0.append("search: \(error)") }
                 }
-                failures.lock(); searches += 1; failures.unlock()
+                searches.add(1, ordering: .relaxed)
                 i += 1
                 if total == 500 + batches * perBatch && i > 20 { break }
             }
         }
-        #expect(problems.isEmpty, "\(problems.prefix(5))")
-        #expect(searches > 60)
+        #expect(problems.withLock { $0 }.isEmpty, "\(problems.withLock { $0.prefix(5) })")
+        #expect(searches.load(ordering: .relaxed) > 60)
         #expect(try c.count() == 500 + batches * perBatch)
         #expect(db.mapSize > 1 << 20)
         // After the writer is done, a search equals brute force over everything.

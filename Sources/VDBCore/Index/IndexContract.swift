@@ -1,11 +1,17 @@
-// The seam between the storage engine (Storage/, FLAT search) and the approximate indexes (Index/).
+// The seam between the storage engine (Storage/, Search/) and the approximate indexes (Index/).
 //
 // Storage owns vectors, ids, metadata and LMDB transactions. Every stored vector lives in a dense
 // internal *slot* (UInt32); slots of deleted vectors are reused. Approximate indexes are keyed by
-// slot, hold what they need in memory for speed, and persist their own records through an
-// `IndexRecordWriter` inside the same LMDB write transaction as the vector change, so that
-// vectors and index commit or abort together. On open, storage calls the index's `load` with a
-// reader over those records: no rebuild.
+// slot, hold what they need in memory for speed, and persist their own records (graph links,
+// list membership, codes: never a second copy of the float vectors) through an
+// `IndexRecordWriter` inside the same LMDB write transaction as the vector change, so vectors and
+// index commit or abort together. On open, storage calls the index's `load` with a reader over
+// those records and a source of the stored vectors: no rebuild.
+//
+// Which slots a search may return is decided by storage, not by the index: storage passes a
+// `SlotVisibility` (its committed slot table seen at the reader's snapshot), and the index
+// applies it during the traversal, so uncommitted additions stay invisible and removals stay
+// visible to older snapshots. See Docs/architecture.md, "Index seam".
 
 /// The kinds of index a collection can carry.
 public enum IndexKind: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
@@ -45,19 +51,26 @@ public struct IndexParameters: Sendable, Codable, Hashable {
 
 /// Per-query search parameters; the fields that do not apply to an index are ignored.
 public struct SearchParameters: Sendable, Hashable {
-    /// IVF: number of inverted lists visited.
+    /// IVF: number of inverted lists visited (values above `nlist` visit every list).
     public var nprobe: Int
-    /// HNSW: size of the dynamic candidate list (at least k).
+    /// HNSW: size of the dynamic candidate list. Raised to the number of candidates asked for
+    /// (`k`, or `k * rerankFactor` with `rerank`), as hnswlib does.
     public var ef: Int
-    /// IVF_SQ8: re-rank the best candidates with the exact stored vectors.
+    /// Re-rank: the index returns `k * rerankFactor` candidates, which the collection re-scores
+    /// with the exact stored vectors before keeping the best `k`. Any index kind can use it; it
+    /// matters most for IVF_SQ8, whose own distances are computed on 8-bit codes. Reported
+    /// distances are then exact.
     public var rerank: Bool
+    /// With `rerank`, candidates re-scored per result (at least 1; default 4).
+    public var rerankFactor: Int
     /// Threads for a batch of queries (0 = all cores).
     public var threads: Int
 
-    public init(nprobe: Int = 16, ef: Int = 64, rerank: Bool = false, threads: Int = 1) {
+    public init(nprobe: Int = 16, ef: Int = 64, rerank: Bool = false, rerankFactor: Int = 4, threads: Int = 1) {
         self.nprobe = nprobe
         self.ef = ef
         self.rerank = rerank
+        self.rerankFactor = rerankFactor
         self.threads = threads
     }
 }
@@ -65,7 +78,7 @@ public struct SearchParameters: Sendable, Hashable {
 /// Writes an index's persistent records inside the caller's LMDB write transaction.
 /// Keys are private to the index of one collection (storage adds the namespace prefix).
 /// Valid only during the call that received it.
-public protocol IndexRecordWriter {
+package protocol IndexRecordWriter {
     /// Stores `value` under `key`, replacing any previous value.
     func put(_ key: [UInt8], _ value: UnsafeRawBufferPointer) throws
     /// Removes `key` if present.
@@ -76,27 +89,61 @@ public protocol IndexRecordWriter {
 
 /// Reads an index's persisted records inside a read transaction.
 /// Buffers point into the memory map and are valid only during the call that received them.
-public protocol IndexRecordReader {
+package protocol IndexRecordReader {
     /// The value stored under `key`, or nil.
     func get(_ key: [UInt8]) throws -> UnsafeRawBufferPointer?
     /// Visits every record whose key starts with `prefix`, in key order.
     func forEach(prefix: [UInt8], _ body: (_ key: [UInt8], _ value: UnsafeRawBufferPointer) throws -> Void) throws
 }
 
+/// The stored vectors of a collection by slot, as `load` reads them: runs of consecutive slots in
+/// increasing slot order. Storage gives runs of one storage block each, read in place from the
+/// snapshot `load` runs in; tests and tools use ``ContiguousSlotVectors``.
+package protocol SlotVectorSource {
+    /// Calls `body` for each run: its first slot, its length, the id stored in each slot
+    /// (`UInt64.max` for an empty slot; nil when every slot of the run is live) and the rows
+    /// (`count * dimension` floats). An empty slot's row still holds the vector it held last
+    /// (storage never clears a freed row), or zeros if it never held one.
+    func forEachRun(_ body: (_ firstSlot: UInt32, _ count: Int, _ ids: UnsafePointer<UInt64>?,
+                             _ rows: UnsafePointer<Float>) throws -> Void) throws
+}
+
+/// Vectors held in one contiguous row-major buffer, row `i` being slot `i` (for tests and tools
+/// that use an index outside a collection).
+package struct ContiguousSlotVectors: SlotVectorSource {
+    package let vectors: [Float]
+    package let dimension: Int
+
+    package init(vectors: [Float], dimension: Int) {
+        self.vectors = vectors
+        self.dimension = dimension
+    }
+
+    package func forEachRun(_ body: (UInt32, Int, UnsafePointer<UInt64>?, UnsafePointer<Float>) throws -> Void) throws {
+        guard dimension > 0, !vectors.isEmpty else { return }
+        try vectors.withUnsafeBufferPointer { try body(0, $0.count / dimension, nil, $0.baseAddress!) }
+    }
+}
+
 /// An approximate index over the vectors of one collection, keyed by storage slot.
 ///
 /// Thread safety: implementations are safe to call from many threads; `search` calls run in
-/// parallel with each other, `add`/`remove` are serialized by storage's single writer and exclude
-/// searches only while the in-memory structure changes. Vectors passed in are already
-/// normalized for `cosine`; `metric` is the kernel metric (cosine arrives as `.ip`).
-public protocol VectorIndex: AnyObject, Sendable {
+/// parallel with each other; `add`, `remove` and `didCommit` are serialized by storage's single
+/// writer and exclude searches only while the in-memory structure changes. Vectors passed in are
+/// already normalized for `cosine`; `metric` is the kernel metric (cosine arrives as `.ip`).
+///
+/// Visibility: `add` and `remove` run inside storage's write transaction, before it commits, so
+/// they must not change what a search that is given a `SlotVisibility` returns: a new slot is
+/// hidden by the visibility until its transaction commits, and a removed slot must stay findable
+/// (a graph keeps it as a waypoint; an inverted list keeps it until `didCommit`).
+package protocol VectorIndex: AnyObject, Sendable {
     /// The index kind.
     var kind: IndexKind { get }
     /// The build parameters.
     var parameters: IndexParameters { get }
     /// Number of live vectors in the index.
     var count: Int { get }
-    /// Bytes the index holds in memory (for `vdb info` and benchmarks).
+    /// Bytes the index holds in memory.
     var memoryBytes: Int { get }
 
     /// Builds a new index over `count` vectors stored contiguously in `vectors` (row-major,
@@ -106,20 +153,34 @@ public protocol VectorIndex: AnyObject, Sendable {
                       slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
                       writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> Self
 
-    /// Opens an index from its persisted records, without rebuilding.
+    /// Opens an index from its persisted records and the collection's stored vectors, without
+    /// rebuilding. Records written by an older record version are read too; they are rewritten
+    /// in the current version by the next write.
     static func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
-                     reader: IndexRecordReader) throws -> Self
+                     records: IndexRecordReader, vectors: SlotVectorSource) throws -> Self
 
     /// Adds vectors under new slots (a slot may be one freed by an earlier `remove`),
     /// persisting the changed records with `writer`.
     func add(slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>, writer: IndexRecordWriter) throws
 
-    /// Removes slots; they are never returned again until re-added.
+    /// Removes slots: their records are updated with `writer`, but searches given a visibility
+    /// may still find them until `didCommit` (searches without one never return them after it).
     func remove(slots: [UInt32], writer: IndexRecordWriter) throws
 
+    /// Called after the transaction of the last `add`/`remove` committed: the index may now drop
+    /// what it kept for readers of older snapshots (records it must rewrite because of that are
+    /// written by the next `add` or `remove`).
+    func didCommit()
+
     /// Approximate k nearest slots of one query, best first, as (score, slot) with score in
-    /// internal units (smaller is closer, see `KernelMetric.score`). `filter`, when given, admits
-    /// only slots for which it returns true, applied during the search.
+    /// internal units (smaller is closer, see `KernelMetric.score`). Only slots `visibility`
+    /// contains (every live slot when nil) and `filter` admits are returned; both are applied
+    /// during the search, so `k` results come back whenever `k` such slots are reachable.
     func search(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
-                filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)]
+                visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)]
+
+    /// Checks the index's structural invariants (tests run it after every mutation). When
+    /// `liveSlots` is given, also checks that the index holds exactly those slots as live.
+    /// Throws ``VDBError/corrupt(_:)`` naming the first violation.
+    func checkInvariants(liveSlots: Set<UInt32>?) throws
 }

@@ -1,5 +1,6 @@
-// How storage finds the approximate index implementations, and the exact-vector source the
-// IVF_SQ8 re-ranking uses inside a collection search.
+// How storage finds the approximate index implementations.
+
+import Synchronization
 
 /// The index implementations every ``Database`` knows without registration
 /// (``IndexRegistry`` starts with these).
@@ -9,14 +10,18 @@ let builtInIndexTypes: [IndexKind: any VectorIndex.Type] = [
     .ivfSQ8: IVFSQ8Index.self,
 ]
 
-/// Exact vectors of the read snapshot a collection search runs in (see `SnapshotVectors`).
-struct SnapshotVectorSource: ExactVectorSource, @unchecked Sendable {
-    // The snapshot is immutable and outlives the search that published it.
-    let snapshot: SnapshotVectors
+/// Registry of approximate index implementations: storage looks a kind up when a collection with
+/// that kind is opened or built. Starts with the built-in kinds; tests and tools may replace one.
+package enum IndexRegistry {
+    private static let types = Synchronization.Mutex<[IndexKind: any VectorIndex.Type]>(builtInIndexTypes)
 
-    func withVectors(slots: UnsafeBufferPointer<UInt32>, _ body: (Int, UnsafePointer<Float>?) throws -> Void) throws {
-        for (i, s) in slots.enumerated() { try body(i, snapshot.vector(slot: s)) }
+    /// Registers (or replaces) the implementation of `kind`.
+    package static func register(_ type: any VectorIndex.Type, for kind: IndexKind) {
+        types.withLock { $0[kind] = type }
+    }
+
+    /// The implementation registered for `kind`, if any.
+    package static func type(for kind: IndexKind) -> (any VectorIndex.Type)? {
+        types.withLock { $0[kind] }
     }
 }
-
-extension Collection: ExactVectorSource {}

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A vdb database: a directory holding one LMDB environment with any number of named
 /// collections of vectors.
@@ -12,15 +13,17 @@ import Foundation
 ///
 /// Concurrency: `Database` and ``Collection`` are `Sendable`. Any number of threads may search,
 /// `get`, `count` and read `info` in parallel, also while one thread writes; each read sees a
-/// consistent snapshot (the state after some committed write). Writes (`insert`, `upsert`,
-/// `delete`, `createCollection`, `dropCollection`, `buildIndex`, `dropIndex`) are serialized:
-/// one runs at a time per database, across threads and processes. Several processes may open the
-/// same directory. Opening the same directory twice in one process shares one environment.
-public final class Database: @unchecked Sendable {  // `handles` is guarded by `handleLock`; the rest is immutable
+/// consistent snapshot (the state after some committed write, never a write in progress), and
+/// ``read(_:)`` shares one snapshot between several reads. Writes (`insert`, `upsert`, `delete`,
+/// `createCollection`, `dropCollection`, `buildIndex`, `dropIndex`, ``write(_:)``) are
+/// serialized: one runs at a time per database, across threads and processes; each is one
+/// transaction, and ``write(_:)`` puts several, on several collections, in one. Several
+/// processes may open the same directory. Opening the same directory twice in one process
+/// shares one environment.
+public final class Database: Sendable {
     let env: Environment
     /// Open collection handles by collection id (one in-memory index per collection and Database).
-    private let handleLock = NSLock()
-    private var handles: [UInt32: Collection] = [:]
+    private let handles = Mutex<[UInt32: Collection]>([:])
 
     /// The database directory.
     public let path: String
@@ -92,19 +95,21 @@ public final class Database: @unchecked Sendable {  // `handles` is guarded by `
 
     /// Names of all collections, sorted.
     public func collectionNames() throws -> [String] {
-        try env.read { txn in
-            var names: [String] = []
-            try txn.scan(txn.dbis.catalog, prefix: []) { key, _ in
-                names.append(String(decoding: key, as: UTF8.self))
-                return true
-            }
-            return names
-        }
+        try env.read { txn in try collectionNames(txn) }
     }
 
-    /// Information about every collection, sorted by name.
+    func collectionNames(_ txn: ReadTxn) throws -> [String] {
+        var names: [String] = []
+        try txn.scan(txn.dbis.catalog, prefix: []) { key, _ in
+            names.append(String(decoding: key, as: UTF8.self))
+            return true
+        }
+        return names
+    }
+
+    /// Information about every collection, sorted by name, from one snapshot (no index is loaded).
     public func collections() throws -> [CollectionInfo] {
-        try collectionNames().map { try collection(named: $0).info() }
+        try read { snapshot in try snapshot.collectionNames().map { try snapshot.collection(named: $0).info() } }
     }
 
     /// Deletes a collection and all its vectors, metadata and index records (one transaction).
@@ -120,9 +125,7 @@ public final class Database: @unchecked Sendable {  // `handles` is guarded by `
             }
             return config.id
         }
-        handleLock.lock()
-        handles[cid] = nil
-        handleLock.unlock()
+        handles.withLock { $0[cid] = nil }
     }
 
     /// Bytes of the database file on disk (`data.mdb`; LMDB reuses freed pages, the file never shrinks).
@@ -149,14 +152,26 @@ public final class Database: @unchecked Sendable {  // `handles` is guarded by `
         }
     }
 
-    private func handle(for config: CollectionConfig) throws -> Collection {
-        handleLock.lock()
-        defer { handleLock.unlock() }
-        if let h = handles[config.id] { return h }
+    /// The handle of the collection named `name` in snapshot `txn`.
+    func handle(named name: String, _ txn: ReadTxn) throws -> Collection {
+        try handle(for: Database.config(named: name, txn))
+    }
+
+    /// `c`, checked to be a collection of this database.
+    func owned(_ c: Collection) throws -> Collection {
+        guard c.env === env else { throw VDBError.invalidArgument("collection '\(c.name)' belongs to another database") }
+        return c
+    }
+
+    /// The handle of the collection with `config` (one per collection id and `Database`).
+    func handle(for config: CollectionConfig) throws -> Collection {
         let types = indexTypes
-        let h = try Collection(env: env, config: config) { kind in types[kind] ?? IndexRegistry.type(for: kind) }
-        handles[config.id] = h
-        return h
+        return handles.withLock { handles in
+            if let h = handles[config.id] { return h }
+            let h = Collection(env: env, config: config) { kind in types[kind] ?? IndexRegistry.type(for: kind) }
+            handles[config.id] = h
+            return h
+        }
     }
 
     /// Test hook: stamps another format version into the database.

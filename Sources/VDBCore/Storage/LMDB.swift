@@ -9,6 +9,7 @@
 //   transaction holds the shared side of `gate`, and growing the map takes the exclusive side.
 import CLMDB
 import Foundation
+import Synchronization
 
 /// Shared/exclusive gate: transactions enter shared, map resizing enters exclusive.
 /// Waiting resizers block new entrants so a stream of searches cannot starve a writer.
@@ -115,6 +116,11 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
     private let writeLock = NSLock()
     /// Current map size; read and written only inside `gate.exclusive` or under `writeLock`.
     private var mapSize: Int
+
+    /// Test hook: when set, runs right before every `mdb_txn_commit` of this environment; a
+    /// non-zero result is taken as that commit's LMDB return code (the transaction is aborted
+    /// instead of committed, exactly as LMDB leaves a failed commit).
+    let _beforeCommit = Synchronization.Mutex<(@Sendable () -> Int32)?>(nil)
 
     /// The current on-disk format version.
     static let formatVersion: UInt32 = 1
@@ -317,9 +323,10 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
 
     /// Runs `body` in a write transaction and commits it: all or nothing. When the map is full,
     /// the transaction is aborted, the map doubled, and `body` run again from the start.
-    /// `onAbort` runs after any abort (including before a retry), so callers can drop in-memory
-    /// state they changed inside `body`.
-    func write<T>(_ body: (WriteTxn) throws -> T, onAbort: () -> Void = {}) throws -> T {
+    /// `onAbort` runs after any abort (including before a retry, and after a failed commit), so
+    /// callers can drop in-memory state they changed inside `body`; `onCommit` runs after the
+    /// commit. Both run before the next writer of this process can start.
+    func write<T>(_ body: (WriteTxn) throws -> T, onAbort: () -> Void = {}, onCommit: () -> Void = {}) throws -> T {
         writeLock.lock()
         defer { writeLock.unlock() }
         while true {
@@ -353,10 +360,22 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
                 onAbort()
                 throw error
             }
+            if let inject = _beforeCommit.withLock({ $0 }) {
+                let code = inject()
+                if code != 0 {
+                    mdb_txn_abort(txn)
+                    gate.leaveShared()
+                    onAbort()
+                    throw VDBError(LMDBFailure(code: code, operation: "mdb_txn_commit"), path: directory.path)
+                }
+            }
             // mdb_txn_commit frees the transaction whatever the outcome: never abort it after this.
             let crc = mdb_txn_commit(txn)
             gate.leaveShared()
-            if crc == 0 { return result }
+            if crc == 0 {
+                onCommit()
+                return result
+            }
             onAbort()
             if crc == MDB_MAP_FULL {
                 try grow()

@@ -91,6 +91,9 @@ enum Keys {
         appendBE(&k, s)
         return k
     }
+    /// The collection's index statistics (u64 LE: bytes the loaded index holds), in the `state`
+    /// DBI after the collection's state record ("i" after the 4-byte id; properties use "p").
+    static func indexStats(_ c: UInt32) -> [UInt8] { collection(c) + [0x69] }
     static func readBE32(_ key: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {
         UInt32(bigEndian: key.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
@@ -161,26 +164,6 @@ final class AlignedArena {
     }
 
     deinit { for a in allocations { a.deallocate() } }
-}
-
-/// Registry of approximate index implementations. The index module registers its types
-/// (e.g. at startup: `IndexRegistry.register(HNSWIndex.self, for: .hnsw)`); storage looks them up
-/// when a collection with that kind is opened or built.
-public enum IndexRegistry {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var types: [IndexKind: any VectorIndex.Type] = builtInIndexTypes  // guarded by lock
-
-    /// Registers (or replaces) the implementation of `kind`.
-    public static func register(_ type: any VectorIndex.Type, for kind: IndexKind) {
-        lock.lock(); defer { lock.unlock() }
-        types[kind] = type
-    }
-
-    /// The implementation registered for `kind`, if any.
-    public static func type(for kind: IndexKind) -> (any VectorIndex.Type)? {
-        lock.lock(); defer { lock.unlock() }
-        return types[kind]
-    }
 }
 
 /// Lets values that are safe by construction (disjoint writes, read-only pointers into a live

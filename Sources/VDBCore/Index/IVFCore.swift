@@ -1,0 +1,352 @@
+// Inverted-file indexes: IVF_FLAT (raw vectors per list) and IVF_SQ8 (8-bit codes per list).
+//
+// Both share `IVFCore`: a k-means coarse quantizer (see KMeans.swift), and per list the slots and
+// the encoded entries stored contiguously, scanned with SIMD kernels (CVDBKernels).
+//
+// Persistence (keys are private to the index; storage prefixes them), record version 2:
+//   "M"                      meta: version, codec, dimension, nlist, metric
+//   "C" + block(BE32)        centroids, 64 per record
+//   "Q"                      IVF_SQ8 per-dimension vmin and vdiff
+//   "L" + list(BE32) + chunk(BE32)  one chunk of a list: count(UInt32), `count` slots, and for
+//                            IVF_SQ8 `count` codes. IVF_FLAT lists hold only the slots: `load`
+//                            copies their vectors from the collection's storage into contiguous
+//                            lists (record version 1 also stored the floats; they are skipped on
+//                            load and the lists rewritten by the next write).
+// Lists are chunked (32 entries per record) so no value is huge, and `add`/`remove` rewrite only
+// the chunks they touched.
+//
+// Removal is deferred: `remove` keeps the slots in their lists (a reader of an older snapshot may
+// still need them; storage's visibility hides them from newer ones) and `didCommit` takes them
+// out; the chunks that changed then are written by the next `add`/`remove`. Until then the
+// persisted lists may name freed slots: `load` drops every listed slot that storage does not hold.
+//
+// Files: IVFCore.swift (state, updates, search), IVF+Records.swift (build, load, persistence),
+// IVFIndexes.swift (the two public kinds), IVF+Invariants.swift.
+
+import CVDBKernels
+
+/// How list entries are encoded.
+enum IVFCodec: UInt8, Sendable {
+    /// `dimension` float32 values.
+    case flat = 1
+    /// 4-byte float header followed by `dimension` uint8 codes of the residual from the list's
+    /// centroid (see vdb_sq8.h).
+    case sq8 = 2
+}
+
+/// Per-query scratch buffers, reused across queries through a pool.
+final class IVFScratch {
+    var coarse: UnsafeMutablePointer<Float>
+    var heap: UnsafeMutablePointer<UInt64>
+    var heapCapacity: Int
+    var dist: UnsafeMutablePointer<Float>
+    var distCapacity: Int
+    var wq: UnsafeMutablePointer<Int16>
+    var probes: UnsafeMutablePointer<UInt64>
+    init(nlist: Int, dimension: Int) {
+        coarse = .allocate(capacity: max(1, nlist))
+        probes = .allocate(capacity: max(1, nlist))
+        heapCapacity = 256
+        heap = .allocate(capacity: heapCapacity)
+        distCapacity = 1024
+        dist = .allocate(capacity: distCapacity)
+        wq = .allocate(capacity: (dimension + 63) / 64 * 64)
+    }
+    func ensureHeap(_ n: Int) {
+        if n > heapCapacity { heap.deallocate(); heapCapacity = n; heap = .allocate(capacity: n) }
+    }
+    func ensureDist(_ n: Int) {
+        if n > distCapacity { dist.deallocate(); distCapacity = max(n, distCapacity * 2); dist = .allocate(capacity: distCapacity) }
+    }
+    deinit { coarse.deallocate(); probes.deallocate(); heap.deallocate(); dist.deallocate(); wq.deallocate() }
+}
+
+/// The shared implementation of both IVF indexes. Thread safety: every access to the mutable
+/// state below goes through `lock` (shared for searches, exclusive for add/remove/didCommit).
+final class IVFCore: @unchecked Sendable {
+    static let chunkEntries = 32
+    static let centroidsPerRecord = 64
+    static let version: UInt32 = 2
+
+    let codec: IVFCodec
+    let dimension: Int
+    let metric: KernelMetric
+    let nlist: Int
+    let entryBytes: Int
+    let centroids: [Float]
+    let centroidNorms: [Float]
+    let vmin: [Float]
+    let vdiff: [Float]
+
+    var listSlots: [[UInt32]]
+    var listData: [[UInt8]]
+    /// By slot: the list holding it (UInt32.max = absent) and its position in the list.
+    var slotList: [UInt32] = []
+    var slotPos: [UInt32] = []
+    var live = 0
+    /// Slots removed by the current transaction: still in their lists until `didCommit`.
+    var pendingRemoval: [UInt32] = []
+    /// List chunks changed outside a transaction (by `didCommit`, or by `load` dropping freed
+    /// slots): written by the next `add`/`remove`.
+    var unwritten = Set<ChunkID>()
+    /// Loaded from records of version 1: every record is rewritten by the next write.
+    var legacyRecords = false
+
+    let lock = RWLock()
+    let scratch: ScratchPool<IVFScratch>
+
+    var metricCode: Int32 { metric == .l2 ? 0 : 1 }
+
+    struct ChunkID: Hashable, Comparable {
+        var list: Int
+        var chunk: Int
+        static func < (a: ChunkID, b: ChunkID) -> Bool { (a.list, a.chunk) < (b.list, b.chunk) }
+    }
+
+    init(codec: IVFCodec, dimension: Int, metric: KernelMetric, centroids: [Float], vmin: [Float], vdiff: [Float]) {
+        self.codec = codec
+        self.dimension = dimension
+        self.metric = metric
+        self.nlist = centroids.count / dimension
+        self.entryBytes = codec == .flat ? dimension * 4 : dimension + 4
+        self.centroids = centroids
+        var norms = [Float](repeating: 0, count: centroids.count / dimension)
+        centroids.withUnsafeBufferPointer { vdb_norm_sq_batch($0.baseAddress!, norms.count, dimension, &norms) }
+        self.centroidNorms = norms
+        self.vmin = vmin
+        self.vdiff = vdiff
+        listSlots = Array(repeating: [], count: nlist)
+        listData = Array(repeating: [], count: nlist)
+        let n = nlist, d = dimension
+        scratch = ScratchPool { IVFScratch(nlist: n, dimension: d) }
+    }
+
+    // MARK: updates (callers hold the write lock)
+
+    func ensureSlotCapacity(_ slot: Int) {
+        if slot >= slotList.count {
+            let n = max(slot + 1, slotList.count * 2)
+            slotList.append(contentsOf: repeatElement(.max, count: n - slotList.count))
+            slotPos.append(contentsOf: repeatElement(0, count: n - slotPos.count))
+        }
+    }
+
+    /// Assigns and appends vectors; a slot already present is replaced.
+    func insert(slots: UnsafeBufferPointer<UInt32>, vectors: UnsafePointer<Float>, dirty: UnsafeMutablePointer<Set<ChunkID>>?) {
+        let n = slots.count
+        let d = dimension
+        var assign = [Int32](repeating: 0, count: n)
+        assign.withUnsafeMutableBufferPointer {
+            KMeans.assign(vectors, n: n, d: d, centroids: centroids, k: nlist, ip: metric == .ip, out: $0.baseAddress!)
+        }
+        let present = slots.filter { Int($0) < slotList.count && slotList[Int($0)] != .max }
+        if !present.isEmpty {
+            // A slot freed earlier in this transaction and reused: its old entry goes now, and
+            // its deferred removal must not take the new entry out.
+            let reused = Set(present)
+            pendingRemoval.removeAll { reused.contains($0) }
+            removeSlots(present, dirty: dirty)
+        }
+        // Building: reserve exactly what each list receives (no doubling slack in memory).
+        var adds = [Int](repeating: 0, count: nlist)
+        if dirty == nil { for a in assign { adds[Int(a)] += 1 } }
+        for l in 0..<nlist where adds[l] > 0 {
+            listSlots[l].reserveCapacity(listSlots[l].count + adds[l])
+            listData[l].reserveCapacity((listSlots[l].count + adds[l]) * entryBytes)
+        }
+        var entry = [UInt8](repeating: 0, count: entryBytes)
+        for i in 0..<n {
+            let s = slots[i]
+            let l = Int(assign[i])
+            let x = vectors + i * d
+            ensureSlotCapacity(Int(s))
+            slotList[Int(s)] = UInt32(l)
+            slotPos[Int(s)] = UInt32(listSlots[l].count)
+            listSlots[l].append(s)
+            switch codec {
+            case .flat:
+                listData[l].append(contentsOf: UnsafeRawBufferPointer(start: x, count: d * 4))
+            case .sq8:
+                entry.withUnsafeMutableBufferPointer { e in
+                    centroids.withUnsafeBufferPointer { cb in
+                        vmin.withUnsafeBufferPointer { mn in
+                            vdiff.withUnsafeBufferPointer { df in
+                                vdb_sq8_encode(x, 1, d, cb.baseAddress! + l * d, mn.baseAddress!, df.baseAddress!, e.baseAddress!)
+                            }
+                        }
+                    }
+                }
+                listData[l].append(contentsOf: entry)
+            }
+            live += 1
+            dirty?.pointee.insert(ChunkID(list: l, chunk: (listSlots[l].count - 1) / IVFCore.chunkEntries))
+        }
+    }
+
+    /// Removes slots by moving each list's last entry into the hole.
+    func removeSlots(_ slots: [UInt32], dirty: UnsafeMutablePointer<Set<ChunkID>>?) {
+        let eb = entryBytes
+        for s in slots {
+            guard Int(s) < slotList.count, slotList[Int(s)] != .max else { continue }
+            let l = Int(slotList[Int(s)])
+            let p = Int(slotPos[Int(s)])
+            let last = listSlots[l].count - 1
+            if p != last {
+                let moved = listSlots[l][last]
+                listSlots[l][p] = moved
+                slotPos[Int(moved)] = UInt32(p)
+                listData[l].withUnsafeMutableBytes { b in
+                    (b.baseAddress! + p * eb).copyMemory(from: b.baseAddress! + last * eb, byteCount: eb)
+                }
+            }
+            listSlots[l].removeLast()
+            listData[l].removeLast(eb)
+            slotList[Int(s)] = .max
+            live -= 1
+            dirty?.pointee.insert(ChunkID(list: l, chunk: p / IVFCore.chunkEntries))
+            dirty?.pointee.insert(ChunkID(list: l, chunk: last / IVFCore.chunkEntries))
+        }
+    }
+
+    func add(slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>, writer: IndexRecordWriter) throws {
+        guard vectors.count == slots.count * dimension else {
+            throw VDBError.dimensionMismatch(expected: dimension, got: slots.count > 0 ? vectors.count / slots.count : vectors.count, index: nil)
+        }
+        guard slots.count > 0 else { return }
+        try lock.write {
+            var dirty = Set<ChunkID>()
+            insert(slots: slots, vectors: vectors.baseAddress!, dirty: &dirty)
+            try writeChanges(dirty, writer)
+        }
+    }
+
+    /// Records the slots for removal at `didCommit`. Their list records stay as they are (a
+    /// freed slot named by a list is dropped by `load`), so nothing to write but what earlier
+    /// commits left unwritten.
+    func remove(slots: [UInt32], writer: IndexRecordWriter) throws {
+        try lock.write {
+            pendingRemoval.append(contentsOf: slots.filter { Int($0) < slotList.count && slotList[Int($0)] != .max })
+            try writeChanges([], writer)
+        }
+    }
+
+    /// Takes the slots removed by the committed transaction out of their lists; the chunks this
+    /// changes are written by the next `add`/`remove`.
+    func didCommit() {
+        lock.write {
+            guard !pendingRemoval.isEmpty else { return }
+            var changed = Set<ChunkID>()
+            removeSlots(pendingRemoval, dirty: &changed)
+            pendingRemoval.removeAll()
+            unwritten.formUnion(changed)
+        }
+    }
+
+    /// Writes the chunks in `dirty` and those left unwritten, or every record when the index was
+    /// loaded from version-1 records (write lock held).
+    func writeChanges(_ dirty: Set<ChunkID>, _ writer: IndexRecordWriter) throws {
+        if legacyRecords { return try writeAll(writer) }
+        for c in dirty.union(unwritten).sorted() { try writeChunk(list: c.list, chunk: c.chunk, writer) }
+        unwritten.removeAll()
+    }
+
+    var memoryBytes: Int {
+        lock.read {
+            var b = centroids.count * 4 + centroidNorms.count * 4 + (vmin.count + vdiff.count) * 4
+            b += slotList.count * 8
+            for l in 0..<nlist { b += listSlots[l].capacity * 4 + listData[l].capacity }
+            return b
+        }
+    }
+
+    // MARK: search
+
+    func search(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
+                visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)] {
+        guard k > 0 else { throw VDBError.invalidK(k) }
+        guard parameters.nprobe > 0 else {
+            throw VDBError.invalidParameter(name: "nprobe", value: parameters.nprobe, reason: "must be at least 1 (values above nlist \(nlist) visit every list)")
+        }
+        let nprobe = min(parameters.nprobe, nlist)
+        let d = dimension
+        return lock.read {
+            let admitAll = visibility == nil && filter == nil && pendingRemoval.isEmpty
+            return scratch.with { s in
+                // 1. Coarse quantizer: the nprobe closest centroids.
+                // -q.c for all centroids (four at a time), then |c|^2 - 2 q.c for L2.
+                centroids.withUnsafeBufferPointer { cb in
+                    vdb_scan4_f32(query, cb.baseAddress!, nlist, d, 1, s.coarse)
+                }
+                if metric == .l2 {
+                    centroidNorms.withUnsafeBufferPointer { nb in
+                        for c in 0..<nlist { s.coarse[c] = nb[c] + 2 * s.coarse[c] }
+                    }
+                }
+                s.ensureHeap(max(nprobe, k))
+                var probes = MaxHeap(s.heap)
+                for c in 0..<nlist {
+                    let key = packScore(s.coarse[c], UInt32(c))
+                    if probes.count < nprobe { probes.push(key) } else if key < probes.top { probes.replaceTop(key) }
+                }
+                // Keep the probes (list and coarse score; visit order does not matter for exact top-k).
+                let probeCount = probes.count
+                let probeKeys = s.probes
+                for i in 0..<probeCount { probeKeys[i] = s.heap[i] }
+
+                // A slot removed in this transaction is only returned to readers whose visibility
+                // still shows it (searches without one never get it).
+                let pending = visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
+                @inline(__always) func admitted(_ slot: UInt32) -> Bool {
+                    if let visibility {
+                        if !visibility.contains(slot) { return false }
+                    } else if let pending, pending.contains(slot) {
+                        return false
+                    }
+                    if let filter { return filter(slot) }
+                    return true
+                }
+
+                // 2. Scan the lists.
+                var sq = vdb_sq8_query()
+                if codec == .sq8 {
+                    sq.wq = s.wq
+                    vmin.withUnsafeBufferPointer { mn in
+                        vdiff.withUnsafeBufferPointer { df in vdb_sq8_prepare(query, d, mn.baseAddress!, df.baseAddress!, &sq) }
+                    }
+                }
+                var top = MaxHeap(s.heap)
+                for pi in 0..<probeCount {
+                    let l = Int(unpackSlot(probeKeys[pi]))
+                    let coarse = unpackScore(probeKeys[pi])
+                    let n = listSlots[l].count
+                    if n == 0 { continue }
+                    s.ensureDist(n)
+                    let dist = s.dist
+                    listData[l].withUnsafeBytes { raw in
+                        switch codec {
+                        case .flat:
+                            vdb_scan_f32(query, raw.baseAddress!.assumingMemoryBound(to: Float.self), n, d, metricCode, dist)
+                        case .sq8:
+                            // bias: |q - c|^2 = coarse + |q|^2 for L2, q . c = -coarse for inner product.
+                            let bias = metric == .l2 ? coarse + sq.qnorm : -coarse
+                            vdb_sq8_scan(&sq, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), n, metricCode, bias, dist)
+                        }
+                    }
+                    listSlots[l].withUnsafeBufferPointer { sl in
+                        for i in 0..<n {
+                            let key = packScore(dist[i], sl[i])
+                            if top.count < k {
+                                if !admitAll && !admitted(sl[i]) { continue }
+                                top.push(key)
+                            } else if key < top.top {
+                                if !admitAll && !admitted(sl[i]) { continue }
+                                top.replaceTop(key)
+                            }
+                        }
+                    }
+                }
+                return top.drainSorted()
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+// Index search inside a collection: the index proposes slots, the slot table shows which the
+// snapshot holds and their ids, and the refine stage re-scores candidates exactly.
+
+import Dispatch
+import Synchronization
+
+/// One index result with the id the slot table gives its slot (`emptySlotID` if none).
+struct IndexCandidate {
+    var score: Float
+    var slot: UInt32
+    var id: UInt64
+}
+
+extension Collection {
+    /// Runs the index for prepared queries (in parallel over queries when there is no filter).
+    ///
+    /// The index admits only the slots the slot table shows to the scope's snapshot, so `k`
+    /// results come back whenever `k` are reachable, and maps them to ids through the table, with
+    /// no second pass over LMDB. Two cases re-score the candidates exactly from the snapshot's
+    /// blocks (`rescore`): `parameters.rerank` (the refine stage: the index returns
+    /// `k * rerankFactor` candidates), and a search during which the table changed, or that reads
+    /// a snapshot older than the table (rare: the ids and distances are then checked against the
+    /// snapshot, and a query that lost hits to the race is searched again).
+    func indexSearch(_ scope: SearchScope, _ view: IndexView, _ queries: [Float], nq: Int, k: Int,
+                     parameters: SearchParameters, threads: Int, filter: SearchFilter?) throws -> [[(score: Float, id: UInt64)]] {
+        let factor = parameters.rerank ? max(1, parameters.rerankFactor) : 1
+        let (wanted, overflow) = k.multipliedReportingOverflow(by: factor)
+        guard !overflow, wanted <= 1 << 24 else {
+            throw VDBError.invalidParameter(name: "k * rerankFactor", value: overflow ? Int.max : wanted, reason: "must be at most 16777216")
+        }
+        var out = [[(score: Float, id: UInt64)]](repeating: [], count: nq)
+        var pending = Array(0..<nq)
+        for attempt in 0..<3 {
+            let (candidates, stable) = try candidates(scope, view, queries, pending, count: wanted,
+                                                      parameters: parameters, threads: threads, filter: filter)
+            var again: [Int] = []
+            try queries.withUnsafeBufferPointer { qb in
+                for (j, qi) in pending.enumerated() {
+                    let found = candidates[j]
+                    if factor == 1 && stable {
+                        out[qi] = found.lazy.filter { $0.id != emptySlotID }.prefix(k).map { ($0.score, $0.id) }
+                        continue
+                    }
+                    let exact = try rescore(scope.txn, qb.baseAddress! + qi * dimension, found, k: k, filter: stable ? nil : filter)
+                    out[qi] = exact
+                    if !stable && exact.count < min(k, found.count) && attempt < 2 { again.append(qi) }
+                }
+            }
+            if again.isEmpty { break }
+            pending = again
+        }
+        return out
+    }
+
+    /// The index's `count` best candidates for each query of `which`, in one read of the slot
+    /// table; `stable` tells whether the table matched the snapshot throughout.
+    private func candidates(_ scope: SearchScope, _ view: IndexView, _ queries: [Float], _ which: [Int], count: Int,
+                            parameters: SearchParameters, threads: Int,
+                            filter: SearchFilter?) throws -> (candidates: [[IndexCandidate]], stable: Bool) {
+        let index = view.live.index
+        let d = dimension
+        var adjusted = parameters
+        adjusted.ef = max(adjusted.ef, count)
+        let sp = adjusted
+        let txn = scope.txn
+        let (found, stable) = try view.live.table.read(epoch: view.epoch) { visibility -> [[IndexCandidate]] in
+            // Without writes newer than the snapshot, the index's own live slots are the visible
+            // ones: no per-candidate check in its search loop.
+            let admit = visibility.showsEveryLiveSlot ? nil : visibility
+            func withIDs(_ hits: [(score: Float, slot: UInt32)]) -> [IndexCandidate] {
+                hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
+            }
+            var results = [[IndexCandidate]](repeating: [], count: which.count)
+            if let filter {
+                // The filter reads metadata from the snapshot, one query at a time.
+                var failure: Error?
+                let slotFilter: (UInt32) -> Bool = { s in
+                    guard let id = visibility.id(of: s) else { return false }
+                    do { return filter(id, try self.metadata(txn, id) ?? [:]) } catch { failure = error; return false }
+                }
+                try queries.withUnsafeBufferPointer { qb in
+                    for (j, qi) in which.enumerated() {
+                        results[j] = withIDs(try index.search(query: qb.baseAddress! + qi * d, k: count, parameters: sp,
+                                                              visibility: admit, filter: slotFilter))
+                    }
+                }
+                if let failure { throw failure }
+                return results
+            }
+            let nThreads = max(1, min(threads, which.count))
+            let firstError = Mutex<Error?>(nil)
+            results.withUnsafeMutableBufferPointer { out in
+                queries.withUnsafeBufferPointer { qb in
+                    let shared = UnsafeTransfer((out, qb, visibility, admit))
+                    DispatchQueue.concurrentPerform(iterations: nThreads) { t in
+                        let (out, qb, visibility, admit) = shared.value
+                        var j = t
+                        while j < which.count {
+                            do {
+                                let hits = try index.search(query: qb.baseAddress! + which[j] * d, k: count, parameters: sp,
+                                                            visibility: admit, filter: nil)
+                                out[j] = hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
+                            } catch {
+                                firstError.withLock { if $0 == nil { $0 = error } }
+                            }
+                            j += nThreads
+                        }
+                    }
+                }
+            }
+            if let error = firstError.withLock({ $0 }) { throw error }
+            return results
+        }
+        return (found, stable)
+    }
+
+    /// The refine stage: exact scores of candidate slots from the snapshot's stored vectors,
+    /// best `k` first, with the ids read from the blocks (a slot the snapshot does not hold is
+    /// dropped; `filter`, when given, is applied to those ids). Reads only the blocks the
+    /// candidates are in, each once.
+    func rescore(_ txn: ReadTxn, _ query: UnsafePointer<Float>, _ candidates: [IndexCandidate], k: Int,
+                 filter: SearchFilter?) throws -> [(score: Float, id: UInt64)] {
+        var top = TopK(k: k)
+        let d = dimension, B = UInt32(slotsPerBlock)
+        var blockNumber = UInt32.max
+        var block: UnsafeRawBufferPointer?
+        var aligned = [Float](repeating: 0, count: d)
+        for c in candidates.sorted(by: { $0.slot < $1.slot }) {
+            let b = c.slot / B, o = Int(c.slot % B)
+            if b != blockNumber {
+                blockNumber = b
+                block = try txn.get(txn.dbis.blocks, Keys.block(cid, b))
+                if let got = block, got.count != blockBytes {
+                    throw VDBError.corrupt("block \(b) of '\(name)' has \(got.count) bytes, expected \(blockBytes)")
+                }
+            }
+            guard let block, let base = block.baseAddress else { continue }
+            let id = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: o * 8, as: UInt64.self))
+            if id == emptySlotID { continue }
+            if let filter, !filter(id, try metadata(txn, id) ?? [:]) { continue }
+            let row = base + rowsOffset + o * d * 4
+            let score: Float
+            if Int(bitPattern: row) % 4 == 0 {
+                score = kernel.score(query, row.assumingMemoryBound(to: Float.self), dim: d)
+            } else {
+                score = aligned.withUnsafeMutableBytes { a in
+                    a.copyMemory(from: UnsafeRawBufferPointer(start: row, count: d * 4))
+                    return kernel.score(query, a.baseAddress!.assumingMemoryBound(to: Float.self), dim: d)
+                }
+            }
+            top.push(score: score, id: id)
+        }
+        return top.sorted()
+    }
+}
