@@ -10,6 +10,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include "vdb_crc32c.h"
 
 #ifdef __cplusplus
 extern "C" {
