@@ -197,7 +197,7 @@ import Testing
             let db = try Database(path: tmp.sub("old"))
             try db._setFormatVersion(99)
         }
-        #expect(throws: VDBError.incompatibleFormat(path: tmp.sub("old"), found: 99, supported: 1)) {
+        #expect(throws: VDBError.incompatibleFormat(path: tmp.sub("old"), found: 99, supported: 2)) {
             try Database(path: tmp.sub("old"))
         }
     }

@@ -68,7 +68,7 @@ extension Collection {
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
             let b = Int(Keys.readBE32(key, at: 4))
             guard b < nBlocks, let base = value.baseAddress else { return true }
-            guard value.count == blockBytes else { throw VDBError.corrupt("block \(b) of '\(name)' has a wrong size") }
+            try verifyBlock(UInt32(b), value)
             guard Int(bitPattern: base) % 8 == 0 else { aligned = false; return false }
             views[b] = BlockView(firstSlot: b * B, n: min(B, Int(st.highSlot) - b * B),
                                  ids: base.assumingMemoryBound(to: UInt64.self),

@@ -24,10 +24,9 @@ extension Collection {
     func indexSearch(_ scope: SearchScope, _ view: IndexView, _ queries: [Float], nq: Int, k: Int,
                      parameters: SearchParameters, threads: Int, filter: SearchFilter?) throws -> [[(score: Float, id: UInt64)]] {
         let factor = parameters.rerank ? max(1, parameters.rerankFactor) : 1
-        let (wanted, overflow) = k.multipliedReportingOverflow(by: factor)
-        guard !overflow, wanted <= 1 << 24 else {
-            throw VDBError.invalidParameter(name: "k * rerankFactor", value: overflow ? Int.max : wanted, reason: "must be at most 16777216")
-        }
+        // Candidates to ask the index for: never more than the snapshot holds (k is already capped).
+        let (product, overflow) = k.multipliedReportingOverflow(by: factor)
+        let wanted = min(overflow ? Int.max : product, max(k, Int(clamping: scope.state.count)))
         var out = [[(score: Float, id: UInt64)]](repeating: [], count: nq)
         var pending = Array(0..<nq)
         for attempt in 0..<3 {
@@ -130,9 +129,7 @@ extension Collection {
             if b != blockNumber {
                 blockNumber = b
                 block = try txn.get(txn.dbis.blocks, Keys.block(cid, b))
-                if let got = block, got.count != blockBytes {
-                    throw VDBError.corrupt("block \(b) of '\(name)' has \(got.count) bytes, expected \(blockBytes)")
-                }
+                if let got = block { try verifyBlock(b, got) }
             }
             guard let block, let base = block.baseAddress else { continue }
             let id = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: o * 8, as: UInt64.self))

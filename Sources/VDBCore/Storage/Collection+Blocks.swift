@@ -1,7 +1,36 @@
 // Reading the collection's vector blocks: whole-snapshot scans, single rows, and the views the
-// indexes load from.
+// indexes load from. Every block read is checked against its CRC32C, once per stored version of
+// the block and process (`verifyBlock`).
+
+/// A block version whose checksum this process has verified: where its value lies in the memory
+/// map and the checksum it carries. LMDB never changes a committed page in place (a rewritten
+/// block gets new pages), so the same address with the same stored checksum is the same,
+/// already verified, version.
+struct VerifiedBlock: Equatable {
+    var address: UInt
+    var checksum: UInt32
+}
 
 extension Collection {
+    /// Checks that `value` is a well-formed block `b`: its size, and its checksum unless this
+    /// version was verified before (verifying costs one CRC32C pass over about 256 KiB, so each
+    /// version is verified once per process, the first time any read touches it).
+    /// - Throws: ``VDBError/corrupt(_:)`` naming the collection and the block.
+    func verifyBlock(_ b: UInt32, _ value: UnsafeRawBufferPointer) throws {
+        guard value.count == blockBytes, let base = value.baseAddress else {
+            throw VDBError.corrupt("block \(b) of '\(name)' has \(value.count) bytes, expected \(blockBytes)")
+        }
+        let n = blockBytes - RecordChecksum.size
+        let stored = UInt32(littleEndian: value.loadUnaligned(fromByteOffset: n, as: UInt32.self))
+        let seen = VerifiedBlock(address: UInt(bitPattern: base), checksum: stored)
+        if verifiedBlocks.withLock({ $0[b] }) == seen { return }
+        let computed = RecordChecksum.crc(UnsafeRawBufferPointer(rebasing: value[0..<n]))
+        guard computed == stored else {
+            throw RecordChecksum.mismatch("block \(b) of '\(name)'", stored: stored, computed: computed)
+        }
+        verifiedBlocks.withLock { $0[b] = seen }
+    }
+
     /// Visits every block of a snapshot: first slot, number of slots in use (below the high-water
     /// mark), the ids and the rows, read in place from the memory map.
     func forEachBlock(_ txn: ReadTxn, state st: CollectionState,
@@ -10,10 +39,10 @@ extension Collection {
         let bytes = blockBytes
         let rowsOffset = rowsOffset
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
-            guard key.count == 8, value.count == bytes, let base = value.baseAddress else {
-                throw VDBError.corrupt("block of '\(name)' has \(value.count) bytes, expected \(bytes)")
-            }
+            guard key.count == 8 else { throw VDBError.corrupt("block key of '\(name)' has \(key.count) bytes, expected 8") }
             let b = Keys.readBE32(key, at: 4)
+            try verifyBlock(b, value)
+            guard let base = value.baseAddress else { return true }
             let first = Int(b) * B
             let n = min(B, Int(st.highSlot) - first)
             if n <= 0 { return true }
@@ -55,9 +84,7 @@ extension Collection {
                        _ body: (_ row: UnsafeRawBufferPointer, _ id: UInt64) throws -> Void) throws -> Bool {
         let b = slot / UInt32(slotsPerBlock), o = Int(slot % UInt32(slotsPerBlock))
         guard let block = try txn.get(txn.dbis.blocks, Keys.block(cid, b)) else { return false }
-        guard block.count == blockBytes else {
-            throw VDBError.corrupt("block \(b) of '\(name)' has \(block.count) bytes, expected \(blockBytes)")
-        }
+        try verifyBlock(b, block)
         let id = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: o * 8, as: UInt64.self))
         if id == emptySlotID { return false }
         let start = rowsOffset + o * dimension * 4
@@ -73,9 +100,8 @@ extension Collection {
         assigned.reserveCapacity(Int(st.count))
         let B = slotsPerBlock
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
-            guard key.count == 8, value.count == blockBytes else {
-                throw VDBError.corrupt("block of '\(name)' has \(value.count) bytes, expected \(blockBytes)")
-            }
+            guard key.count == 8 else { throw VDBError.corrupt("block key of '\(name)' has \(key.count) bytes, expected 8") }
+            try verifyBlock(Keys.readBE32(key, at: 4), value)
             let first = Int(Keys.readBE32(key, at: 4)) * B
             let n = min(B, Int(st.highSlot) - first)
             for o in 0..<max(0, n) {

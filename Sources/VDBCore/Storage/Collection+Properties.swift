@@ -54,7 +54,8 @@ extension Collection {
             try txn.scan(txn.dbis.metadata, prefix: p) { k, v in
                 guard k.count == p.count + 8 else { return true }
                 let id = Keys.readBE64(k, at: p.count)
-                return try body(id, try MetadataCodec.decode(v))
+                let payload = try RecordChecksum.open(v, what: "metadata of id \(id) in '\(self.name)'")
+                return try body(id, try MetadataCodec.decode(payload))
             }
         }
     }

@@ -187,7 +187,7 @@ extension Collection {
             var s = slots[i].littleEndian
             try txn.put(txn.dbis.ids, key, withUnsafeBytes(of: &s) { Array($0) })
             if let m = batch.metadata?[i] {
-                try txn.put(txn.dbis.metadata, key, m)
+                try txn.putSealed(txn.dbis.metadata, key, m)
             } else if replaced[i] {
                 try txn.delete(txn.dbis.metadata, key)
             }
@@ -260,20 +260,22 @@ extension Collection {
     }
 
     /// Applies `change(block, offsetInBlock, item)` to every (slot, item) of `changes` (sorted by
-    /// slot), rewriting each touched block once. New blocks start with every slot empty.
+    /// slot), rewriting each touched block once, in place in the new value (MDB_RESERVE), and
+    /// sealing it with its checksum. The old version is verified first, so a damaged block is
+    /// reported instead of being given a fresh checksum. New blocks start with every slot empty.
     private func rewriteBlocks(_ txn: WriteTxn, _ changes: [(slot: UInt32, item: Int)],
                                _ change: (UnsafeMutableRawBufferPointer, Int, Int) throws -> Void) throws {
         let B = UInt32(slotsPerBlock)
-        let bytes = blockBytes
-        var scratch = [UInt8](repeating: 0, count: bytes)
+        let payload = blockBytes - RecordChecksum.size
+        var scratch = [UInt8](repeating: 0, count: payload)
         var i = 0
         while i < changes.count {
             let b = changes[i].slot / B
             let key = Keys.block(cid, b)
             try scratch.withUnsafeMutableBytes { buf in
                 if let old = try txn.get(txn.dbis.blocks, key) {
-                    guard old.count == bytes else { throw VDBError.corrupt("block \(b) of '\(name)' has \(old.count) bytes, expected \(bytes)") }
-                    buf.copyMemory(from: old)
+                    try verifyBlock(b, old)
+                    buf.copyMemory(from: UnsafeRawBufferPointer(rebasing: old[0..<payload]))
                 } else {
                     buf.initializeMemory(as: UInt8.self, repeating: 0)
                     for s in 0..<Int(B) { buf.storeBytes(of: emptySlotID.littleEndian, toByteOffset: s * 8, as: UInt64.self) }
@@ -282,7 +284,7 @@ extension Collection {
                     try change(buf, Int(changes[i].slot % B), changes[i].item)
                     i += 1
                 }
-                try txn.put(txn.dbis.blocks, key, UnsafeRawBufferPointer(buf))
+                try txn.putSealed(txn.dbis.blocks, key, UnsafeRawBufferPointer(buf))
             }
         }
     }

@@ -85,6 +85,8 @@ public final class Collection: Sendable {
     /// Squared row norms by slot for l2 batch search, valid for one collection epoch
     /// (4 bytes per slot; recomputed after any write).
     let normCache = Mutex<(epoch: UInt64, norms: [Float])?>(nil)
+    /// Block versions whose checksum this process verified, by block number (see `verifyBlock`).
+    let verifiedBlocks = Mutex<[UInt32: VerifiedBlock]>([:])
 
     init(env: Environment, config: CollectionConfig, indexType: @escaping @Sendable (IndexKind) -> (any VectorIndex.Type)?) {
         self.env = env
@@ -152,7 +154,7 @@ public final class Collection: Sendable {
     }
 
     func metadata(_ txn: ReadTxn, _ id: UInt64) throws -> Metadata? {
-        guard let raw = try txn.get(txn.dbis.metadata, Keys.id(cid, id)) else { return nil }
+        guard let raw = try txn.getSealed(txn.dbis.metadata, Keys.id(cid, id), what: "metadata of id \(id) in '\(name)'") else { return nil }
         return try MetadataCodec.decode(raw)
     }
 
@@ -242,8 +244,16 @@ public final class Collection: Sendable {
                     j += 1
                 }
                 if normalize {
-                    let n = vdbNorm(row, d)
-                    guard n > 0, n.isFinite else { throw VDBError.zeroVector(index: count == 1 ? nil : i) }
+                    var n = vdbNorm(row, d)
+                    if !(n.isFinite && n >= Float.leastNormalMagnitude.squareRoot()) {
+                        // The sum of squares overflowed (components near 3e38) or underflowed
+                        // (tiny components): scale by the largest magnitude first, exactly.
+                        var m: Float = 0
+                        for j in 0..<d { m = max(m, abs(row[j])) }
+                        guard m > 0 else { throw VDBError.zeroVector(index: count == 1 ? nil : i) }
+                        for j in 0..<d { row[j] /= m }
+                        n = vdbNorm(row, d)
+                    }
                     let inv = 1 / n
                     for j in 0..<d { row[j] *= inv }
                 }

@@ -122,8 +122,9 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
     /// instead of committed, exactly as LMDB leaves a failed commit).
     let _beforeCommit = Synchronization.Mutex<(@Sendable () -> Int32)?>(nil)
 
-    /// The current on-disk format version.
-    static let formatVersion: UInt32 = 1
+    /// The current on-disk format version: 2 seals every vector block, metadata record and index
+    /// record with a CRC32C. Version 1 databases are converted when opened (`migrateFromVersion1`).
+    static let formatVersion: UInt32 = 2
     static let magic = Array("vdb-database".utf8)
 
     // MARK: process-wide registry
@@ -163,6 +164,8 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
 
     private init(url: URL, initialMapSize: Int) throws {
         directory = url
+        // Before LMDB maps anything: a truncated file would turn reads into SIGBUS.
+        try DataFileCheck.check(url.appendingPathComponent("data.mdb").path)
         var e: OpaquePointer?
         try check(mdb_env_create(&e), "mdb_env_create")
         guard let env = e else { throw VDBError.io(path: url.path, message: "mdb_env_create returned no handle") }
@@ -230,7 +233,7 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
         }
         if let d = layout.dbis {
             dbis = d
-            try checkFormat()
+            if try checkFormat() == 1 { try migrateFromVersion1() }
             return
         }
         // Fresh database: create all DBIs and write the format stamp in one transaction.
@@ -250,7 +253,8 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
         dbis = d
     }
 
-    private func checkFormat() throws {
+    /// The database's format version: the current one, or 1 (converted by the caller).
+    private func checkFormat() throws -> UInt32 {
         try withRawTxn(readOnly: true) { txn in
             guard let magic = try rawGet(txn, dbis.meta, Array("magic".utf8)), Array(magic) == Environment.magic else {
                 throw VDBError.notADatabase(path: directory.path, reason: "the vdb format stamp is missing")
@@ -259,9 +263,39 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
                 throw VDBError.notADatabase(path: directory.path, reason: "the format version is missing")
             }
             let version = UInt32(littleEndian: f.loadUnaligned(as: UInt32.self))
-            if version != Environment.formatVersion {
+            if version != Environment.formatVersion && version != 1 {
                 throw VDBError.incompatibleFormat(path: directory.path, found: Int(version), supported: Int(Environment.formatVersion))
             }
+            return version
+        }
+    }
+
+    /// Converts a format-1 database to format 2 in one write transaction: every vector block,
+    /// metadata record and index record gets its CRC32C trailer (the payload bytes are kept as
+    /// they are), and the format stamp becomes 2. All or nothing: a crash or a full disk leaves
+    /// version 1, and the next open converts again. Another process of this build that opened
+    /// the database meanwhile has converted it already (checked inside the transaction).
+    private func migrateFromVersion1() throws {
+        try write { txn in
+            let formatKey = Array("format".utf8)
+            guard let f = try txn.get(dbis.meta, formatKey), f.count == 4,
+                  UInt32(littleEndian: f.loadUnaligned(as: UInt32.self)) == 1 else { return }
+            for dbi in [dbis.blocks, dbis.metadata, dbis.index] {
+                var records: [([UInt8], [UInt8])] = []
+                var after: [UInt8]? = nil
+                // In runs of up to 256 records: copy, then rewrite (a cursor does not survive puts).
+                repeat {
+                    records.removeAll(keepingCapacity: true)
+                    try txn.reader.scan(dbi, from: after) { key, value in
+                        records.append((Array(key), Array(value)))
+                        return records.count < 256
+                    }
+                    for (key, value) in records { try txn.putSealed(dbi, key, value) }
+                    after = records.last?.0
+                } while records.count == 256
+            }
+            var v = Environment.formatVersion.littleEndian
+            try txn.put(dbis.meta, formatKey, withUnsafeBytes(of: &v) { Array($0) })
         }
     }
 
@@ -389,6 +423,24 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
         }
     }
 
+    /// Writes a compacted copy of the environment (as of one read transaction) to
+    /// `directory/data.mdb`, which must not exist: LMDB's `mdb_env_copy2` with `MDB_CP_COMPACT`
+    /// (free pages left out, pages renumbered). Other threads and processes keep reading and
+    /// writing meanwhile; the copy holds one read snapshot for its duration.
+    func copy(to directory: String) throws {
+        while true {
+            gate.enterShared()
+            let rc = mdb_env_copy2(env, directory, UInt32(MDB_CP_COMPACT))
+            gate.leaveShared()
+            if rc == MDB_MAP_RESIZED {
+                try adoptMapSize()
+                continue
+            }
+            if rc != 0 { throw VDBError(LMDBFailure(code: rc, operation: "mdb_env_copy2"), path: directory) }
+            return
+        }
+    }
+
     /// Bytes available to this user on the file system holding the database.
     var freeDiskBytes: Int {
         var st = statvfs()
@@ -462,6 +514,31 @@ struct ReadTxn {
 
     func get(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> UnsafeRawBufferPointer? {
         try rawGet(raw, dbi, key)
+    }
+
+    /// Visits every record with a key after `after` (from the first when nil), in key order;
+    /// `body` returns false to stop.
+    func scan(_ dbi: MDB_dbi, from after: [UInt8]?,
+              _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
+        var c: OpaquePointer?
+        try check(mdb_cursor_open(raw, dbi, &c), "mdb_cursor_open")
+        guard let cursor = c else { return }
+        defer { mdb_cursor_close(cursor) }
+        var start = after ?? []
+        try start.withUnsafeMutableBytes { p in
+            var kv = MDB_val(mv_size: p.count, mv_data: p.baseAddress)
+            var vv = MDB_val()
+            var rc = mdb_cursor_get(cursor, &kv, &vv, after == nil ? MDB_FIRST : MDB_SET_RANGE)
+            if rc == 0, let after, UnsafeRawBufferPointer(start: kv.mv_data, count: kv.mv_size).elementsEqual(after) {
+                rc = mdb_cursor_get(cursor, &kv, &vv, MDB_NEXT)
+            }
+            while rc == 0 {
+                if try !body(UnsafeRawBufferPointer(start: kv.mv_data, count: kv.mv_size),
+                             UnsafeRawBufferPointer(start: vv.mv_data, count: vv.mv_size)) { return }
+                rc = mdb_cursor_get(cursor, &kv, &vv, MDB_NEXT)
+            }
+            if rc != MDB_NOTFOUND { try check(rc, "mdb_cursor_get") }
+        }
     }
 
     /// Visits every record whose key starts with `prefix`, in key order; `body` returns false to stop.

@@ -1,3 +1,5 @@
+import CLMDB
+import CVDBKernels
 import Foundation
 
 /// The id value that marks an empty slot inside a vector block. It cannot be used as a vector id.
@@ -18,16 +20,20 @@ struct CollectionConfig: Codable, Sendable, Equatable {
     /// Vector slots per block.
     var slotsPerBlock: Int
 
-    /// Bytes of one block value: `slotsPerBlock` ids (u64) then `slotsPerBlock` rows of float32.
-    var blockBytes: Int { slotsPerBlock * (8 + 4 * dimension) }
+    /// Bytes of one stored block value: `slotsPerBlock` ids (u64) then `slotsPerBlock` rows of
+    /// float32 (the payload), then the payload's CRC32C (format version 2).
+    var blockBytes: Int { blockPayloadBytes + RecordChecksum.size }
+    /// Bytes of a block before its checksum.
+    var blockPayloadBytes: Int { slotsPerBlock * (8 + 4 * dimension) }
     /// Byte offset of the first row inside a block.
     var rowsOffset: Int { slotsPerBlock * 8 }
 
     /// Chooses how many vectors share one block: about 256 KiB per block (64 LMDB pages), sized
-    /// so the value plus LMDB's 16-byte overflow header fills whole 4 KiB pages with little waste.
+    /// so the value (with its checksum) plus LMDB's 16-byte overflow header fills whole 4 KiB
+    /// pages with little waste.
     static func slotsPerBlock(dimension: Int) -> Int {
         let rowBytes = 8 + 4 * dimension
-        let page = 4096, header = 16
+        let page = 4096, header = 16 + RecordChecksum.size
         let pages = max(64, (rowBytes + header + page - 1) / page)
         return max(1, (pages * page - header) / rowBytes)
     }
@@ -102,16 +108,120 @@ enum Keys {
     }
 }
 
-/// Writes an index's records under the collection's prefix in the `index` DBI.
+// MARK: - checksums
+
+/// The checksum of stored records (database format version 2): every vector block, metadata
+/// record and index record is stored as its payload followed by the payload's CRC32C (u32 LE).
+///
+/// This is the one place records are sealed and opened. A new kind of record adopts it by
+/// writing with ``WriteTxn/putSealed(_:_:_:)`` (or sealing in place with
+/// ``WriteTxn/reserveSealed(_:_:payloadSize:_:)``) and reading with ``ReadTxn/getSealed(_:_:what:)``
+/// or, in a scan, ``RecordChecksum/open(_:what:)`` on each value; `vdb check` then verifies it
+/// through ``RecordChecksum/verify(_:)``. Payload bytes keep the value's alignment (the
+/// checksum is a trailer), so readers that bind the payload to wider types are unaffected.
+enum RecordChecksum {
+    /// Bytes of the trailer.
+    static let size = 4
+
+    /// CRC32C of `bytes` (hardware instruction when the CPU level allows).
+    @inline(__always)
+    static func crc(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        vdb_crc32c(0, bytes.baseAddress, bytes.count)
+    }
+
+    /// `payload` followed by its checksum: the stored form of a sealed record.
+    static func seal(_ payload: [UInt8]) -> [UInt8] {
+        var out = payload
+        out.reserveCapacity(payload.count + size)
+        appendLE(&out, payload.withUnsafeBytes { crc($0) })
+        return out
+    }
+
+    /// Writes the checksum of the first `value.count - size` bytes of `value` into its last
+    /// `size` bytes.
+    static func sealInPlace(_ value: UnsafeMutableRawBufferPointer) {
+        let n = value.count - size
+        let c = crc(UnsafeRawBufferPointer(rebasing: value[0..<n]))
+        value.storeBytes(of: c.littleEndian, toByteOffset: n, as: UInt32.self)
+    }
+
+    /// The stored and the computed checksum of a sealed value, or nil if it is too short to hold one.
+    static func verify(_ stored: UnsafeRawBufferPointer) -> (stored: UInt32, computed: UInt32)? {
+        guard stored.count >= size else { return nil }
+        let n = stored.count - size
+        let s = UInt32(littleEndian: stored.loadUnaligned(fromByteOffset: n, as: UInt32.self))
+        return (s, crc(UnsafeRawBufferPointer(rebasing: stored[0..<n])))
+    }
+
+    /// The payload of a sealed value after checking its checksum.
+    /// - Throws: ``VDBError/corrupt(_:)`` naming `what` when the value is too short or the
+    ///   checksum does not match.
+    static func open(_ stored: UnsafeRawBufferPointer, what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+        guard let (s, c) = verify(stored) else {
+            throw VDBError.corrupt("\(what()) is \(stored.count) bytes, too short for its checksum")
+        }
+        guard s == c else { throw mismatch(what(), stored: s, computed: c) }
+        return UnsafeRawBufferPointer(rebasing: stored[0..<(stored.count - size)])
+    }
+
+    /// The error for a record whose checksum does not match.
+    static func mismatch(_ what: String, stored: UInt32, computed: UInt32) -> VDBError {
+        .corrupt("\(what) fails its checksum (stored \(hex(stored)), computed \(hex(computed))): "
+                 + "the file was changed outside vdb; run 'vdb check' and restore from a backup")
+    }
+
+    static func hex(_ v: UInt32) -> String {
+        let s = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
+    }
+}
+
+extension WriteTxn {
+    /// Stores `payload` sealed with its checksum (see ``RecordChecksum``), without an extra copy.
+    func putSealed(_ dbi: MDB_dbi, _ key: [UInt8], _ payload: UnsafeRawBufferPointer) throws {
+        try reserve(dbi, key, size: payload.count + RecordChecksum.size) { value in
+            if payload.count > 0 { value.baseAddress!.copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+            RecordChecksum.sealInPlace(value)
+        }
+    }
+
+    /// Stores `payload` sealed with its checksum.
+    func putSealed(_ dbi: MDB_dbi, _ key: [UInt8], _ payload: [UInt8]) throws {
+        try payload.withUnsafeBytes { try putSealed(dbi, key, $0) }
+    }
+
+    /// Reserves a sealed value of `payloadSize` bytes under `key`, lets `fill` write the payload
+    /// in place, then seals it.
+    func reserveSealed(_ dbi: MDB_dbi, _ key: [UInt8], payloadSize: Int,
+                       _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        try reserve(dbi, key, size: payloadSize + RecordChecksum.size) { value in
+            try fill(UnsafeMutableRawBufferPointer(rebasing: value[0..<payloadSize]))
+            RecordChecksum.sealInPlace(value)
+        }
+    }
+}
+
+extension ReadTxn {
+    /// The checked payload of the sealed record under `key`, or nil when there is none.
+    /// - Throws: ``VDBError/corrupt(_:)`` naming `what` on a checksum mismatch.
+    func getSealed(_ dbi: MDB_dbi, _ key: [UInt8], what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer? {
+        guard let v = try get(dbi, key) else { return nil }
+        return try RecordChecksum.open(v, what: what())
+    }
+}
+
+/// Writes an index's records under the collection's prefix in the `index` DBI, each sealed with
+/// its checksum.
 struct TxnIndexWriter: IndexRecordWriter {
     let txn: WriteTxn
     let prefix: [UInt8]
-    func put(_ key: [UInt8], _ value: UnsafeRawBufferPointer) throws { try txn.put(txn.dbis.index, prefix + key, value) }
+    func put(_ key: [UInt8], _ value: UnsafeRawBufferPointer) throws { try txn.putSealed(txn.dbis.index, prefix + key, value) }
     func delete(_ key: [UInt8]) throws { try txn.delete(txn.dbis.index, prefix + key) }
     func deleteAll() throws { try txn.deleteAll(txn.dbis.index, prefix: prefix) }
 }
 
-/// Reads an index's records under the collection's prefix in the `index` DBI.
+/// Reads an index's records under the collection's prefix in the `index` DBI, checking the
+/// checksum of each (a mismatch throws ``VDBError/corrupt(_:)`` naming the record).
 ///
 /// LMDB aligns values that share a page only to 2 bytes, so a value that is not 8-byte aligned
 /// is copied into 16-byte-aligned memory first: indexes may bind record bytes to any scalar type.
@@ -127,7 +237,7 @@ struct TxnIndexReader: IndexRecordReader {
     }
 
     func get(_ key: [UInt8]) throws -> UnsafeRawBufferPointer? {
-        guard let v = try txn.get(txn.dbis.index, prefix + key) else { return nil }
+        guard let v = try txn.getSealed(txn.dbis.index, prefix + key, what: "index record \(RecordKey.describe(key))") else { return nil }
         return arena.aligned(v)
     }
 
@@ -135,7 +245,8 @@ struct TxnIndexReader: IndexRecordReader {
         let n = prefix.count
         var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         defer { scratch.deallocate() }
-        try txn.scan(txn.dbis.index, prefix: prefix + p) { key, value in
+        try txn.scan(txn.dbis.index, prefix: prefix + p) { key, sealed in
+            let value = try RecordChecksum.open(sealed, what: "index record \(RecordKey.describe(Array(key[n...])))")
             if value.count == 0 || Int(bitPattern: value.baseAddress) % 8 == 0 {
                 try body(Array(key[n...]), value)
             } else {
