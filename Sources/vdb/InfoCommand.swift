@@ -29,12 +29,23 @@ struct InfoCommand: ParsableCommand {
             let info = try db.collection(named: name).info()
             if json { try JSONLineWriter.print(CollectionInfoJSON(info)) } else { print(Self.table([info])) }
         } else {
-            let all = try db.collections()
+            // A collection that cannot be read is listed with its error; the others still show.
+            let statuses = try db.collectionStatuses()
+            let all = statuses.compactMap { try? $0.info.get() }
+            let failed: [(name: String, error: VDBError)] = statuses.compactMap {
+                if case .failure(let e) = $0.info { return ($0.name, e) } else { return nil }
+            }
             if json {
-                try JSONLineWriter.print(DatabaseInfoJSON(path: db.path, bytesOnDisk: db.bytesOnDisk, collections: all.map(CollectionInfoJSON.init)))
+                try JSONLineWriter.print(DatabaseInfoJSON(
+                    path: db.path, bytesOnDisk: db.bytesOnDisk, collections: all.map(CollectionInfoJSON.init),
+                    unreadable: failed.isEmpty ? nil : failed.map { .init(name: $0.name, error: $0.error.description) }))
             } else {
                 print("database \(db.path) (\(formatBytes(db.bytesOnDisk)) on disk)")
-                print(all.isEmpty ? "no collections" : Self.table(all))
+                print(statuses.isEmpty ? "no collections" : Self.table(all))
+                for f in failed { print("\(f.name): cannot be read: \(f.error)") }
+            }
+            if !failed.isEmpty {
+                throw CLIError("\(failed.count) collection(s) could not be read (\(failed.map(\.name).joined(separator: ", "))); run vdb check")
             }
         }
     }

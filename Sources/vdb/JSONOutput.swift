@@ -121,11 +121,17 @@ struct CollectionInfoJSON: Encodable {
     }
 }
 
-/// `vdb info --json`: the database and all its collections.
+/// `vdb info --json`: the database and all its collections; `unreadable` lists the collections
+/// that could not be read, each with its error (the key is absent when every collection was read).
 struct DatabaseInfoJSON: Encodable {
+    struct Unreadable: Encodable {
+        var name: String
+        var error: String
+    }
     var path: String
     var bytesOnDisk: Int
     var collections: [CollectionInfoJSON]
+    var unreadable: [Unreadable]?
 }
 
 /// `vdb index build --json`: what was built.
@@ -152,3 +158,40 @@ struct ClassificationJSON: Encodable {
 }
 
 // `vdb ingest --json` prints ``IngestSummary`` itself (its `Codable` conformance, in this style).
+
+/// `vdb check --json`: the report of `Database.check`.
+struct CheckReportJSON: Encodable {
+    struct Collection: Encodable {
+        var name: String
+        var count: Int
+        var blocks: Int
+        var metadataRecords: Int
+        var indexRecords: Int
+        var index: IndexKind
+        var ok: Bool
+        var problems: [String]
+    }
+    var path: String
+    var formatVersion: Int
+    var fileBytes: Int
+    var requiredBytes: Int
+    var ok: Bool
+    var problems: [String]
+    var collections: [Collection]
+
+    init(_ r: CheckReport) {
+        path = r.path; formatVersion = r.formatVersion; fileBytes = r.fileBytes; requiredBytes = r.requiredBytes
+        ok = r.ok; problems = r.problems
+        collections = r.collections.map {
+            Collection(name: $0.name, count: $0.count, blocks: $0.blocks, metadataRecords: $0.metadataRecords,
+                       indexRecords: $0.indexRecords, index: $0.index, ok: $0.ok, problems: $0.problems)
+        }
+    }
+}
+
+/// `vdb backup --json`: where the backup went, its size and its check.
+struct BackupJSON: Encodable {
+    var path: String
+    var bytes: Int
+    var check: CheckReportJSON
+}

@@ -1,6 +1,13 @@
 import Foundation
 import Synchronization
 
+/// One collection as ``Database/collectionStatuses()`` reports it: its information, or the error
+/// that kept it from being read.
+public struct CollectionStatus: Sendable {
+    public var name: String
+    public var info: Result<CollectionInfo, VDBError>
+}
+
 /// A vdb database: a directory holding one LMDB environment with any number of named
 /// collections of vectors.
 ///
@@ -110,6 +117,23 @@ public final class Database: Sendable {
     /// Information about every collection, sorted by name, from one snapshot (no index is loaded).
     public func collections() throws -> [CollectionInfo] {
         try read { snapshot in try snapshot.collectionNames().map { try snapshot.collection(named: $0).info() } }
+    }
+
+    /// Information about every collection that can be read, and the error of each that cannot
+    /// (a damaged record in one collection does not hide the others), sorted by name, from one
+    /// snapshot. What `vdb info` shows.
+    public func collectionStatuses() throws -> [CollectionStatus] {
+        try read { snapshot in
+            try snapshot.collectionNames().map { name in
+                do {
+                    return CollectionStatus(name: name, info: .success(try snapshot.collection(named: name).info()))
+                } catch let e as VDBError {
+                    return CollectionStatus(name: name, info: .failure(e))
+                } catch {
+                    return CollectionStatus(name: name, info: .failure(.corrupt("\(error)")))
+                }
+            }
+        }
     }
 
     /// Deletes a collection and all its vectors, metadata and index records (one transaction).
