@@ -28,7 +28,9 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
     case notADatabase(path: String, reason: String)
     /// The database was written by a format version this build does not read.
     case incompatibleFormat(path: String, found: Int, supported: Int)
-    /// The disk (or quota) is full; the database is unchanged.
+    /// The disk (or quota) is full. The write transaction that hit it was rolled back: nothing of
+    /// that transaction was stored (earlier transactions, e.g. earlier batches of a batched
+    /// import, stay committed; callers that ran several say what they committed).
     case diskFull(path: String)
     /// Another storage-level failure: the LMDB call that failed, its C return code and LMDB's message.
     case storage(operation: String, code: Int32, message: String)
@@ -82,7 +84,7 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .incompatibleFormat(path, found, supported):
             return "\(path) was written in vdb format version \(found); this build reads version \(supported)"
         case let .diskFull(path):
-            return "no space left on the device holding \(path); the database is unchanged"
+            return "no space left on the device holding \(path); this write was rolled back (nothing of it was stored)"
         case let .storage(op, code, message):
             return "storage error in \(op): \(message) (code \(code))"
         case let .io(path, message):

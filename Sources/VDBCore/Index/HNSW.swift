@@ -259,8 +259,10 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
     package func search(query: UnsafePointer<Float>, k: Int, parameters sp: SearchParameters,
                         visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)] {
         guard k > 0 else { throw VDBError.invalidK(k) }
-        let ef = max(sp.ef, k)  // as hnswlib: max(ef, k)
         return rw.read {
+            // As hnswlib: max(ef, k); and never above the node slots, so no request sizes a buffer
+            // beyond the index.
+            let ef = max(1, min(max(sp.ef, k), capacity))
             guard maxLevel >= 0 else { return [] }
             return pool.with { scratch in
                 var cur = entryPoint

@@ -270,6 +270,8 @@ final class IVFCore: @unchecked Sendable {
         let nprobe = min(parameters.nprobe, nlist)
         let d = dimension
         return lock.read {
+            // Never size the result heap beyond the slots the lists hold.
+            let k = min(k, max(1, listSlots.reduce(0) { $0 + $1.count }))
             let admitAll = visibility == nil && filter == nil && pendingRemoval.isEmpty
             return scratch.with { s in
                 // 1. Coarse quantizer: the nprobe closest centroids.

@@ -76,6 +76,13 @@ extension Collection {
         try prepare(&q, count: nq)
         let threads = parameters.threads <= 0 ? ProcessInfo.processInfo.activeProcessorCount : parameters.threads
         let txn = scope.txn, st = scope.state
+        // No search returns more than the snapshot holds: `k` (and `ef`) are capped at its count
+        // before anything is sized by them, so any `k` from a flag or a request is safe.
+        let stored = Int(clamping: st.count)
+        if stored == 0 { return [[SearchHit]](repeating: [], count: nq) }
+        let k = min(k, stored)
+        var parameters = parameters
+        parameters.ef = max(k, min(parameters.ef, stored))
         let tops: [[(score: Float, id: UInt64)]]
         if let view = scope.index {
             tops = try indexSearch(scope, view, q, nq: nq, k: k, parameters: parameters, threads: threads, filter: filter)
