@@ -53,6 +53,11 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The persisted index records were written for another index kind, dimension, metric or
     /// record version.
     case incompatibleIndex(String)
+    /// ``Collection/importFile(_:options:progress:)`` stopped at `location` (a row, a range of
+    /// rows, or nil for the whole file) because of `problem`. Rows `0..<committedRows` of the
+    /// file are stored (by earlier transactions of a resumable import: 0 for an atomic one),
+    /// nothing after them.
+    case importStopped(path: String, location: String?, problem: String, committedRows: Int)
     /// A ``ReadTransaction`` or ``WriteTransaction`` (or a collection view of one) was used after
     /// the closure it was given to returned.
     case transactionEnded
@@ -105,6 +110,11 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
             return "corrupt index record \(key): \(reason); rebuild the index (vdb index build)"
         case let .incompatibleIndex(reason):
             return "the stored index cannot be read: \(reason); rebuild the index (vdb index build)"
+        case let .importStopped(path, location, problem, committed):
+            let what = committed == 0
+                ? "nothing was imported (the collection is unchanged)"
+                : "rows 0..<\(committed) of the file stay committed (earlier transactions), nothing after them; run the import again in resumable mode to continue from row \(committed)"
+            return "\(path): \(location.map { "\($0): " } ?? "")\(problem); \(what)"
         case .transactionEnded:
             return "a transaction was used after its read { } or write { } closure returned"
         }

@@ -241,12 +241,13 @@ final class NpyReader: VectorFileReader {
         let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard dims.count == 2, let n = Int(dims[0]), let d = Int(dims[1]) else {
-            throw bad("expected a 2-D array (vectors x dimension), got shape (\(dims.joined(separator: ", ")))")
+            throw bad("expected a 2-D array (vectors x dimension) of integer sizes, got shape (\(dims.joined(separator: ", ")))")
         }
-        guard d > 0 else { throw bad("dimension is 0") }
+        guard n >= 0, d > 0, d <= 1 << 20 else { throw bad("shape (\(n), \(d)): expected 0 or more vectors of 1 to 1048576 components") }
         dataOffset = headerStart + headerLen
-        let need = n * d * (half ? 2 : 4)
-        guard b.count - dataOffset >= need else {
+        let (elements, o1) = n.multipliedReportingOverflow(by: d)
+        let (need, o2) = elements.multipliedReportingOverflow(by: half ? 2 : 4)
+        guard !o1, !o2, b.count - dataOffset >= need else {
             throw bad("file holds \(b.count - dataOffset) data bytes, shape (\(n), \(d)) needs \(need) (truncated?)")
         }
         dimension = d
@@ -297,6 +298,31 @@ struct JSONLRecord: Decodable {
     var id: UInt64?
     var vector: [Float]
     var metadata: [String: MetadataValue]?
+
+    enum CodingKeys: String, CodingKey { case id, vector, metadata }
+
+    /// A field with a value of the right JSON type but an impossible value (the message says why).
+    struct FieldError: Error { let message: String }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vector = try c.decode([Float].self, forKey: .vector)
+        metadata = try c.decodeIfPresent([String: MetadataValue].self, forKey: .metadata)
+        guard c.contains(.id), !(try c.decodeNil(forKey: .id)) else { id = nil; return }
+        if let u = try? c.decode(UInt64.self, forKey: .id) {
+            id = u
+        } else if let i = try? c.decode(Int64.self, forKey: .id) {
+            throw FieldError(message: "\"id\" must be a non-negative integer, got \(i)")
+        } else if let d = try? c.decode(Double.self, forKey: .id) {
+            throw FieldError(message: d.rounded() == d && d >= 0
+                ? "\"id\" \(d) is not a plain integer from 0 to 18446744073709551614"
+                : "\"id\" must be a non-negative integer, got \(d)")
+        } else if let t = try? c.decode(String.self, forKey: .id) {
+            throw FieldError(message: "\"id\" must be a number, got the string \"\(t.prefix(40))\"")
+        } else {
+            throw FieldError(message: "\"id\" must be a non-negative integer")
+        }
+    }
 }
 
 extension MetadataValue: Codable {
@@ -360,9 +386,15 @@ final class JSONLReader: VectorFileReader {
 
     var progress: Double { fileSize == 0 ? 1 : min(1, Double(consumed) / Double(fileSize)) }
 
+    /// Longest line read (a longer one is an error, not a reason to read the whole file into memory).
+    static let maxLineBytes = 256 << 20
+
     /// Next non-blank line as bytes, or nil at end of file.
     private func nextLine() throws -> ArraySlice<UInt8>? {
         while true {
+            if buffer.count - bufferStart > Self.maxLineBytes {
+                throw VDBError.badInput(path: path, message: "line \(lineNumber + 1) is longer than \(Self.maxLineBytes >> 20) MiB")
+            }
             if let nl = buffer[bufferStart...].firstIndex(of: 0x0A) {
                 let line = buffer[bufferStart..<nl]
                 consumed += nl + 1 - bufferStart
@@ -397,11 +429,16 @@ final class JSONLReader: VectorFileReader {
         guard let line = try nextLine() else { return nil }
         do {
             return try decoder.decode(JSONLRecord.self, from: Data(line))
+        } catch let e as JSONLRecord.FieldError {
+            throw VDBError.badInput(path: path, message: "line \(lineNumber): \(e.message)")
         } catch let DecodingError.keyNotFound(key, _) {
             throw VDBError.badInput(path: path, message: "line \(lineNumber): missing \"\(key.stringValue)\"")
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.dataCorrupted(ctx) {
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.dataCorrupted(ctx), let DecodingError.valueNotFound(_, ctx) {
             let where_ = ctx.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-            throw VDBError.badInput(path: path, message: "line \(lineNumber): invalid JSON\(where_.isEmpty ? "" : " at \(where_)"): \(ctx.debugDescription)")
+            if where_.isEmpty {
+                throw VDBError.badInput(path: path, message: "line \(lineNumber): invalid JSON: \(ctx.debugDescription)")
+            }
+            throw VDBError.badInput(path: path, message: "line \(lineNumber): bad value at \(where_): \(ctx.debugDescription)")
         } catch {
             throw VDBError.badInput(path: path, message: "line \(lineNumber): invalid JSON record")
         }

@@ -6,7 +6,7 @@ import Foundation
 /// produced its vectors). They live in the `state` DBI under the collection's key prefix, so they
 /// are written atomically, see the same snapshots as the vectors, and vanish with the collection.
 extension Collection {
-    private func propertyKey(_ name: String) -> [UInt8] {
+    func propertyKey(_ name: String) -> [UInt8] {
         prefix + [0x70] + Array(name.utf8)  // 0x70 = "p": after the 4-byte state key, never equal to it
     }
 
