@@ -33,10 +33,15 @@ typedef struct {
 /* With sink == NULL the decoders fill out->pixels; otherwise rows go to the sink and out->pixels
    stays NULL. PNG streams only non-interlaced images (returns VDB_ERR_UNSUPPORTED for interlaced ones
    when a sink is given, so the caller can fall back to the buffered path). */
-int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_decoded *out,
-                    const vdb_row_sink *sink, char *msg, size_t msg_len);
-int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, const vdb_row_sink *sink,
-                   char *msg, size_t msg_len);
+/* max_bytes: the per-decode cap (already resolved: never 0); extra_bytes: what the caller will
+   add on top of the decoded pixels (the EXIF rotation copy), counted against the cap. */
+int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, size_t max_bytes, size_t extra_per_pixel,
+                    vdb_decoded *out, const vdb_row_sink *sink, char *msg, size_t msg_len);
+int vdb_decode_png(const uint8_t *data, size_t size, size_t max_bytes, size_t extra_per_pixel, vdb_decoded *out,
+                   const vdb_row_sink *sink, char *msg, size_t msg_len);
+
+/* Formats a byte count as "12.3 MiB" into buf. */
+const char *vdb_format_bytes(double bytes, char *buf, size_t len);
 
 /* Streaming resampler: the state of one resize-and-crop (see vdb_resize_crop_rgb8), fed one source
    row at a time in any order; flips (EXIF orientations 2, 3, 4) are applied on the fly. */

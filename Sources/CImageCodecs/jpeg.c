@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <limits.h>
 #include <jpeglib.h>
 #include <jerror.h>
 
@@ -28,7 +29,8 @@ static void on_error_exit(j_common_ptr cinfo) {
                   : (code == JERR_OUT_OF_MEMORY) ? VDB_ERR_NO_MEMORY
                   : (code == JERR_BAD_PRECISION || code == JERR_SOF_UNSUPPORTED || code == JERR_ARITH_NOTIMPL ||
                      code == JERR_NOT_COMPILED) ? VDB_ERR_UNSUPPORTED
-                  : (code == JERR_IMAGE_TOO_BIG || code == JERR_WIDTH_OVERFLOW) ? VDB_ERR_TOO_LARGE
+                  : (code == JERR_IMAGE_TOO_BIG || code == JERR_WIDTH_OVERFLOW ||
+                     code == JERR_NO_BACKING_STORE) ? VDB_ERR_TOO_LARGE
                   : VDB_ERR_CORRUPT;
     }
     longjmp(e->jump, 1);
@@ -71,8 +73,22 @@ static void cmyk_row_to_rgb(const uint8_t *in, uint8_t *out, int w, int inverted
     }
 }
 
-int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_decoded *out,
-                    const vdb_row_sink *sink, char *msg, size_t msg_len) {
+/* Bytes of the whole-image coefficient arrays libjpeg allocates at jpeg_start_decompress for a
+   progressive or multi-scan image (jdcoefct.c: one virtual array per component of its blocks,
+   padded to whole MCUs, 64 16-bit coefficients each). Valid after jpeg_read_header. */
+static double coefficient_bytes(j_decompress_ptr cinfo) {
+    double total = 0;
+    for (int ci = 0; ci < cinfo->num_components; ci++) {
+        jpeg_component_info *c = &cinfo->comp_info[ci];
+        double w = (double)((c->width_in_blocks + c->h_samp_factor - 1) / c->h_samp_factor * c->h_samp_factor);
+        double h = (double)((c->height_in_blocks + c->v_samp_factor - 1) / c->v_samp_factor * c->v_samp_factor);
+        total += w * h * DCTSIZE2 * sizeof(JCOEF);
+    }
+    return total;
+}
+
+int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, size_t max_bytes, size_t extra_per_pixel,
+                    vdb_decoded *out, const vdb_row_sink *sink, char *msg, size_t msg_len) {
     struct jpeg_decompress_struct cinfo;
     err_ctx err;
     buf_ctx *buf = calloc(1, sizeof(buf_ctx));
@@ -94,6 +110,9 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
         return st;
     }
     jpeg_create_decompress(&cinfo);
+    /* libjpeg's own cap: virtual arrays beyond it would need a backing store, which this build
+       lacks, so it errors instead of allocating (JERR_NO_BACKING_STORE). */
+    cinfo.mem->max_memory_to_use = (long)(max_bytes > (size_t)LONG_MAX ? LONG_MAX : max_bytes);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
 
@@ -130,6 +149,23 @@ int vdb_decode_jpeg(const uint8_t *data, size_t size, int min_short_side, vdb_de
     if (pixels > VDB_MAX_DECODED_PIXELS) {
         vdb_set_msg(msg, msg_len, "JPEG too large: %ux%u decodes to %lld pixels (limit %lld)",
                     cinfo.image_width, cinfo.image_height, pixels, (long long)VDB_MAX_DECODED_PIXELS);
+        jpeg_destroy_decompress(&cinfo);
+        free(buf);
+        return VDB_ERR_TOO_LARGE;
+    }
+    /* What this decode will hold: libjpeg's coefficient arrays (progressive / multi-scan: the
+       full declared size, whatever the scaling), the output (one row when streaming, else the
+       whole scaled image) plus what the caller adds per pixel, and a CMYK scanline. */
+    double coef = (cinfo.progressive_mode || jpeg_has_multiple_scans(&cinfo)) ? coefficient_bytes(&cinfo) : 0;
+    double opix = (double)cinfo.output_width * cinfo.output_height;
+    double need = coef + (sink ? (double)cinfo.output_width * 7 : opix * (3 + (double)extra_per_pixel))
+                + (double)cinfo.output_width * cinfo.output_components * 16;
+    if (need > (double)max_bytes) {
+        char a[32], b[32];
+        vdb_set_msg(msg, msg_len, "%sJPEG of %ux%u needs %s to decode%s, above the %s per-image memory limit",
+                    cinfo.progressive_mode ? "progressive " : "", cinfo.image_width, cinfo.image_height,
+                    vdb_format_bytes(need, a, sizeof a), coef > 0 ? " (whole-image coefficient buffers)" : "",
+                    vdb_format_bytes((double)max_bytes, b, sizeof b));
         jpeg_destroy_decompress(&cinfo);
         free(buf);
         return VDB_ERR_TOO_LARGE;

@@ -60,8 +60,8 @@ static void composite_row(const uint8_t *in, uint8_t *o, size_t n) {
 
 /* One RGBA row composited into RGB (may be in place: out <= in). */
 
-int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, const vdb_row_sink *sink,
-                   char *msg, size_t msg_len) {
+int vdb_decode_png(const uint8_t *data, size_t size, size_t max_bytes, size_t extra_per_pixel, vdb_decoded *out,
+                   const vdb_row_sink *sink, char *msg, size_t msg_len) {
     png_ctx *c = calloc(1, sizeof(png_ctx));
     if (!c) return VDB_ERR_NO_MEMORY;
     c->data = data;
@@ -83,6 +83,9 @@ int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, const vdb
     }
     png_set_read_fn(png, c, on_png_read);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    /* Ancillary chunks (text, ICC profiles) are read into memory, compressed ones inflated:
+       keep any one of them small. */
+    png_set_chunk_malloc_max(png, 8 << 20);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int depth = png_get_bit_depth(png, info), ct = png_get_color_type(png, info);
@@ -118,6 +121,19 @@ int vdb_decode_png(const uint8_t *data, size_t size, vdb_decoded *out, const vdb
         c->status = VDB_ERR_UNSUPPORTED;
         snprintf(c->message, sizeof(c->message), "unsupported pixel layout (color type %d, depth %d)", ct, depth);
         png_longjmp(png, 1);
+    }
+    {
+        /* One row when streaming; else the whole image, its row table and the caller's extra. */
+        double need = sink ? (double)rowbytes * 2
+                           : (double)rowbytes * h + (double)sizeof(png_bytep) * h + (double)w * h * (double)extra_per_pixel;
+        if (need > (double)max_bytes) {
+            char a[32], b[32];
+            c->status = VDB_ERR_TOO_LARGE;
+            snprintf(c->message, sizeof(c->message), "%sPNG of %ux%u needs %s to decode, above the %s per-image memory limit",
+                     interlaced ? "interlaced " : "", (unsigned)w, (unsigned)h, vdb_format_bytes(need, a, sizeof a),
+                     vdb_format_bytes((double)max_bytes, b, sizeof b));
+            png_longjmp(png, 1);
+        }
     }
     if (sink) {
         int st = sink->start(sink->ctx, (int)w, (int)h);

@@ -160,9 +160,17 @@ uint8_t *vdb_orient_rgb8(const uint8_t *src, int w, int h, int o, int *ow, int *
     return dst;
 }
 
+const char *vdb_format_bytes(double bytes, char *buf, size_t len) {
+    if (bytes >= 1024.0 * 1024 * 1024) snprintf(buf, len, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
+    else if (bytes >= 1024.0 * 1024) snprintf(buf, len, "%.1f MiB", bytes / (1024.0 * 1024));
+    else snprintf(buf, len, "%.0f bytes", bytes);
+    return buf;
+}
+
 int vdb_decode(const uint8_t *data, size_t size, int min_short_side, int apply_orientation,
-               vdb_decoded *out, char *msg, size_t msg_len) {
+               size_t max_bytes, vdb_decoded *out, char *msg, size_t msg_len) {
     if (!out) return VDB_ERR_ARGUMENT;
+    if (max_bytes == 0) max_bytes = VDB_DEFAULT_MAX_DECODE_BYTES;
     memset(out, 0, sizeof(*out));
     if (msg && msg_len) msg[0] = 0;
     if (!data || size == 0) {
@@ -176,8 +184,10 @@ int vdb_decode(const uint8_t *data, size_t size, int min_short_side, int apply_o
                     data[0], size > 1 ? data[1] : 0, size > 2 ? data[2] : 0, size > 3 ? data[3] : 0);
         return rc;
     }
-    if (info.format == VDB_FORMAT_JPEG) rc = vdb_decode_jpeg(data, size, min_short_side, out, NULL, msg, msg_len);
-    else rc = vdb_decode_png(data, size, out, NULL, msg, msg_len);
+    /* Rotating for EXIF orientation copies the pixels: 3 more bytes per pixel held at once. */
+    size_t extra = apply_orientation && info.orientation > 1 ? 3 : 0;
+    if (info.format == VDB_FORMAT_JPEG) rc = vdb_decode_jpeg(data, size, min_short_side, max_bytes, extra, out, NULL, msg, msg_len);
+    else rc = vdb_decode_png(data, size, max_bytes, extra, out, NULL, msg, msg_len);
     if (rc != VDB_OK) return rc;
     out->format = info.format;
     out->orientation = info.orientation;

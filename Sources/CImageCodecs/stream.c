@@ -28,9 +28,10 @@ static void on_columns(void *ctx, int *c0, int *c1) {
 }
 
 int vdb_decode_resize_crop(const uint8_t *data, size_t size, int min_short_side, int apply_orientation,
-                           int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,
+                           size_t max_bytes, int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,
                            uint8_t *out, vdb_decoded *info, char *msg, size_t msg_len) {
     if (!out || !info || dst_w <= 0 || dst_h <= 0 || crop_w <= 0 || crop_h <= 0) return VDB_ERR_ARGUMENT;
+    if (max_bytes == 0) max_bytes = VDB_DEFAULT_MAX_DECODE_BYTES;
     memset(info, 0, sizeof(*info));
     if (msg && msg_len) msg[0] = 0;
     vdb_image_info hdr;
@@ -38,7 +39,7 @@ int vdb_decode_resize_crop(const uint8_t *data, size_t size, int min_short_side,
     if (rc == VDB_ERR_EMPTY || rc == VDB_ERR_UNKNOWN_FORMAT || hdr.format == VDB_FORMAT_UNKNOWN ||
         (apply_orientation && hdr.orientation >= 5) || (hdr.format == VDB_FORMAT_PNG && hdr.progressive)) {
         /* Buffered path: decode (and orient) fully, then resample. */
-        rc = vdb_decode(data, size, min_short_side, apply_orientation, info, msg, msg_len);
+        rc = vdb_decode(data, size, min_short_side, apply_orientation, max_bytes, info, msg, msg_len);
         if (rc != VDB_OK) return rc;
         vdb_resizer r;
         rc = vdb_resizer_init(&r, info->width, info->height, dst_w, dst_h, crop_x, crop_y, crop_w, crop_h, 0, 0, 1);
@@ -62,8 +63,8 @@ int vdb_decode_resize_crop(const uint8_t *data, size_t size, int min_short_side,
     s.flip_h = o == 2 || o == 3;
     s.flip_v = o == 3 || o == 4;
     vdb_row_sink sink = {on_start, on_row, on_columns, &s};
-    if (hdr.format == VDB_FORMAT_JPEG) rc = vdb_decode_jpeg(data, size, min_short_side, info, &sink, msg, msg_len);
-    else rc = vdb_decode_png(data, size, info, &sink, msg, msg_len);
+    if (hdr.format == VDB_FORMAT_JPEG) rc = vdb_decode_jpeg(data, size, min_short_side, max_bytes, 0, info, &sink, msg, msg_len);
+    else rc = vdb_decode_png(data, size, max_bytes, 0, info, &sink, msg, msg_len);
     if (rc == VDB_OK) rc = vdb_resizer_finish(&s.r, out);
     if (rc == VDB_OK) {
         info->format = hdr.format;

@@ -35,8 +35,17 @@ enum {
     VDB_ERR_ARGUMENT = 8,       /* invalid argument from the caller */
 };
 
-/* Largest decoded (after DCT scaling) image accepted: PIL's decompression-bomb error limit. */
+/* Largest decoded (after DCT scaling) image accepted: PIL's decompression-bomb error limit. What
+   the decoder itself allocates for the declared size is bounded by the memory cap below. */
 #define VDB_MAX_DECODED_PIXELS 178956970LL
+
+/* Default per-decode memory cap (max_bytes = 0): the most bytes one decode may hold, counting the
+   decoder's own buffers (libjpeg's whole-image coefficient arrays for progressive and multi-scan
+   JPEGs, which are sized by the declared dimensions whatever the DCT scaling), the decoded pixels
+   or rows, and the EXIF rotation copy. Checked from the headers before any of it is allocated,
+   and given to libjpeg as max_memory_to_use. 256 MiB covers a progressive 4:2:0 JPEG of about
+   89 megapixels, and baseline JPEGs and non-interlaced PNGs of any size (decoded streaming). */
+#define VDB_DEFAULT_MAX_DECODE_BYTES ((size_t)256 << 20)
 
 /* Header information, read without decoding pixel data. */
 typedef struct {
@@ -78,12 +87,14 @@ typedef struct {
  *   min_short_side: if > 0, a JPEG may be decoded with DCT scaling (1/2, 1/4, 1/8): the largest
  *                   reduction whose shorter side is still >= min_short_side is used. 0 = full size.
  *   apply_orientation: 1 to rotate/flip the pixels according to EXIF orientation.
+ *   max_bytes: per-decode memory cap (0 = VDB_DEFAULT_MAX_DECODE_BYTES); an image that would need
+ *              more is refused with VDB_ERR_TOO_LARGE before its buffers are allocated.
  *   msg/msg_len: receives a human-readable message on failure (may be NULL).
  * Truncated JPEGs ("Premature end of JPEG file") are errors (VDB_ERR_TRUNCATED), not gray padding.
  * On success out->pixels is owned by the caller (vdb_decoded_free).
  */
 int vdb_decode(const uint8_t *data, size_t size, int min_short_side, int apply_orientation,
-               vdb_decoded *out, char *msg, size_t msg_len);
+               size_t max_bytes, vdb_decoded *out, char *msg, size_t msg_len);
 
 void vdb_decoded_free(vdb_decoded *img);
 
@@ -111,7 +122,7 @@ int vdb_resize_crop_rgb8(const uint8_t *src, int src_w, int src_h, size_t src_st
  * decode facts (pixels stays NULL; peak_bytes = decoder + resampler buffers).
  */
 int vdb_decode_resize_crop(const uint8_t *data, size_t size, int min_short_side, int apply_orientation,
-                           int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,
+                           size_t max_bytes, int dst_w, int dst_h, int crop_x, int crop_y, int crop_w, int crop_h,
                            uint8_t *out, vdb_decoded *info, char *msg, size_t msg_len);
 
 /* Same, with allow_simd = 0 forcing the portable scalar loops (for tests; results are identical). */

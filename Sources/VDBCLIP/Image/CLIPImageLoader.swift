@@ -16,11 +16,20 @@ public enum CLIPImageLoader {
         public var dctScalingMargin: Double
         /// Apply the EXIF orientation (default true; the Hugging Face reference does not).
         public var applyOrientation: Bool
+        /// The most memory one decode may hold (decoder buffers, pixels, rotation copy), checked
+        /// from the headers before anything is allocated; a bigger image fails with
+        /// `CLIPError.imageTooLarge`. Default 256 MiB (`defaultMaxDecodeBytes`).
+        public var maxDecodeBytes: Int
 
-        public init(dctScaling: Bool = true, dctScalingMargin: Double = 3.0, applyOrientation: Bool = true) {
+        /// The default per-decode memory cap: 256 MiB.
+        public static let defaultMaxDecodeBytes = Int(VDB_DEFAULT_MAX_DECODE_BYTES)
+
+        public init(dctScaling: Bool = true, dctScalingMargin: Double = 3.0, applyOrientation: Bool = true,
+                    maxDecodeBytes: Int = Options.defaultMaxDecodeBytes) {
             self.dctScaling = dctScaling
             self.dctScalingMargin = dctScalingMargin
             self.applyOrientation = applyOrientation
+            self.maxDecodeBytes = maxDecodeBytes
         }
 
         public static let `default` = Options()
@@ -48,21 +57,23 @@ public enum CLIPImageLoader {
     ///   - minimumShortSide: allow JPEG DCT scaling as long as the shorter side stays >= this (0: full size).
     ///   - source: a label used in error messages (e.g. the file path).
     /// - Throws: `CLIPError`.
+    ///   - maxDecodeBytes: the per-decode memory cap (see ``Options/maxDecodeBytes``).
     public static func decode(data: some ContiguousBytes, minimumShortSide: Int = 0,
-                              applyOrientation: Bool = true, source: String = "<memory>") throws -> DecodedImage {
+                              applyOrientation: Bool = true, source: String = "<memory>",
+                              maxDecodeBytes: Int = Options.defaultMaxDecodeBytes) throws -> DecodedImage {
         try withDecoded(data: data, minimumShortSide: minimumShortSide, applyOrientation: applyOrientation,
-                        source: source) { out, format in DecodedImage(decoded: out, format: format) }
+                        maxDecodeBytes: maxDecodeBytes, source: source) { out, format in DecodedImage(decoded: out, format: format) }
     }
 
     /// Decodes into a C-owned buffer, runs `body` on it, and frees it (no copy into Swift arrays).
     static func withDecoded<T>(data: some ContiguousBytes, minimumShortSide: Int, applyOrientation: Bool,
-                               source: String, _ body: (vdb_decoded, ImageFormat) throws -> T) throws -> T {
+                               maxDecodeBytes: Int, source: String, _ body: (vdb_decoded, ImageFormat) throws -> T) throws -> T {
         var out = vdb_decoded()
         var message = [CChar](repeating: 0, count: 512)
         let (rc, lead, sniffed): (Int32, String, ImageFormat?) = data.withUnsafeBytes { raw in
             let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
             let rc = vdb_decode(base, raw.count, Int32(clamping: minimumShortSide), applyOrientation ? 1 : 0,
-                                &out, &message, message.count)
+                                max(1, maxDecodeBytes), &out, &message, message.count)
             if rc == Int32(VDB_OK) { return (rc, "", nil) }
             return (rc, ImageProbe.leadingBytes(raw), ImageFormat(code: vdb_sniff_format(base, raw.count)))
         }
@@ -128,13 +139,14 @@ public enum CLIPImageLoader {
         // Stream: decode rows straight into the resampler (no full-size image in memory).
         let (fw, fh) = options.applyOrientation ? (info.width, info.height) : (info.storedWidth, info.storedHeight)
         let g = geometry(fullWidth: fw, fullHeight: fh, config: config)
+        try g.check(source: source, maxBytes: options.maxDecodeBytes)
         var crop = [UInt8](repeating: 0, count: g.cw * g.ch * 3)
         var d = vdb_decoded()
         var message = [CChar](repeating: 0, count: 512)
         let rc = data.withUnsafeBytes { raw in
             crop.withUnsafeMutableBufferPointer { dst in
                 vdb_decode_resize_crop(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count,
-                                       Int32(clamping: minSide), options.applyOrientation ? 1 : 0,
+                                       Int32(clamping: minSide), options.applyOrientation ? 1 : 0, max(1, options.maxDecodeBytes),
                                        Int32(g.rw), Int32(g.rh), Int32(g.cx), Int32(g.cy), Int32(g.cw), Int32(g.ch),
                                        dst.baseAddress, &d, &message, message.count)
             }
@@ -152,7 +164,7 @@ public enum CLIPImageLoader {
     static func buffered(data: some ContiguousBytes, config: CLIPPreprocessConfig, options: Options,
                          source: String) throws -> Result {
         try withDecoded(data: data, minimumShortSide: minimumShortSide(config: config, options: options),
-                        applyOrientation: options.applyOrientation, source: source) { d, format in
+                        applyOrientation: options.applyOrientation, maxDecodeBytes: options.maxDecodeBytes, source: source) { d, format in
             let w = Int(d.width), h = Int(d.height)
             let swap = d.orientation_applied != 0 && d.orientation >= 5
             let fullW = Int(swap ? d.source_height : d.source_width)
@@ -197,6 +209,19 @@ public enum CLIPImageLoader {
     /// Resize and crop geometry in resized coordinates (transformers' sizes and floored crop offsets).
     struct Geometry {
         var rw: Int, rh: Int, cx: Int, cy: Int, cw: Int, ch: Int
+
+        /// Refuses a geometry the resampler cannot take (sizes beyond 32 bits, from extreme aspect
+        /// ratios) or whose output (crop bytes and float tensor, 15 bytes per pixel) exceeds the cap.
+        func check(source: String, maxBytes: Int) throws {
+            guard [rw, rh, cx, cy, cw, ch].allSatisfy({ $0 >= -Int(Int32.max) && $0 <= Int(Int32.max) }) else {
+                throw CLIPError.imageTooLarge(source: source, detail: "resizing to \(rw)x\(rh) is beyond what the resampler handles (aspect ratio too extreme)")
+            }
+            let (pixels, o1) = cw.multipliedReportingOverflow(by: ch)
+            let (bytes, o2) = pixels.multipliedReportingOverflow(by: 15)
+            guard !o1, !o2, bytes <= maxBytes else {
+                throw CLIPError.imageTooLarge(source: source, detail: "the \(cw)x\(ch) output needs more than the \(maxBytes >> 20) MiB per-image memory limit")
+            }
+        }
     }
 
     static func geometry(fullWidth: Int, fullHeight: Int, config: CLIPPreprocessConfig) -> Geometry {
@@ -213,6 +238,7 @@ public enum CLIPImageLoader {
         try config.validate()
         var g = geometry(fullWidth: fullWidth, fullHeight: fullHeight, config: config)
         if !config.doResize { g = geometry(fullWidth: width, fullHeight: height, config: config) }
+        try g.check(source: "resize", maxBytes: Options.defaultMaxDecodeBytes * 4)
         var crop = [UInt8](repeating: 0, count: g.cw * g.ch * 3)
         let rc = crop.withUnsafeMutableBufferPointer { dst in
             vdb_resize_crop_rgb8(pixels.baseAddress, Int32(width), Int32(height), width * 3,
