@@ -25,10 +25,15 @@ public struct IngestOptions: Sendable {
     public var includeHidden: Bool
     /// Remove entries whose file, under the given folders, is gone or no longer an image.
     public var prune: Bool
+    /// The most memory one image may take: files larger than this are failed without being read,
+    /// and decoding one is capped at it (``CLIPImageLoader/Options/maxDecodeBytes``). Together
+    /// with `threads` and `batchSize` this bounds the run's memory (Docs/reliability.md).
+    public var maxImageBytes: Int
 
     public init(collection: String? = nil, batchSize: Int = 32, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 index: IndexKind = .flat, indexParameters: IndexParameters = IndexParameters(),
-                includeHidden: Bool = false, prune: Bool = false) {
+                includeHidden: Bool = false, prune: Bool = false,
+                maxImageBytes: Int = CLIPImageLoader.Options.defaultMaxDecodeBytes) {
         self.collection = collection
         self.batchSize = batchSize
         self.threads = threads
@@ -36,6 +41,7 @@ public struct IngestOptions: Sendable {
         self.indexParameters = indexParameters
         self.includeHidden = includeHidden
         self.prune = prune
+        self.maxImageBytes = maxImageBytes
     }
 }
 
@@ -117,6 +123,10 @@ public enum IngestError: Error, Sendable, Equatable, CustomStringConvertible {
     case noCaptions(String)
     /// No CLIP model was given and the bundled demo model (at this path relative to the source tree) is absent.
     case noModel(bundled: String)
+    /// The run stopped on a database failure (`reason`, e.g. a full disk). The batch being written
+    /// was rolled back; the `committed` images (and captions) of earlier batches of this run stay
+    /// stored, and running the same ingest again continues without embedding them again.
+    case stopped(reason: String, committed: Int)
 
     public var description: String {
         switch self {
@@ -133,6 +143,9 @@ public enum IngestError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .noModel(bundled):
             return "no model: pass --model DIR (a Hugging Face CLIP checkpoint directory) or set \(ModelLocation.environmentVariable); "
                 + "the bundled demo model (\(bundled)) was not found"
+        case let .stopped(reason, committed):
+            return "ingest stopped: \(reason); \(committed) image(s) of this run were committed by earlier batches and stay stored; "
+                + "run the same ingest again to continue (stored images are not embedded again)"
         }
     }
 }
@@ -250,7 +263,7 @@ public final class Ingestor: Sendable {
             for p in walker.problems { results.send(.failed(IngestIssue(path: p.path, reason: p.reason))) }
         }
         let captionName = Ingestor.captionCollectionName(for: name)
-        let context = WorkerContext(images: images, preprocess: model.preprocess)
+        let context = WorkerContext(images: images, preprocess: model.preprocess, maxImageBytes: max(1, options.maxImageBytes))
         for _ in 0..<max(1, options.threads) {
             group.enter()
             DispatchQueue.global().async {
@@ -291,6 +304,7 @@ public final class Ingestor: Sendable {
             jobs.cancel()
             results.cancel()
             group.wait()
+            if let e = error as? VDBError { throw IngestError.stopped(reason: e.description, committed: state.added + state.updated) }
             throw error
         }
         group.wait()
@@ -501,9 +515,14 @@ struct RunState {
 struct WorkerContext: Sendable {
     let images: Collection
     let preprocess: CLIPPreprocessConfig
+    let maxImageBytes: Int
 
     func process(_ job: FileJob) -> Outcome {
         let path = job.file.path
+        var st = stat()
+        if stat(path, &st) == 0, Int(st.st_size) > maxImageBytes {
+            return .failed(IngestIssue(path: path, reason: "file of \(st.st_size >> 20) MiB is larger than the \(maxImageBytes >> 20) MiB limit for one image"))
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
@@ -526,7 +545,8 @@ struct WorkerContext: Sendable {
                 }
                 return .unchanged
             }
-            let result = try CLIPImageLoader.preprocess(data: data, config: preprocess, source: path)
+            let result = try CLIPImageLoader.preprocess(data: data, config: preprocess,
+                                                        options: CLIPImageLoader.Options(maxDecodeBytes: maxImageBytes), source: path)
             var m: Metadata = [
                 "path": .string(path), "width": .int(Int64(result.width)), "height": .int(Int64(result.height)),
                 "bytes": .int(Int64(data.count)), "mtime": .double(job.file.mtime), "sha256": .string(hash),

@@ -62,15 +62,20 @@ struct IngestCommand: ParsableCommand {
     @Flag(help: "Print the summary as one JSON object.")
     var json = false
 
+    @Option(parsing: .unconditional, help: "Memory one image may take, in MiB (file size and decoding; >= 1).")
+    var maxImageMib: Int = CLIPImageLoader.Options.defaultMaxDecodeBytes >> 20
+
     func validate() throws {
         try requireAtLeast(1, batchSize, "--batch-size")
+        try requireAtLeast(1, maxImageMib, "--max-image-mib")
+        if maxImageMib > 1 << 30 { throw ValidationError("--max-image-mib is too large (got \(maxImageMib))") }
     }
 
     func run() throws {
         let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count)
         let db = try global.open()
         let options = IngestOptions(collection: collection, batchSize: batchSize, threads: threads.count,
-                                    index: index, includeHidden: hidden, prune: prune)
+                                    index: index, includeHidden: hidden, prune: prune, maxImageBytes: maxImageMib << 20)
         let bar = ProgressBar(label: "ingest")
         let plain = !stderrIsTTY && !json
         var lastPlain = Date()

@@ -39,7 +39,8 @@ import VDBCLIP
         try "the third one".write(toFile: photos + "/c.txt", atomically: true, encoding: .utf8)
         // The batch (two images, two captions) fails at its commit: nothing of it is stored.
         failCommit(1)
-        #expect(throws: VDBError.self) { try ingestor.run(paths: [photos], options: options) }
+        #expect(throws: IngestError.stopped(reason: VDBError.storage(operation: "mdb_txn_commit", code: EIO, message: String(cString: strerror(EIO))).description,
+                                            committed: 0)) { try ingestor.run(paths: [photos], options: options) }
         #expect(try images.count() == 1 && captions.count() == 1)
         #expect(try together(["a.png", "b.jpg", "c.jpg"]))
         // A failure at any later commit cannot separate an image from its caption either.
@@ -55,5 +56,24 @@ import VDBCLIP
             let caption = try #require(try captions.get(id: id(name))).metadata["caption"]?.stringValue
             #expect(try images.get(id: id(name))?.metadata["caption"]?.stringValue == caption)
         }
+    }
+}
+
+/// Every image is bounded: a file above the per-image limit is failed without being read, and a
+/// header that asks the decoder for more than the limit is failed from the header.
+@Suite struct IngestBoundsTests {
+    @Test func oversizedFilesAndDecodesAreFailedNotRead() throws {
+        let model = try #require(IngestTests.model, "tiny CLIP fixture missing at \(Repo.tinyModel.path)")
+        let photos = makeTempDir("vdb-bounds-photos")
+        let dbDir = makeTempDir("vdb-bounds-db")
+        defer { try? FileManager.default.removeItem(atPath: photos); try? FileManager.default.removeItem(atPath: dbDir) }
+        try copyFixtures([("rgb.png", "small.png"), ("large_1920x1440.jpg", "large.jpg"), ("progressive.jpg", "p.jpg")], into: photos)
+        let large = try #require(try FileManager.default.attributesOfItem(atPath: photos + "/large.jpg")[.size] as? Int)
+        let options = IngestOptions(collection: "b", batchSize: 4, threads: 1, maxImageBytes: large - 1)
+        let summary = try Ingestor(database: try Database(path: dbDir), model: model).run(paths: [photos], options: options)
+        #expect(summary.added == 1, "\(summary)")
+        let reasons = Dictionary(uniqueKeysWithValues: summary.failed.map { (($0.path as NSString).lastPathComponent, $0.reason) })
+        #expect(reasons["large.jpg"]?.contains("larger than the") == true, "\(reasons)")
+        #expect(reasons["p.jpg"]?.contains("per-image memory limit") == true, "\(reasons)")
     }
 }
