@@ -27,6 +27,8 @@ public final class CLIPTokenizer: Sendable {
     public let padToken: Int32
     public let contextLength: Int
     public var vocabularySize: Int { vocab.count }
+    /// The largest token id in the vocabulary (ids index the model's embedding table).
+    public var largestTokenID: Int32 { vocab.values.max() ?? 0 }
 
     private let vocab: [String: Int32]
     /// (left id, right id) -> (rank, merged id)
@@ -63,10 +65,13 @@ public final class CLIPTokenizer: Sendable {
         var vocab: [String: Int32] = [:]
         vocab.reserveCapacity(dict.count)
         for (k, v) in dict {
-            guard let n = v as? NSNumber else {
+            guard let n = v as? NSNumber, n.objCType.pointee != 0x63 /* bool */ else {
                 throw CLIPError.badTokenizer(file: vocabURL.path, problem: "id of '\(k)' is not a number")
             }
-            vocab[k] = Int32(truncatingIfNeeded: n.intValue)
+            guard let id = Int32(exactly: n.doubleValue), id >= 0 else {
+                throw CLIPError.badTokenizer(file: vocabURL.path, problem: "id of '\(k)' is \(n), not an integer from 0 to \(Int32.max)")
+            }
+            vocab[k] = id
         }
         var pairs: [(String, String)] = []
         for (i, line) in mergesText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -76,6 +81,9 @@ public final class CLIPTokenizer: Sendable {
                 throw CLIPError.badTokenizer(file: mergesURL.path, problem: "line \(i + 1) is not two symbols: '\(line)'")
             }
             pairs.append((String(parts[0]), String(parts[1])))
+        }
+        guard !pairs.isEmpty else {
+            throw CLIPError.badTokenizer(file: mergesURL.path, problem: "no merges (a CLIP tokenizer needs its BPE merge list; the file is empty or only a #version line)")
         }
         try self.init(vocab: vocab, merges: pairs, contextLength: contextLength, source: vocabURL.path)
     }

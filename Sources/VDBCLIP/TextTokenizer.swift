@@ -34,9 +34,9 @@ func loadTextTokenizer(directory: URL, config: CLIPConfig) throws -> (any TextTo
         let vocab = directory.appendingPathComponent("vocab.json"), merges = directory.appendingPathComponent("merges.txt")
         guard fm.fileExists(atPath: vocab.path) || fm.fileExists(atPath: merges.path) else { return nil }
         let tok = try CLIPTokenizer(vocabURL: vocab, mergesURL: merges, contextLength: config.contextLength)
-        guard tok.vocabularySize <= config.vocabSize, Int(tok.endToken) < config.vocabSize else {
+        guard tok.vocabularySize <= config.vocabSize, Int(tok.largestTokenID) < config.vocabSize else {
             throw CLIPError.badTokenizer(file: vocab.path,
-                problem: "\(tok.vocabularySize) tokens but the model's vocab_size is \(config.vocabSize)")
+                problem: "\(tok.vocabularySize) tokens with ids up to \(tok.largestTokenID) but the model's vocab_size is \(config.vocabSize)")
         }
         return tok
     case .chineseCLIP:

@@ -148,6 +148,33 @@ struct LoaderErrorTests {
         guard case .badConfig(_, "(root)", _)? = loadError(s.dir) else { Issue.record("expected badConfig"); return }
     }
 
+    /// Tokenizer files that would load silently wrong: no merges, ids that are not integers or
+    /// point outside the model's embedding table.
+    @Test func badTokenizerFilesAreRefused() throws {
+        let s = try Scratch("tiny-clip")
+        let merges = s.dir.appendingPathComponent("merges.txt"), vocab = s.dir.appendingPathComponent("vocab.json")
+        let original = try Data(contentsOf: merges)
+        for text in ["", "#version: 0.2\n", "\n\n"] {
+            try Data(text.utf8).write(to: merges)
+            guard case .badTokenizer(let file, let problem)? = loadError(s.dir) else { Issue.record("expected badTokenizer for \(text.debugDescription)"); continue }
+            #expect(file == merges.path && problem.hasPrefix("no merges"))
+        }
+        try original.write(to: merges)
+        let words = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: vocab)) as? [String: Any])
+        for (bad, want) in [(1.5, "not an integer"), (-3, "not an integer"), (1e12, "not an integer"), (true, "is not a number")] as [(Any, String)] {
+            var v = words
+            v["<|endoftext|>"] = bad
+            try JSONSerialization.data(withJSONObject: v).write(to: vocab)
+            guard case .badTokenizer(_, let problem)? = loadError(s.dir) else { Issue.record("expected badTokenizer for \(bad)"); continue }
+            #expect(problem.contains(want), "\(problem)")
+        }
+        var v = words
+        v["zzz-extra"] = 1_000_000
+        try JSONSerialization.data(withJSONObject: v).write(to: vocab)
+        guard case .badTokenizer(_, let problem)? = loadError(s.dir) else { Issue.record("expected badTokenizer"); return }
+        #expect(problem.contains("ids up to 1000000 but the model's vocab_size is"), "\(problem)")
+    }
+
     @Test func pytorchBinOnlyExplainsConversion() throws {
         let s = try Scratch()
         try FileManager.default.removeItem(at: s.weights)
