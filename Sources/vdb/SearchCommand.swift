@@ -62,7 +62,7 @@ struct SearchCommand: ParsableCommand {
 
     @OptionGroup var threads: ThreadsOption
 
-    @Option(parsing: .unconditional, help: "IVF indexes: inverted lists to visit (>= 1).")
+    @Option(parsing: .unconditional, help: "IVF indexes: inverted lists to visit (>= 1; more than the index has visits all, with a note on stderr).")
     var nprobe: Int?
 
     @Option(parsing: .unconditional, help: "HNSW index: candidate list size (>= 1; at least k).")
@@ -123,6 +123,7 @@ struct SearchCommand: ParsableCommand {
             flat = chunk.vectors
         }
         let params = parameters(threads: threads.count)
+        try noteClampedParameters(collection)
         var times: [Double] = []
         var results: [[SearchHit]] = []
         for _ in 0..<`repeat` {
@@ -156,10 +157,21 @@ struct SearchCommand: ParsableCommand {
         }
     }
 
+    /// `--nprobe` above the index's number of lists is clamped (every list is visited); says so
+    /// on stderr, so a typo such as `--nprobe 1000000` does not pass silently.
+    func noteClampedParameters(_ collection: Collection) throws {
+        guard let nprobe, [.ivfFlat, .ivfSQ8].contains(collection.activeIndexKind) else { return }
+        let nlist = try collection.info().parameters.nlist
+        if nprobe > nlist {
+            printErr("note: --nprobe \(nprobe) is more than the \(nlist) lists of the index: every list is visited (as with --nprobe \(nlist))")
+        }
+    }
+
     /// `--text` / `--image`: CLIP query against a collection made by `vdb ingest`.
     private func searchPhotos(_ db: Database, filter: SearchFilter?) throws {
         let images = try db.collection(named: name)
         let target = captions ? try captionCollection(db) : images
+        try noteClampedParameters(target)
         let clip = try ModelLocation.resolve(explicit: model, collection: images).load(threads: threads.count)
         let params = parameters(threads: 1)
         let hits: [SearchHit]

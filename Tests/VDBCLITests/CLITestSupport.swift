@@ -176,10 +176,48 @@ enum Shape {
 
     /// `vdb info --json`.
     struct DatabaseInfo: Decodable {
+        struct Unreadable: Decodable { var name: String; var error: String }
         var path: String
         var bytesOnDisk: Int
         var collections: [CollectionInfo]
-        enum CodingKeys: String, CodingKey { case path, collections, bytesOnDisk = "bytes_on_disk" }
+        var unreadable: [Unreadable]?
+        enum CodingKeys: String, CodingKey { case path, collections, unreadable, bytesOnDisk = "bytes_on_disk" }
+    }
+
+    /// `vdb check --json` (and the `check` of `vdb backup --json`).
+    struct Check: Decodable {
+        struct Collection: Decodable {
+            var name: String
+            var count: Int
+            var blocks: Int
+            var metadataRecords: Int
+            var indexRecords: Int
+            var index: String
+            var ok: Bool
+            var problems: [String]
+            enum CodingKeys: String, CodingKey {
+                case name, count, blocks, index, ok, problems
+                case metadataRecords = "metadata_records", indexRecords = "index_records"
+            }
+        }
+        var path: String
+        var formatVersion: Int
+        var fileBytes: Int
+        var requiredBytes: Int
+        var ok: Bool
+        var problems: [String]
+        var collections: [Collection]
+        enum CodingKeys: String, CodingKey {
+            case path, ok, problems, collections
+            case formatVersion = "format_version", fileBytes = "file_bytes", requiredBytes = "required_bytes"
+        }
+    }
+
+    /// `vdb backup --json`.
+    struct Backup: Decodable {
+        var path: String
+        var bytes: Int
+        var check: Check
     }
 
     /// `vdb index build --json`.

@@ -187,6 +187,10 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
                 }
                 throw LMDBFailure(code: rc, operation: "mdb_env_open")
             }
+            // Reader slots left by processes that died (a kill -9 during a search) would keep
+            // LMDB from reusing the pages their snapshots pinned: clear them.
+            var dead: Int32 = 0
+            _ = mdb_reader_check(env, &dead)
             // The file may have been grown by another process: adopt its map size.
             var info = MDB_envinfo()
             mdb_env_info(env, &info)
