@@ -17,30 +17,45 @@ extension VDBServer {
     /// `params` (`ef`, `nprobe`, `rerank`) and `with_vector`.
     @Sendable func search(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
-        let c = try await collection(context)
+        let name = try collectionName(context)
         let spec = try await body(SearchBody.self, request)
         let given = [spec.vector != nil, spec.text != nil, spec.id != nil].filter { $0 }.count
         guard given == 1 else {
             throw ServerError.invalid("give exactly one of \"vector\", \"text\" and \"id\" (got \(given))")
         }
-        let window = try searchWindow(k: spec.k ?? 10, offset: spec.offset ?? 0)
+        let offset = spec.offset ?? 0
+        let window = try searchWindow(k: spec.k ?? 10, offset: offset)
         let parameters = try searchParameters(ef: spec.params?.ef, nprobe: spec.params?.nprobe, rerank: spec.params?.rerank)
         let filter = spec.filter?.searchFilter
-        let hits: [SearchHit]
+        let withVector = spec.with_vector ?? false
+        let database = self.database
+        // Each branch does its library work in one hop: open the collection, search, read vectors.
+        let hits: [Hit]
         if let vector = spec.vector {
-            hits = try await read { try c.search(vector, k: window, parameters: parameters, filter: filter) }
-        } else if let id = spec.id?.value {
-            guard let found = try await read({ try c.search(similarTo: id, k: window, parameters: parameters, filter: filter) }) else {
-                throw ServerError.notFound("no point \(id) in collection '\(c.name)'")
+            hits = try await read {
+                let c = try database.collection(named: name)
+                return try Self.page(try c.search(vector, k: window, parameters: parameters, filter: filter), offset: offset, of: c, withVector: withVector)
             }
-            hits = found
+        } else if let id = spec.id?.value {
+            hits = try await read {
+                let c = try database.collection(named: name)
+                guard let found = try c.search(similarTo: id, k: window, parameters: parameters, filter: filter) else {
+                    throw ServerError.notFound("no point \(id) in collection '\(name)'")
+                }
+                return try Self.page(found, offset: offset, of: c, withVector: withVector)
+            }
         } else {
-            let model = try requireModel()
             let text = spec.text ?? ""
             guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ServerError.invalid("\"text\" is empty") }
-            hits = try await embed { try c.search(text: text, model: model, k: window, parameters: parameters, filter: filter) }
+            _ = try await collection(context)  // 404 before waiting for a slot
+            let model = try requireModel()
+            hits = try await embed {
+                let c = try database.collection(named: name)
+                return try Self.page(try c.search(text: text, model: model, k: window, parameters: parameters, filter: filter),
+                                     offset: offset, of: c, withVector: withVector)
+            }
         }
-        return try await results(hits, offset: spec.offset ?? 0, in: c, withVector: spec.with_vector ?? false, since: start)
+        return try results(hits, since: start)
     }
 
     /// `POST .../search/image?k=10&offset=0&filter=format%3Dpng&ef=..&nprobe=..&rerank=..`: the body
@@ -60,9 +75,12 @@ extension VDBServer {
         // Wait for an embedding slot before reading the upload, so waiting uploads stay unread.
         let hits = try await embeddings.run {
             let image = try await self.uploadedImage(request)
-            return try await self.read { try c.search(image: .encoded(image), model: model, k: window, parameters: parameters, filter: filter) }
+            return try await self.read {
+                try Self.page(try c.search(image: .encoded(image), model: model, k: window, parameters: parameters, filter: filter),
+                              offset: offset, of: c, withVector: withVector)
+            }
         }
-        return try await results(hits, offset: offset, in: c, withVector: withVector, since: start)
+        return try results(hits, since: start)
     }
 
     // MARK: - helpers
@@ -98,19 +116,20 @@ extension VDBServer {
         return v
     }
 
-    /// The answer of both search routes: hits after `offset`, with score and distance.
-    private func results(_ hits: [SearchHit], offset: Int, in c: Collection, withVector: Bool, since start: UInt64) async throws -> Response {
-        let page = Array(hits.dropFirst(offset))
-        let vectors: [[Float]?] = withVector
-            ? try await read { try page.map { try c.get(id: $0.id)?.vector } }
-            : Array(repeating: nil, count: page.count)
+    /// The hits after `offset`, with score, distance and (when asked) the stored vectors.
+    /// Runs inside a read hop.
+    static func page(_ hits: [SearchHit], offset: Int, of c: Collection, withVector: Bool) throws -> [Hit] {
         let metric = c.metric
-        let out = zip(page, vectors).map { hit, vector in
+        return try hits.dropFirst(offset).map { hit in
             Hit(id: PointID(hit.id), score: metric.score(distance: hit.distance), distance: hit.distance,
-                metadata: JSONMetadata(hit.metadata), vector: vector)
+                metadata: JSONMetadata(hit.metadata), vector: withVector ? try c.get(id: hit.id)?.vector : nil)
         }
+    }
+
+    /// The answer of both search routes.
+    private func results(_ hits: [Hit], since start: UInt64) throws -> Response {
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        return try json(SearchResult(results: out, took_ms: (ms * 1000).rounded() / 1000))
+        return try json(SearchResult(results: hits, took_ms: (ms * 1000).rounded() / 1000))
     }
 
     /// The uploaded image bytes: the raw body, or the file part of a multipart/form-data body.
