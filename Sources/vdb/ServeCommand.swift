@@ -11,9 +11,9 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve the database over HTTP: a JSON API under /api/v1 and the photo-search web app at /.",
         discussion: """
-            Binds 127.0.0.1 by default. Any other --host needs an API key (--api-key or
-            $VDB_API_KEY); with a key every /api route and /metrics need 'Authorization: Bearer KEY'.
-            The CLIP model for text and image search is --model DIR, else $VDB_MODEL, else the
+            Binds 127.0.0.1 by default. Any other --host needs an API key (--api-key or \
+            $VDB_API_KEY); with a key every /api route and /metrics need 'Authorization: Bearer KEY'. \
+            The CLIP model for text and image search is --model DIR, else $VDB_MODEL, else the \
             bundled demo model. See Docs/http-api.md for every route.
 
             Examples:

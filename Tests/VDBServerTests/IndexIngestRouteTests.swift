@@ -42,6 +42,9 @@ import Testing
         try await h.test { client in
             let started = try await client.call(.post, "/api/v1/collections/pics/ingest", json: #"{"paths": ["\#(h.dir)/allowed/set"]}"#)
             #expect(started.status == 202, "\(started.text)")
+            // A second ingest while the first runs (it has just started): 409.
+            let second = try await client.call(.post, "/api/v1/collections/other/ingest", json: #"{"paths": ["\#(h.dir)/allowed/set"]}"#)
+            #expect(second.status == 409)
             var state = ""
             var last: Reply?
             for _ in 0..<300 {

@@ -53,6 +53,23 @@ import Testing
         }
     }
 
+    @Test func corsOnlyWhenAsked() async throws {
+        try await Harness { $0.corsOrigin = "https://app.example" }.test { client in
+            let r = try await client.call(.get, "/api/v1/collections", headers: [.origin: "https://app.example"])
+            #expect(r.status == 200)
+            #expect(r.headers[.accessControlAllowOrigin] == "https://app.example")
+            let preflight = try await client.call(.options, "/api/v1/collections/x/search",
+                                                  headers: [.origin: "https://app.example", .accessControlRequestMethod: "POST"])
+            #expect(preflight.status < 300)
+            #expect(preflight.headers[.accessControlAllowMethods]?.contains("POST") == true)
+        }
+        try await Harness().test { client in
+            let r = try await client.call(.get, "/api/v1/collections", headers: [.origin: "https://app.example"])
+            #expect(r.status == 200)
+            #expect(r.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
     @Test func aNonLoopbackHostNeedsAKey() throws {
         var config = ServerConfiguration()
         config.host = "0.0.0.0"

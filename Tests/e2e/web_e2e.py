@@ -142,6 +142,21 @@ def run(driver, args, demo):
     after = len(driver.find_elements(By.CSS_SELECTOR, "#results .result"))
     check("the relevance slider hides results below the score", after < before, f"{before} -> {after}")
 
+    # Metadata filter: only PNGs.
+    driver.find_element(By.CSS_SELECTOR, "#filters-box summary").click()
+    driver.find_element(By.ID, "add-filter").click()
+    row = driver.find_elements(By.CSS_SELECTOR, ".filter-row")[-1]
+    row.find_elements(By.TAG_NAME, "input")[0].send_keys("format")
+    row.find_elements(By.TAG_NAME, "input")[1].send_keys("png")
+    box = driver.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys(demo[1]["query"], Keys.ENTER)
+    wait(driver, "filtered results", lambda d: demo[1]["query"] in d.find_element(By.ID, "query-label").text
+         and first_result_path(d))
+    paths = driver.execute_script("return [...document.querySelectorAll('#results .result')].map(r => r.dataset.path)")
+    check("a metadata filter (format = png) keeps only PNGs", paths and all(p.endswith(".png") for p in paths), str(paths))
+    row.find_element(By.TAG_NAME, "button").click()
+
     # 2. Image search through the file button: the photo finds itself first.
     sample = sorted(f for f in os.listdir(args.samples) if f.endswith((".jpg", ".png")))[5]
     driver.find_element(By.ID, "file-input").send_keys(os.path.abspath(os.path.join(args.samples, sample)))

@@ -432,7 +432,7 @@ function renderBrowse() {
   grid.replaceChildren(...b.points.map((p, i) => browseItem(p, i, c?.photos)));
   $('#browse-prev').disabled = b.page === 0;
   $('#browse-next').disabled = b.next === null || b.next === undefined;
-  $('#delete-selected').disabled = b.selected.size === 0;
+  $('#delete-selected').disabled = b.selected.size === 0 || state.info?.read_only;
   $('#delete-selected').textContent = b.selected.size ? `Delete selected (${b.selected.size})` : 'Delete selected';
 }
 
@@ -510,7 +510,9 @@ function renderIndexState() {
     ? 'No index: searches are exact (FLAT).'
     : `${i.type}${i.built ? '' : ' (not built yet)'}, ` + (i.type === 'hnsw' ? `M=${i.params.m}, ef_construction=${i.params.ef_construction}` : `nlist=${i.params.nlist}`)
       + (i.memory_bytes ? `, ${formatBytes(i.memory_bytes)} in memory` : '');
-  $('#drop-index').disabled = i.type === 'flat';
+  $('#drop-index').disabled = i.type === 'flat' || state.info?.read_only;
+  $('#build-index').disabled = Boolean(state.info?.read_only);
+  if (state.info?.read_only) $('#index-state').textContent += ' (read-only server)';
 }
 
 $('#index-type').addEventListener('change', () => {
