@@ -51,15 +51,23 @@ final class IngestJobs: Sendable {
     /// Starts an ingest of `paths` (already validated) into `collection` on a background thread.
     /// - Throws: 409 when an ingest is already running.
     func start(collection: String, paths: [String], database: Database, model: CLIPModel) throws -> IngestStatus {
+        var options = IngestOptions(collection: collection)
+        options.confinement = roots
+        return try start(collection: collection, paths: paths) {
+            Ingestor(database: database, model: model).events(paths: paths, options: options)
+        }
+    }
+
+    /// Starts a run whose events `makeEvents` produces (called only when no other run is going).
+    func start(collection: String, paths: [String],
+               events makeEvents: () -> AsyncThrowingStream<IngestEvent, any Error>) throws -> IngestStatus {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             throw ServerError.conflict("an ingest is already running; wait for it to finish (GET .../ingest shows its progress)")
         }
         let initial = IngestStatus(state: "running", paths: paths, total: 0, processed: 0, ingested: 0, unchanged: 0,
                                    skipped: 0, failed: 0, elapsed_s: 0)
         jobs.withLock { $0[collection] = initial }
-        var options = IngestOptions(collection: collection)
-        options.confinement = roots
-        let events = Ingestor(database: database, model: model).events(paths: paths, options: options)
+        let events = makeEvents()
         Task.detached { [self] in
             do {
                 for try await event in events {

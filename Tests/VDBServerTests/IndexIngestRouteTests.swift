@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import VDBIngest
 @testable import VDBServer
 
 @Suite struct IndexIngestRouteTests {
@@ -42,12 +43,9 @@ import Testing
         try await h.test { client in
             let started = try await client.call(.post, "/api/v1/collections/pics/ingest", json: #"{"paths": ["\#(h.dir)/allowed/set"]}"#)
             #expect(started.status == 202, "\(started.text)")
-            // A second ingest while the first runs (it has just started): 409.
-            let second = try await client.call(.post, "/api/v1/collections/other/ingest", json: #"{"paths": ["\#(h.dir)/allowed/set"]}"#)
-            #expect(second.status == 409)
             var state = ""
             var last: Reply?
-            for _ in 0..<300 {
+            for _ in 0..<600 {
                 last = try await client.call(.get, "/api/v1/collections/pics/ingest")
                 state = last?.json?["state"] as? String ?? ""
                 if state != "running" { break }
@@ -61,6 +59,24 @@ import Testing
             #expect(info.json?["count"] as? Int == 6)
             #expect(info.json?["photos"] as? Bool == true)
         }
+    }
+
+    @Test func oneIngestAtATime() async throws {
+        let dir = makeTempDir("jobs")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let jobs = try IngestJobs(allowedFolders: [dir])
+        let first = AsyncThrowingStream<IngestEvent, any Error>.makeStream()
+        #expect(try jobs.start(collection: "a", paths: [dir]) { first.stream }.state == "running")
+        #expect(jobs.isRunning)
+        #expect { try jobs.start(collection: "b", paths: [dir]) { AsyncThrowingStream { $0.finish() } } } throws: {
+            ($0 as? ServerError)?.status == .conflict
+        }
+        #expect(jobs.status("b").state == "idle")
+        first.continuation.finish(throwing: IngestError.noUsablePaths([]))
+        while jobs.isRunning { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(jobs.status("a").state == "failed")
+        #expect(jobs.status("a").error?.contains("nothing to ingest") == true)
+        #expect(try jobs.start(collection: "b", paths: [dir]) { AsyncThrowingStream { $0.finish() } }.state == "running")
     }
 
     @Test func ingestPathsMustResolveInsideAnAllowedFolder() async throws {
