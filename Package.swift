@@ -12,6 +12,7 @@ import PackageDescription
 //   VDBCLIP         CLIP checkpoints, tokenizer, image preprocessing, both towers
 //   VDBIngest       folder ingest (VDBCore + VDBCLIP)
 //   VDBBench        benchmark harness behind `vdb bench` and Benchmarks/<name>/Sources executables
+//   VDBServer       `vdb serve`: HTTP API and web app on Hummingbird
 //   vdb             the command-line tool, a thin layer over the libraries
 //
 // Platforms: Linux only (verified on x86-64 by CI; arm64 expected to work through the portable
@@ -28,12 +29,17 @@ let package = Package(
         .library(name: "VDBCLIP", targets: ["VDBCLIP"]),
         .library(name: "VDBIngest", targets: ["VDBIngest"]),
         .library(name: "VDBBench", targets: ["VDBBench"]),
+        .library(name: "VDBServer", targets: ["VDBServer"]),
         .executable(name: "vdb", targets: ["vdb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SHA-256 for model fingerprints and ingest content hashes.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // vdb serve (VDBServer): HTTP server, logging, multipart image uploads.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb",
@@ -54,8 +60,16 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "VDBBench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"]),
+        // `vdb serve`: the HTTP API and the web app (Web/ is embedded in the binary).
+        .target(name: "VDBServer", dependencies: [
+            "VDBCore", "VDBCLIP", "VDBIngest",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.css"), .embedInCode("Web/app.js")]),
         .executableTarget(name: "vdb", dependencies: [
-            "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench",
+            "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench", "VDBServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark executables: Benchmarks/<name>/Sources -> vdb-<name>-bench (Benchmarks/README.md).
@@ -72,5 +86,9 @@ let package = Package(
         .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore"]),
         // Runs the built `vdb` executable as a subprocess (build it first: `swift build`).
         .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest"]),
+        .testTarget(name: "VDBServerTests", dependencies: [
+            "VDBServer", "VDBCore", "VDBIngest", "VDBCLIP",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ]
 )

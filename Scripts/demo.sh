@@ -42,3 +42,6 @@ echo
 echo "Try: $VDB search photos --db $DB --image Samples/photos/red-circle-01.jpg -k 5"
 echo "     $VDB classify Samples/photos/red-circle-01.jpg --labels red,green,blue,yellow --template 'a photo of a {} shape'"
 echo "     (the demo model knows only its synthetic world of shapes: see Docs/demo-model.md)"
+echo
+echo "Search them in your browser (web app and HTTP API, Docs/http-api.md):"
+echo "     $VDB serve --db $DB --model Models/demo-clip     # then open http://127.0.0.1:8080/"

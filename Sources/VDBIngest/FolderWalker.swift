@@ -44,14 +44,23 @@ public struct FolderWalker: Sequence, IteratorProtocol {
     public private(set) var problems: [WalkProblem] = []
     /// Roots given as single files are yielded in one listing of their own.
     private var looseFiles: [FoundFile] = []
+    /// Real paths of the folders the walk must stay inside (nil: anywhere).
+    private let confinement: [String]?
 
     /// Prepares a walk over `roots` (folders or single files).
-    public init(roots: [String], includeHidden: Bool = false) {
+    ///
+    /// - Parameter confinedTo: when given, every root, folder and file is used only if its real
+    ///   path (symbolic links resolved) lies inside one of these folders; others become problems.
+    public init(roots: [String], includeHidden: Bool = false, confinedTo: [String]? = nil) {
         self.includeHidden = includeHidden
+        let confinement = confinedTo.map { $0.compactMap(FolderWalker.realPath) }
+        self.confinement = confinement
         var dirs: [String] = []
         for root in roots {
             var st = stat()
-            if stat(root, &st) != 0 {
+            if let confinement, !FolderWalker.resolves(root, insideAnyOf: confinement) {
+                problems.append(WalkProblem(path: root, reason: FolderWalker.outside))
+            } else if stat(root, &st) != 0 {
                 problems.append(WalkProblem(path: root, reason: errnoText(errno)))
             } else if (st.st_mode & S_IFMT) == S_IFDIR {
                 dirs.append(root)
@@ -109,6 +118,10 @@ public struct FolderWalker: Sequence, IteratorProtocol {
                     problems.append(WalkProblem(path: path, reason: isLink ? "broken symbolic link" : errnoText(err)))
                     continue
                 }
+                if !isInsideConfinement(path) {
+                    problems.append(WalkProblem(path: path, reason: FolderWalker.outside))
+                    continue
+                }
                 switch est.st_mode & S_IFMT {
                 case S_IFDIR: subdirs.append(path)
                 case S_IFREG: files.append(FoundFile(path: path, size: Int64(est.st_size), mtime: mtimeOf(est)))
@@ -119,6 +132,31 @@ public struct FolderWalker: Sequence, IteratorProtocol {
             return DirectoryListing(directory: dir, files: files)
         }
         return nil
+    }
+}
+
+extension FolderWalker {
+    static let outside = "leads outside the allowed folders (symbolic link?), skipped"
+
+    /// The canonical absolute path of an existing file or folder (symbolic links, `.` and `..`
+    /// resolved), or nil when it does not exist.
+    public static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// Whether `path` exists and its real path is one of `folders` (given as real paths) or lies
+    /// inside one of them.
+    public static func resolves(_ path: String, insideAnyOf folders: [String]) -> Bool {
+        guard let real = realPath(path) else { return false }
+        return folders.contains { real == $0 || real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+    }
+
+    /// Whether `path` resolves inside one of the confinement folders (always true without one).
+    private func isInsideConfinement(_ path: String) -> Bool {
+        guard let confinement else { return true }
+        return FolderWalker.resolves(path, insideAnyOf: confinement)
     }
 }
 

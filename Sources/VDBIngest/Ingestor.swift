@@ -25,6 +25,10 @@ public struct IngestOptions: Sendable {
     public var includeHidden: Bool
     /// Remove entries whose file, under the given folders, is gone or no longer an image.
     public var prune: Bool
+    /// When set, only files and folders whose real path (every symbolic link resolved) lies inside
+    /// one of these folders are read; whatever a link leads outside is reported and skipped.
+    /// `vdb serve` sets it to its `--allow-ingest-from` folders.
+    public var confinement: [String]?
 
     public init(collection: String? = nil, batchSize: Int = 32, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 index: IndexKind = .flat, indexParameters: IndexParameters = IndexParameters(),
@@ -216,7 +220,7 @@ public final class Ingestor: Sendable {
 
         // First walk: count candidates for the progress bar (cheap: directory listings only).
         var total = 0
-        var counter = FolderWalker(roots: roots, includeHidden: options.includeHidden)
+        var counter = FolderWalker(roots: roots, includeHidden: options.includeHidden, confinedTo: options.confinement)
         while let listing = counter.next() {
             let captionFiles = FolderCaptions(listing: listing).captionFiles
             total += listing.files.filter { !captionFiles.contains(($0.path as NSString).lastPathComponent) }.count
@@ -231,12 +235,13 @@ public final class Ingestor: Sendable {
         let group = DispatchGroup()
         let stop = AtomicFlag()
         let includeHidden = options.includeHidden
+        let confinement = options.confinement
         let walkRoots = roots
 
         group.enter()
         DispatchQueue.global().async {
             defer { jobs.close(); group.leave() }
-            var walker = FolderWalker(roots: walkRoots, includeHidden: includeHidden)
+            var walker = FolderWalker(roots: walkRoots, includeHidden: includeHidden, confinedTo: confinement)
             while let listing = walker.next(), !stop.isSet {
                 let captions = FolderCaptions(listing: listing)
                 for p in captions.problems { results.send(.note(IngestIssue(path: p.path, reason: p.reason))) }
