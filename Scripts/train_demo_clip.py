@@ -190,6 +190,7 @@ def save(model, out: str, image_size: int):
         for k in keys:
             cfg[section][k] = full[section][k]
     cfg["projection_dim"] = full["projection_dim"]
+    cfg.pop("_name_or_path", None)  # a path on the training machine
     with open(path, "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write("\n")
