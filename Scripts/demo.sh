@@ -32,6 +32,10 @@ echo "==> ingesting Samples/photos into $DB"
 queries=("$@")
 if [ ${#queries[@]} -eq 0 ]; then
     mapfile -t queries < <(sed -n 's/.*"query": *"\([^"]*\)".*/\1/p' Samples/demo-queries.jsonl | head -4)
+    # A model that reads Chinese (the bilingual demo model, Docs/demo-model.md) gets Chinese queries too.
+    if grep -q '"model_type": *"chinese_clip"' "${VDB_MODEL:-Models/demo-clip}/config.json" 2>/dev/null; then
+        mapfile -t -O "${#queries[@]}" queries < <(sed -n 's/.*"query": *"\([^"]*\)".*/\1/p' Samples/demo-queries-zh.jsonl | head -2)
+    fi
 fi
 for q in "${queries[@]}"; do
     echo
