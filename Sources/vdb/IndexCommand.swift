@@ -81,7 +81,7 @@ struct IndexCommand: ParsableCommand {
               vdb index build docs            (rebuild with the collection's index and parameters)
               vdb index drop docs
             """,
-        subcommands: [IndexBuildCommand.self, IndexDropCommand.self])
+        subcommands: [IndexBuildCommand.self, IndexDropCommand.self, IndexTrainCommand.self])
 }
 
 /// `vdb index build NAME [--type KIND] [params]`
@@ -100,6 +100,9 @@ struct IndexBuildCommand: ParsableCommand {
 
     @OptionGroup var params: IndexParameterOptions
 
+    @Option(help: ArgumentHelp("IVF: build with the centroids of this file (vdb index train) instead of training.", valueName: "FILE"))
+    var centroids: String?
+
     @Flag(help: "No progress bar.")
     var quiet = false
 
@@ -108,6 +111,7 @@ struct IndexBuildCommand: ParsableCommand {
             let db = try global.open()
             let collection = try db.collection(named: name)
             let info = try collection.info()
+            if let centroids { return try buildFromCentroids(centroids, collection, info) }
             let kind = try type.map(parseIndexKind) ?? info.index
             if kind == .flat && type == nil {
                 throw CLIError("collection '\(name)' has no index type: pass --type hnsw, ivf_flat or ivf_sq8")

@@ -19,7 +19,7 @@ struct VDB: ParsableCommand {
             """,
         subcommands: [CreateCommand.self, ImportCommand.self, SearchCommand.self, InfoCommand.self,
                       DeleteCommand.self, DropCommand.self, IndexCommand.self, IngestCommand.self,
-                      EmbedCommand.self, ClassifyCommand.self, BenchCommand.self])
+                      EmbedCommand.self, ClassifyCommand.self, BenchCommand.self, ExportCommand.self, MergeCommand.self])
 }
 
 /// Moves a leading `--db DIR` (or `--db=DIR`) after the subcommand name, so the global option

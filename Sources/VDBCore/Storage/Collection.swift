@@ -126,6 +126,14 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
         try write(vectors, count: try rows(in: vectors), ids: ids, metadata: metadata, replace: true)
     }
 
+    /// Inserts vectors read back from a vdb collection (merge, import of an export): cosine rows
+    /// that already have unit length are stored bit for bit, because normalizing them again is not
+    /// idempotent in float32. Otherwise as ``insert(contiguous:ids:metadata:)``.
+    @discardableResult
+    func insertStored(contiguous vectors: [Float], ids: [UInt64]?, metadata: [Metadata?]?) throws -> [UInt64] {
+        try write(vectors, count: try rows(in: vectors), ids: ids, metadata: metadata, replace: false, keepUnit: true)
+    }
+
     /// Deletes vectors by id; ids that are not stored are ignored. Returns how many were deleted.
     @discardableResult
     public func delete(ids: [UInt64]) throws -> Int {
@@ -390,8 +398,9 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
         return flat.count / dimension
     }
 
-    /// Checks finiteness and normalizes for cosine (in place).
-    func prepare(_ flat: inout [Float], count: Int) throws {
+    /// Checks finiteness and normalizes for cosine (in place); with `keepUnit`, rows whose norm is
+    /// already 1 (within 1e-5) are left exactly as they are.
+    func prepare(_ flat: inout [Float], count: Int, keepUnit: Bool = false) throws {
         let d = dimension
         let normalize = metric.normalizes
         try flat.withUnsafeMutableBufferPointer { buf in
@@ -406,6 +415,7 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
                 if normalize {
                     let n = vdbNorm(row, d)
                     guard n > 0, n.isFinite else { throw VDBError.zeroVector(index: count == 1 ? nil : i) }
+                    if keepUnit && abs(n - 1) <= 1e-5 { continue }
                     let inv = 1 / n
                     for j in 0..<d { row[j] *= inv }
                 }
@@ -413,7 +423,8 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
         }
     }
 
-    private func write(_ input: [Float], count: Int, ids: [UInt64]?, metadata: [Metadata?]?, replace: Bool) throws -> [UInt64] {
+    private func write(_ input: [Float], count: Int, ids: [UInt64]?, metadata: [Metadata?]?, replace: Bool,
+                       keepUnit: Bool = false) throws -> [UInt64] {
         if count == 0 { return [] }
         if let ids, ids.count != count {
             throw VDBError.invalidArgument("\(ids.count) ids given for \(count) vectors")
@@ -423,7 +434,7 @@ public final class Collection: @unchecked Sendable {  // mutable state (`indexSt
         }
         if replace && ids == nil { throw VDBError.invalidArgument("upsert needs ids") }
         var flat = input
-        try prepare(&flat, count: count)
+        try prepare(&flat, count: count, keepUnit: keepUnit)
         if let ids {
             var seen = Set<UInt64>(minimumCapacity: ids.count)
             for id in ids {
