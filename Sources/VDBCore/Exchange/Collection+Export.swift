@@ -141,8 +141,8 @@ extension Collection {
             case .npy:
                 let idsPath = Self.idsPath(forNpy: path)
                 files.append(idsPath)
-                try AtomicFile.write(idsPath) { idFD in
-                    try AtomicFile.write(path) { fd in
+                try AtomicFile.write(path) { fd in
+                    try AtomicFile.write(idsPath) { idFD in
                         let sink = FileDescriptorSink(fd: fd, name: path), idSink = FileDescriptorSink(fd: idFD, name: idsPath)
                         try sink.write(Self.npyHeader(descr: "<f4", shape: "(\(total), \(dimension))"))
                         try idSink.write(Self.npyHeader(descr: "<u8", shape: "(\(total),)"))
