@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the distributed recipes and their tests need (Scripts/distributed/, Tests/distributed/):
 # a Java runtime for Spark (Debian's default-jre-headless) and a Python venv with PySpark, Ray,
-# pyarrow, pymilvus + milvus-lite, LanceDB and NumPy (PyPI).
+# pyarrow, pymilvus + milvus-lite, LanceDB, NumPy and Pillow (PyPI; Pillow draws the generated test photos).
 #
 #   bash Scripts/distributed/install.sh            # venv in $VDB_DIST_VENV, default ~/.cache/vdb/dist-venv
 #   VDB_DIST_VENV=/work/venv-scale bash Scripts/distributed/install.sh
@@ -28,13 +28,14 @@ PACKAGES=(
     "milvus-lite>=2.4"
     "lancedb>=0.5"
     "numpy>=1.26"
-    "pandas"
+    "pandas<3"
+    "pillow"
 )
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import pyspark, ray, pyarrow, pymilvus, milvus_lite, lancedb, numpy" 2>/dev/null; then
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import pyspark, ray, pyarrow, pymilvus, milvus_lite, lancedb, numpy, PIL" 2>/dev/null; then
     echo "distributed venv ready: $VENV"
     exit 0
 fi
 python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet "${PACKAGES[@]}"
-"$VENV/bin/python" -c "import pyspark, ray, pyarrow, pymilvus, milvus_lite, lancedb, numpy; print('distributed venv ready:', '$VENV')"
+"$VENV/bin/python" -c "import pyspark, ray, pyarrow, pymilvus, milvus_lite, lancedb, numpy, PIL; print('distributed venv ready:', '$VENV')"
