@@ -52,9 +52,9 @@ public final class ArrowTableReader: VectorFileReader {
             try? pipe.fileHandleForWriting.close()  // our copy: the stream ends when the converter exits
             do {
                 return try ArrowTableReader(path: path, handle: pipe.fileHandleForReading, converter: converter)
-            } catch let e as VDBError {
-                if case .badInput = e, converter.process.isRunning == false { throw converter.failure() }
-                throw e
+            } catch {
+                try? pipe.fileHandleForReading.close()  // a converter blocked on a full pipe then ends
+                throw converter.failureIfFailed() ?? error
             }
         }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw VDBError.io(path: path, message: "cannot open for reading") }
@@ -83,8 +83,8 @@ public final class ArrowTableReader: VectorFileReader {
         guard !finished else { return false }
         let batch: (length: Int, columns: [ArrowArrayData])?
         do { batch = try stream.nextBatch() } catch {
-            if let converter, !converter.process.isRunning { throw converter.failure() }
-            throw error
+            try? handle.close()
+            throw converter?.failureIfFailed() ?? error
         }
         guard let batch else {
             finished = true

@@ -89,7 +89,7 @@ enum ParquetBridge {
             self.python = ParquetBridge.interpreter(python)
             self.file = file
             stderrPath = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-parquet-\(UUID().uuidString).log").path
-            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [self.python, "-c", script, file]
             if let stdin { process.standardInput = stdin }
@@ -111,6 +111,15 @@ enum ParquetBridge {
         func finish() throws {
             process.waitUntilExit()
             guard process.terminationReason == .exit, process.terminationStatus == 0 else { throw failure() }
+        }
+
+        /// The converter's own failure, when it failed for a reason other than this process closing
+        /// the pipe (waits for it to end: close the pipe first); nil when it succeeded.
+        func failureIfFailed() -> VDBError? {
+            process.waitUntilExit()
+            if process.terminationReason == .exit && process.terminationStatus == 0 { return nil }
+            let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+            return log.contains("BrokenPipeError") ? nil : failure()
         }
 
         /// The converter's failure as one line (waits for it to end: close its input first).
