@@ -293,12 +293,7 @@ extension IVFCore {
                     source.listData[l].withUnsafeBytes { data in
                         for (p, s) in slots.enumerated() {
                             guard let t = map(s) else { continue }
-                            ensureSlotCapacity(Int(t))
-                            slotList[Int(t)] = UInt32(l)
-                            slotPos[Int(t)] = UInt32(listSlots[l].count)
-                            listSlots[l].append(t)
-                            listData[l].append(contentsOf: UnsafeRawBufferPointer(rebasing: data[(p * eb)..<((p + 1) * eb)]))
-                            live += 1
+                            append(slot: t, toList: l, entry: UnsafeRawBufferPointer(rebasing: data[(p * eb)..<((p + 1) * eb)]))
                         }
                     }
                 }
