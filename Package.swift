@@ -8,6 +8,8 @@ import PackageDescription
 //                   runtime CPU dispatch, include/vdb_isa.h), CVDBNN (CLIP LayerNorm/attention/GELU
 //                   kernels), CImageCodecs (libjpeg/libpng decoding with setjmp error handling,
 //                   resampling); the last two use CVDBKernels' ISA level
+//   VDBSupport      internal (not a product): locks/boxes, parallel loops, mmap, byte cursor,
+//                   float16, SplitMix64; `package` access, shared by every Swift target
 //   VDBCore         storage engine on LMDB, FLAT / IVF / HNSW indexes, vector file formats
 //   VDBCLIP         CLIP checkpoints, tokenizer, image preprocessing, both towers
 //   VDBIngest       folder ingest (VDBCore + VDBCLIP)
@@ -44,18 +46,19 @@ let package = Package(
         .target(name: "CVDBNN", dependencies: ["CVDBKernels"]),
         .target(name: "CImageCodecs", dependencies: ["CVDBKernels"],  // for the one CPU dispatch
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
-        .target(name: "VDBCore", dependencies: ["CLMDB", "COpenBLAS", "CVDBKernels"]),
+        .target(name: "VDBSupport"),
+        .target(name: "VDBCore", dependencies: ["VDBSupport", "CLMDB", "COpenBLAS", "CVDBKernels"]),
         .target(name: "VDBCLIP", dependencies: [
-            "COpenBLAS", "CImageCodecs", "CVDBNN",
+            "VDBSupport", "COpenBLAS", "CImageCodecs", "CVDBNN",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "VDBIngest", dependencies: [
             "VDBCore", "VDBCLIP",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "VDBBench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"]),
+        .target(name: "VDBBench", dependencies: ["VDBSupport", "VDBCore", "CVDBKernels", "COpenBLAS"]),
         .executableTarget(name: "vdb", dependencies: [
-            "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench",
+            "VDBSupport", "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark executables: Benchmarks/<name>/Sources -> vdb-<name>-bench (Benchmarks/README.md).
@@ -64,13 +67,14 @@ let package = Package(
         .executableTarget(name: "vdb-micro-bench", dependencies: ["VDBCore", "VDBBench", "CVDBKernels", "COpenBLAS"],
                           path: "Benchmarks/micro/Sources"),
         // The C kernels of CVDBKernels and CVDBNN (one dispatch) at every ISA level this CPU has,
-        // against plain references. (VDBCore only for its SplitMix64.)
-        .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBCore"]),
-        .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
+        // against plain references. (VDBSupport for SplitMix64.)
+        .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBSupport"]),
+        .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore", "VDBSupport"]),
+        .testTarget(name: "VDBSupportTests", dependencies: ["VDBSupport"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
-        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore"]),
+        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore", "VDBSupport"]),
         // Runs the built `vdb` executable as a subprocess (build it first: `swift build`).
-        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest"]),
+        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest", "VDBSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// CLIP's byte-level BPE tokenizer, producing the same ids as Hugging Face's `CLIPTokenizerFast`
 /// (the `tokenizer.json` that `transformers` derives from `vocab.json` + `merges.txt`).
@@ -258,18 +259,17 @@ public final class CLIPTokenizer: Sendable {
 }
 
 /// The BPE word cache: a dictionary behind a lock (bounded: cleared when it passes 100k words).
-final class LockedCache: @unchecked Sendable {  // all access to `words` holds `lock`
-    private let lock = NSLock()
-    private var words: [String: [Int32]] = [:]
+final class LockedCache: Sendable {
+    private let words = Mutex<[String: [Int32]]>([:])
 
     func get(_ word: String) -> [Int32]? {
-        lock.lock(); defer { lock.unlock() }
-        return words[word]
+        words.withLock { $0[word] }
     }
 
     func set(_ word: String, _ ids: [Int32]) {
-        lock.lock(); defer { lock.unlock() }
-        if words.count > 100_000 { words.removeAll(keepingCapacity: true) }
-        words[word] = ids
+        words.withLock { words in
+            if words.count > 100_000 { words.removeAll(keepingCapacity: true) }
+            words[word] = ids
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import VDBCore  // SplitMix64
+import VDBCore
+import VDBSupport
 
 // Runs the built `vdb` executable as a subprocess. `swift test` builds it with the tests; a test
 // that cannot find it fails (it does not skip).

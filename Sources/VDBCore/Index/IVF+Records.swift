@@ -1,6 +1,7 @@
 // IVF build, load and persistence (record layout in IVFCore.swift).
 
 import CVDBKernels
+import VDBSupport
 
 extension IVFCore {
     static func validate(kind: IndexKind, dimension: Int, parameters: IndexParameters, count: Int, floats: Int) throws {

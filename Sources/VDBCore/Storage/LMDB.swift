@@ -13,7 +13,7 @@ import Synchronization
 
 /// Shared/exclusive gate: transactions enter shared, map resizing enters exclusive.
 /// Waiting resizers block new entrants so a stream of searches cannot starve a writer.
-final class ResizeGate: @unchecked Sendable {  // all state is guarded by `cond`
+final class ResizeGate: @unchecked Sendable {  // all state is guarded by `cond` (a condition variable: `Mutex` cannot wait)
     private let cond = NSCondition()
     private var active = 0
     private var exclusiveWaiting = 0
