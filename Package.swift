@@ -72,9 +72,11 @@ let package = Package(
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore", "VDBSupport"]),
         .testTarget(name: "VDBSupportTests", dependencies: ["VDBSupport"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
-        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore", "VDBSupport"]),
+        .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP", "VDBTestSupport"]),
+        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore", "VDBSupport", "VDBTestSupport"]),
         // Runs the built `vdb` executable as a subprocess (build it first: `swift build`).
-        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest", "VDBSupport"]),
+        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest", "VDBSupport", "VDBTestSupport"]),
+        // Shared by the test targets only: repository paths, the built `vdb`, running a process.
+        .target(name: "VDBTestSupport", path: "Tests/VDBTestSupport"),
     ]
 )
