@@ -5,29 +5,29 @@ import Darwin
 #endif
 
 /// A regular file found by ``FolderWalker``.
-public struct FoundFile: Sendable, Hashable {
+struct FoundFile: Sendable, Hashable {
     /// The path as reached from the walk root (root path joined with the relative path).
-    public var path: String
+    var path: String
     /// File size in bytes.
-    public var size: Int64
+    var size: Int64
     /// Modification time, seconds since 1970 (with fraction).
-    public var mtime: Double
+    var mtime: Double
 }
 
 /// The files of one directory, in name order: the unit the walker yields, so that caption
 /// sidecars and per-folder caption files can be resolved next to their images.
-public struct DirectoryListing: Sendable {
+struct DirectoryListing: Sendable {
     /// The directory path.
-    public var directory: String
+    var directory: String
     /// Regular files directly inside it (hidden ones only if asked), sorted by name.
-    public var files: [FoundFile]
+    var files: [FoundFile]
 }
 
 /// A path the walker could not use, with the reason.
-public struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-    public var description: String { "\(path): \(reason)" }
+struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
+    var path: String
+    var reason: String
+    var description: String { "\(path): \(reason)" }
 }
 
 /// Walks folders recursively and deterministically (entries sorted by name), following symbolic
@@ -36,17 +36,17 @@ public struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
 ///
 /// Memory is bounded by the directory tree's depth and the largest single directory, not by
 /// the number of files: listings are produced one directory at a time.
-public struct FolderWalker: Sequence, IteratorProtocol {
+struct FolderWalker: Sequence, IteratorProtocol {
     private var pending: [String]
     private var visited = Set<[UInt64]>()
     private let includeHidden: Bool
     /// Problems met so far (missing roots, unreadable folders, symlink loops, broken links).
-    public private(set) var problems: [WalkProblem] = []
+    private(set) var problems: [WalkProblem] = []
     /// Roots given as single files are yielded in one listing of their own.
     private var looseFiles: [FoundFile] = []
 
     /// Prepares a walk over `roots` (folders or single files).
-    public init(roots: [String], includeHidden: Bool = false) {
+    init(roots: [String], includeHidden: Bool = false) {
         self.includeHidden = includeHidden
         var dirs: [String] = []
         for root in roots {
@@ -64,7 +64,7 @@ public struct FolderWalker: Sequence, IteratorProtocol {
         pending = dirs.reversed()
     }
 
-    public mutating func next() -> DirectoryListing? {
+    mutating func next() -> DirectoryListing? {
         if !looseFiles.isEmpty {
             let files = looseFiles
             looseFiles = []
