@@ -57,11 +57,8 @@ enum BenchGroundTruth {
                     // S[i, j] = q_i . b_j  (alpha -2 for l2: S = -2 q.b, to which |b|^2 is added below)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(mq), Int32(mb), Int32(d),
                                 metric == .l2 ? -2 : -1, Q + q0 * d, Int32(d), B + b0 * d, Int32(d), 0, S, Int32(mb))
-                    let chunk = (mq + workers - 1) / workers
                     let sAddr = UnsafeTransfer(S), nAddr = UnsafeTransfer(N)
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        let lo = w * chunk, hi = min(mq, lo + chunk)
-                        guard lo < hi else { return }
+                    parallelRanges(mq, threads: workers) { lo, hi in
                         for i in lo ..< hi {
                             let row = sAddr.value + i * mb
                             heaps.withHeap(i) { top in
@@ -82,10 +79,7 @@ enum BenchGroundTruth {
                 }
                 // Exact re-ranking of the candidates in double precision.
                 let outAddr = UnsafeTransfer(out), bAddr = UnsafeTransfer(B), qAddr = UnsafeTransfer(Q)
-                let chunk = (mq + workers - 1) / workers
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let lo = w * chunk, hi = min(mq, lo + chunk)
-                    guard lo < hi else { return }
+                parallelRanges(mq, threads: workers) { lo, hi in
                     for i in lo ..< hi {
                         let q = qAddr.value + (q0 + i) * d
                         var exact = heaps.withHeap(i) { top in top.sorted() }.map { c -> (Double, Int) in
