@@ -8,6 +8,8 @@ import PackageDescription
 //                   runtime CPU dispatch, include/vdb_isa.h), CVDBNN (CLIP LayerNorm/attention/GELU
 //                   kernels), CImageCodecs (libjpeg/libpng decoding with setjmp error handling,
 //                   resampling); the last two use CVDBKernels' ISA level
+//   VDBSupport      internal (not a product): locks/boxes, parallel loops, mmap, byte cursor,
+//                   float16, SplitMix64; `package` access, shared by every Swift target
 //   VDBCore         storage engine on LMDB, FLAT / IVF / HNSW indexes, vector file formats
 //   VDBCLIP         CLIP checkpoints, tokenizer, image preprocessing, both towers
 //   VDBIngest       folder ingest (VDBCore + VDBCLIP)
@@ -50,26 +52,27 @@ let package = Package(
         .target(name: "CVDBNN", dependencies: ["CVDBKernels"]),
         .target(name: "CImageCodecs", dependencies: ["CVDBKernels"],  // for the one CPU dispatch
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
-        .target(name: "VDBCore", dependencies: ["CLMDB", "COpenBLAS", "CVDBKernels"]),
+        .target(name: "VDBSupport"),
+        .target(name: "VDBCore", dependencies: ["VDBSupport", "CLMDB", "COpenBLAS", "CVDBKernels"]),
         .target(name: "VDBCLIP", dependencies: [
-            "COpenBLAS", "CImageCodecs", "CVDBNN",
+            "VDBSupport", "COpenBLAS", "CImageCodecs", "CVDBNN",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "VDBIngest", dependencies: [
             "VDBCore", "VDBCLIP",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "VDBBench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"]),
+        .target(name: "VDBBench", dependencies: ["VDBSupport", "VDBCore", "CVDBKernels", "COpenBLAS"]),
         // `vdb serve`: the HTTP API and the web app (Web/ is embedded in the binary).
         .target(name: "VDBServer", dependencies: [
-            "VDBCore", "VDBCLIP", "VDBIngest",
+            "VDBSupport", "VDBCore", "VDBCLIP", "VDBIngest",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "MultipartKit", package: "multipart-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.css"), .embedInCode("Web/app.js")]),
         .executableTarget(name: "vdb", dependencies: [
-            "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench", "VDBServer",
+            "VDBSupport", "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench", "VDBServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark executables: Benchmarks/<name>/Sources -> vdb-<name>-bench (Benchmarks/README.md).
@@ -78,17 +81,20 @@ let package = Package(
         .executableTarget(name: "vdb-micro-bench", dependencies: ["VDBCore", "VDBBench", "CVDBKernels", "COpenBLAS"],
                           path: "Benchmarks/micro/Sources"),
         // The C kernels of CVDBKernels and CVDBNN (one dispatch) at every ISA level this CPU has,
-        // against plain references. (VDBCore only for its SplitMix64.)
-        .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBCore"]),
-        .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
+        // against plain references. (VDBSupport for SplitMix64.)
+        .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBSupport"]),
+        .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore", "VDBSupport"]),
+        .testTarget(name: "VDBSupportTests", dependencies: ["VDBSupport"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
-        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore"]),
+        .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP", "VDBTestSupport"]),
+        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore", "VDBSupport", "VDBTestSupport"]),
         // Runs the built `vdb` executable as a subprocess (build it first: `swift build`).
-        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest"]),
+        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest", "VDBSupport", "VDBTestSupport"]),
         .testTarget(name: "VDBServerTests", dependencies: [
-            "VDBServer", "VDBCore", "VDBIngest", "VDBCLIP",
+            "VDBServer", "VDBCore", "VDBIngest", "VDBCLIP", "VDBTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
+        // Shared by the test targets only: repository paths, the built `vdb`, running a process.
+        .target(name: "VDBTestSupport", path: "Tests/VDBTestSupport"),
     ]
 )

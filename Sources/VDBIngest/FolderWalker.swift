@@ -5,29 +5,29 @@ import Darwin
 #endif
 
 /// A regular file found by ``FolderWalker``.
-public struct FoundFile: Sendable, Hashable {
+struct FoundFile: Sendable, Hashable {
     /// The path as reached from the walk root (root path joined with the relative path).
-    public var path: String
+    var path: String
     /// File size in bytes.
-    public var size: Int64
+    var size: Int64
     /// Modification time, seconds since 1970 (with fraction).
-    public var mtime: Double
+    var mtime: Double
 }
 
 /// The files of one directory, in name order: the unit the walker yields, so that caption
 /// sidecars and per-folder caption files can be resolved next to their images.
-public struct DirectoryListing: Sendable {
+struct DirectoryListing: Sendable {
     /// The directory path.
-    public var directory: String
+    var directory: String
     /// Regular files directly inside it (hidden ones only if asked), sorted by name.
-    public var files: [FoundFile]
+    var files: [FoundFile]
 }
 
 /// A path the walker could not use, with the reason.
-public struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-    public var description: String { "\(path): \(reason)" }
+struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
+    var path: String
+    var reason: String
+    var description: String { "\(path): \(reason)" }
 }
 
 /// Walks folders recursively and deterministically (entries sorted by name), following symbolic
@@ -36,12 +36,12 @@ public struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
 ///
 /// Memory is bounded by the directory tree's depth and the largest single directory, not by
 /// the number of files: listings are produced one directory at a time.
-public struct FolderWalker: Sequence, IteratorProtocol {
+struct FolderWalker: Sequence, IteratorProtocol {
     private var pending: [String]
     private var visited = Set<[UInt64]>()
     private let includeHidden: Bool
     /// Problems met so far (missing roots, unreadable folders, symlink loops, broken links).
-    public private(set) var problems: [WalkProblem] = []
+    private(set) var problems: [WalkProblem] = []
     /// Roots given as single files are yielded in one listing of their own.
     private var looseFiles: [FoundFile] = []
     /// Real paths of the folders the walk must stay inside (nil: anywhere).
@@ -51,7 +51,7 @@ public struct FolderWalker: Sequence, IteratorProtocol {
     ///
     /// - Parameter confinedTo: when given, every root, folder and file is used only if its real
     ///   path (symbolic links resolved) lies inside one of these folders; others become problems.
-    public init(roots: [String], includeHidden: Bool = false, confinedTo: [String]? = nil) {
+    init(roots: [String], includeHidden: Bool = false, confinedTo: [String]? = nil) {
         self.includeHidden = includeHidden
         let confinement = confinedTo.map { $0.compactMap(FolderWalker.realPath) }
         self.confinement = confinement
@@ -73,7 +73,7 @@ public struct FolderWalker: Sequence, IteratorProtocol {
         pending = dirs.reversed()
     }
 
-    public mutating func next() -> DirectoryListing? {
+    mutating func next() -> DirectoryListing? {
         if !looseFiles.isEmpty {
             let files = looseFiles
             looseFiles = []
@@ -140,7 +140,7 @@ extension FolderWalker {
 
     /// The canonical absolute path of an existing file or folder (symbolic links, `.` and `..`
     /// resolved), or nil when it does not exist.
-    public static func realPath(_ path: String) -> String? {
+    static func realPath(_ path: String) -> String? {
         guard let p = realpath(path, nil) else { return nil }
         defer { free(p) }
         return String(cString: p)
@@ -148,7 +148,7 @@ extension FolderWalker {
 
     /// Whether `path` exists and its real path is one of `folders` (given as real paths) or lies
     /// inside one of them.
-    public static func resolves(_ path: String, insideAnyOf folders: [String]) -> Bool {
+    static func resolves(_ path: String, insideAnyOf folders: [String]) -> Bool {
         guard let real = realPath(path) else { return false }
         return folders.contains { real == $0 || real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
     }
@@ -166,4 +166,15 @@ func errnoText(_ code: Int32) -> String {
 
 func mtimeOf(_ st: stat) -> Double {
     Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+}
+
+/// The walker's path confinement rules, for `vdb serve` (which checks `--allow-ingest-from`
+/// folders the same way an ingest walk does).
+package enum PathConfinement {
+    /// The real path of `path` (every symbolic link resolved), or nil if it does not exist.
+    package static func realPath(_ path: String) -> String? { FolderWalker.realPath(path) }
+    /// Whether the real path of `path` lies inside one of `folders` (given as real paths).
+    package static func resolves(_ path: String, insideAnyOf folders: [String]) -> Bool {
+        FolderWalker.resolves(path, insideAnyOf: folders)
+    }
 }

@@ -21,7 +21,7 @@ final class IngestJobs: Sendable {
     init(allowedFolders: [String]) throws {
         roots = try allowedFolders.map { folder in
             var isDir: ObjCBool = false
-            guard let real = FolderWalker.realPath(folder),
+            guard let real = PathConfinement.realPath(folder),
                   FileManager.default.fileExists(atPath: real, isDirectory: &isDir), isDir.boolValue else {
                 throw ServerError(.internalServerError, "bad_config", "--allow-ingest-from \(folder): no such folder")
             }
@@ -41,7 +41,7 @@ final class IngestJobs: Sendable {
             guard path.hasPrefix("/"), !path.contains("\0") else {
                 throw ServerError.invalid("ingest path '\(path)' must be absolute (inside one of: \(roots.joined(separator: ", ")))")
             }
-            guard FolderWalker.resolves(path, insideAnyOf: roots), let real = FolderWalker.realPath(path) else {
+            guard PathConfinement.resolves(path, insideAnyOf: roots), let real = PathConfinement.realPath(path) else {
                 throw ServerError.forbidden("ingest path '\(path)' does not exist or resolves outside the allowed folders (\(roots.joined(separator: ", ")))")
             }
             return real

@@ -3,17 +3,7 @@ import Testing
 import VDBCLIP
 import VDBCore
 @testable import VDBIngest
-
-/// Paths inside the repository, from this file's location.
-enum Repo {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let clipFixtures = root.appendingPathComponent("Tests/VDBCLIPTests/Fixtures")
-    static let images = clipFixtures.appendingPathComponent("images")
-    static let tinyModel = clipFixtures.appendingPathComponent("tiny-clip")
-    static let otherModel = clipFixtures.appendingPathComponent("tiny-clip-bf16")
-    static let demoModel = root.appendingPathComponent("Models/demo-clip")
-    static let samples = root.appendingPathComponent("Samples/photos")
-}
+import VDBTestSupport
 
 /// Copies fixture images into `dir` under new names.
 func copyFixtures(_ pairs: [(String, String)], into dir: String) throws {

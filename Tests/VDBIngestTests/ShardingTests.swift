@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VDBTestSupport
 import VDBCLIP
 @testable import VDBCore
 @testable import VDBIngest

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
+import VDBTestSupport
 @testable import VDBServer
 
 @Suite struct ConcurrencyTests {

@@ -3,17 +3,11 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+import VDBTestSupport
 import VDBCLIP
 import VDBCore
 import VDBIngest
 @testable import VDBServer
-
-/// Paths inside the repository, from this file's location.
-enum Repo {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let demoModel = root.appendingPathComponent("Models/demo-clip")
-    static let samples = root.appendingPathComponent("Samples/photos")
-}
 
 /// The bundled demo CLIP model, loaded once for every test.
 let demoModel: CLIPModel? = try? CLIPModel.load(directory: Repo.demoModel, threads: 1)
@@ -26,7 +20,7 @@ func requireModel() throws -> CLIPModel {
 func makeTempDir(_ label: String) -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-serve-\(label)-\(UUID().uuidString)")
     try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return FolderWalker.realPath(url.path) ?? url.path
+    return PathConfinement.realPath(url.path) ?? url.path
 }
 
 /// Copies the first `count` sample photos into `dir`; returns their file names.

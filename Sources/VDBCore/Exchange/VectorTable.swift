@@ -342,7 +342,7 @@ struct VectorTableDecoder {
         case .float(bits: 64):
             for i in 0..<count { out[i] = Float(Double(bitPattern: try load(values, base + i, UInt64.self, column: "vector"))) }
         case .float(bits: 16):
-            for i in 0..<count { out[i] = halfToFloat(try load(values, base + i, UInt16.self, column: "vector")) }
+            for i in 0..<count { out[i] = Float(Float16(bitPattern: try load(values, base + i, UInt16.self, column: "vector"))) }
         default:
             throw bad("column 'vector' holds \(elementType), expected float32")
         }
@@ -375,7 +375,7 @@ struct VectorTableDecoder {
             switch bits {
             case 64: return .double(Double(bitPattern: try load(b, i, UInt64.self, column: key)))
             case 32: return .double(Double(Float(bitPattern: try load(b, i, UInt32.self, column: key))))
-            default: return .double(Double(halfToFloat(try load(b, i, UInt16.self, column: key))))
+            default: return .double(Double(Float(Float16(bitPattern: try load(b, i, UInt16.self, column: key)))))
             }
         case .bool:
             let b = a.buffers[1]

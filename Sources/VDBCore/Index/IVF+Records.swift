@@ -1,5 +1,7 @@
 // IVF build, load and persistence (record layout in IVFCore.swift).
 
+import VDBSupport
+
 extension IVFCore {
     static func validate(kind: IndexKind, dimension: Int, parameters: IndexParameters, count: Int, floats: Int) throws {
         guard dimension > 0 else { throw VDBError.invalidParameter(name: "dimension", value: dimension, reason: "must be positive") }

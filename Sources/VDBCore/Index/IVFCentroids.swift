@@ -16,6 +16,7 @@
 //   44  F  the fingerprint (UTF-8), then zero padding to a multiple of 4
 //   ..     nlist * dimension f32 centroids; for ivf_sq8 then dimension f32 vmin, dimension f32 vdiff
 //   ..  8  u64 FNV-1a hash of every byte before it
+import VDBSupport
 import CVDBKernels
 import Foundation
 

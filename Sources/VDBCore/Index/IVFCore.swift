@@ -24,6 +24,7 @@
 // IVFIndexes.swift (the two public kinds), IVF+Invariants.swift.
 
 import CVDBKernels
+import VDBSupport
 
 /// How list entries are encoded.
 enum IVFCodec: UInt8, Sendable {
