@@ -6,11 +6,13 @@ import VDBCore
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Import vectors from a .fvecs, .bvecs, .npy or .jsonl file (all or nothing).",
+        abstract: "Import vectors from a .fvecs, .bvecs, .npy, .jsonl, .parquet or .arrow(s) file (all or nothing).",
         discussion: """
             Formats: .fvecs/.bvecs (TEXMEX), .npy (2-D float32 or float16, C order), .jsonl \
             (one {"id": 7, "vector": [...], "metadata": {...}} per line; "id" and "metadata" \
-            optional).
+            optional). .parquet/.arrow/.arrows (a table with a "vector" column, as vdb export \
+            writes; Parquet needs python3 with pyarrow) also bring ids and metadata, and create \
+            the collection from the table's metric and dimension when it does not exist.
             Ids come from the file (JSONL), else from --start-id upward, else continue after \
             the largest id in the collection.
 
@@ -38,7 +40,7 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: "Collection name.")
     var name: String
 
-    @Argument(help: "Vector file (.fvecs, .bvecs, .npy, .jsonl).")
+    @Argument(help: "Vector file (.fvecs, .bvecs, .npy, .jsonl, .parquet, .pq, .arrow, .arrows, .ipc).")
     var file: String
 
     @Option(parsing: .unconditional, help: "Id of the first vector (ids increase by one per vector).")
@@ -62,9 +64,11 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let db = try global.open()
-        let collection = try db.collection(named: name)
         let options = ImportOptions(mode: resume ? .resumable(batchSize: batchSize ?? 10_000) : .atomic,
                                     startID: startID, maxTransactionBytes: maxTransactionMib << 20)
+        // A table may create its collection (from its header); a failed import drops it again.
+        let (collection, created) = ImportTable.handles(file) ? try ImportTable.collection(db, name: name, file: file)
+                                                              : (try db.collection(named: name), false)
         let bar = ProgressBar(label: "importing")
         defer { bar.finish() }  // also on errors, so the error line starts clean
         let start = Date()
@@ -76,6 +80,7 @@ struct ImportCommand: ParsableCommand {
             }
         } catch let VDBError.importStopped(path, location, problem, committed) {
             bar.finish()
+            if created && committed == 0 { try? db.dropCollection(named: name) }
             throw CLIError(Self.stoppedMessage(path: path, location: location, problem: problem, committed: committed,
                                                command: resumeCommand))
         }

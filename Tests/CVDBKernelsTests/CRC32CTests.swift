@@ -1,6 +1,6 @@
 import CVDBKernels
 import Testing
-@testable import VDBCore
+import VDBSupport
 
 /// CRC32C (the checksum of format-2 records) at every level this CPU runs: the standard check
 /// value, chaining, and agreement with a bit-at-a-time reference at every length and alignment

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VDBCore
+import VDBTestSupport
 
 /// `vdb check`, `vdb backup`, `vdb info` over damage, and sizes from flags that are capped.
 @Suite struct ReliabilityCommandTests {

@@ -103,7 +103,13 @@ import Testing
         try Data("{\"id\": 1, \"vector\": [1]}\n{\"vector\": [2]}\n".utf8).write(to: URL(fileURLWithPath: tmp.sub("i.jsonl")))
         #expect(message(tmp.sub("i.jsonl")).contains("every record has an \"id\" or none"))
         try Data("{\"vector\": [1], \"metadata\": {\"a\": [1, 2]}}\n".utf8).write(to: URL(fileURLWithPath: tmp.sub("x.jsonl")))
-        #expect(message(tmp.sub("x.jsonl")).contains("line 1: invalid JSON"))
+        #expect(message(tmp.sub("x.jsonl")).contains("line 1: bad value at metadata.a: metadata values must be strings, numbers or booleans"))
+        // Ids that are JSON numbers but not ids.
+        for (id, want) in [("-5", "got -5"), ("1.5", "got 1.5"), ("\"7\"", "got the string \"7\"")] {
+            try Data("{\"id\": \(id), \"vector\": [1]}\n".utf8).write(to: URL(fileURLWithPath: tmp.sub("n.jsonl")))
+            #expect(message(tmp.sub("n.jsonl")).contains("line 1: \"id\" must be a"), "\(id)")
+            #expect(message(tmp.sub("n.jsonl")).contains(want), "\(id)")
+        }
         try Data("".utf8).write(to: URL(fileURLWithPath: tmp.sub("e.jsonl")))
         #expect(message(tmp.sub("e.jsonl")).contains("no JSON records"))
     }

@@ -77,7 +77,9 @@ struct ImportCheckpoint: Codable, Equatable {
 }
 
 extension Collection {
-    /// Imports a vector file (`.fvecs`, `.bvecs`, `.ivecs`, `.npy`, `.jsonl`; see ``VectorFiles``).
+    /// Imports a vector file (`.fvecs`, `.bvecs`, `.ivecs`, `.npy`, `.jsonl`; see ``VectorFiles``)
+    /// or a table (`.parquet`, `.arrow`; see ``ArrowTableReader``: cosine vectors of unit length
+    /// are kept bit for bit, so an export imports back unchanged).
     ///
     /// Every row is checked before anything is written; with ``ImportMode/atomic`` one transaction
     /// then stores all rows, so on any failure the collection is exactly as it was. With
@@ -180,7 +182,7 @@ extension Collection {
                            progress: (Int, Double) -> Void) throws -> ImportScan {
         var scan = ImportScan()
         let reader: any VectorFileReader
-        do { reader = try VectorFiles.open(path) } catch let e as VDBError { throw stopped(nil, Self.message(e)) }
+        do { reader = try Self.openForImport(path) } catch let e as VDBError { throw stopped(nil, Self.message(e)) }
         guard reader.dimension == dimension else {
             throw stopped(nil, "the file holds \(reader.dimension)-d vectors but collection '\(name)' has dimension \(dimension)")
         }
@@ -201,7 +203,7 @@ extension Collection {
             if row + n <= startRow { continue }
             let skip = max(0, startRow - row)
             var v = Array(chunk.vectors[(skip * dimension)...])
-            do { try prepare(&v, count: n - skip) } catch let e as VDBError {
+            do { try prepare(&v, count: n - skip, keepUnit: Self.keepsUnitVectors(path)) } catch let e as VDBError {
                 throw stopped("row \(row + skip + (Self.rowIndex(e) ?? 0))", Self.rowless(e))
             }
             if let ids = chunk.ids {
@@ -249,7 +251,7 @@ extension Collection {
                 // Run again from the start if the map grows: the reader is opened inside.
                 let w = try session.enter(self)
                 try forEachRow(path, from: summary.firstRow, chunkRows: scan.chunkRows) { row, chunk, fraction in
-                    try store(chunk, firstRow: row, firstID: summary.firstID.map { $0 + UInt64(row) }, w, session.txn)
+                    try store(chunk, firstRow: row, firstID: summary.firstID.map { $0 + UInt64(row) }, keepUnit: Self.keepsUnitVectors(path), w, session.txn)
                     progress?(ImportProgress(phase: .storing, rows: row + chunk.count - summary.firstRow, fraction: fraction))
                 }
             }
@@ -277,7 +279,7 @@ extension Collection {
             do {
                 try env.writeSession { session in
                     let w = try session.enter(self)
-                    try store(chunk, firstRow: row, firstID: summary.firstID.map { $0 + UInt64(row) }, w, session.txn)
+                    try store(chunk, firstRow: row, firstID: summary.firstID.map { $0 + UInt64(row) }, keepUnit: Self.keepsUnitVectors(path), w, session.txn)
                     if end < summary.totalRows {
                         try session.txn.put(session.txn.dbis.state, propertyKey, Array(try JSONEncoder().encode(mark)))
                     } else {
@@ -297,10 +299,11 @@ extension Collection {
     }
 
     /// Inserts one chunk of rows starting at file row `firstRow` inside write `w`.
-    private func store(_ chunk: VectorChunk, firstRow: Int, firstID: UInt64?, _ w: CollectionWrite, _ txn: WriteTxn) throws {
+    private func store(_ chunk: VectorChunk, firstRow: Int, firstID: UInt64?, keepUnit: Bool, _ w: CollectionWrite, _ txn: WriteTxn) throws {
         let ids = chunk.ids ?? firstID.map { f in (0..<chunk.count).map { f + UInt64($0) } }
         do {
-            let batch = try WriteBatch(self, chunk.vectors, count: chunk.count, ids: ids, metadata: chunk.metadata, replace: false)
+            let batch = try WriteBatch(self, chunk.vectors, count: chunk.count, ids: ids, metadata: chunk.metadata, replace: false,
+                                       keepUnit: keepUnit)
             _ = try write(batch, w, txn)
         } catch let e as VDBError {
             // Checked in pass 1; only a write racing this import gets here (e.g. an id stored meanwhile).
@@ -320,7 +323,7 @@ extension Collection {
     /// Calls `body(firstRow, chunk, fraction)` for chunks of up to `chunkRows` rows from `startRow` on.
     private func forEachRow(_ path: String, from startRow: Int, chunkRows: Int,
                             _ body: (Int, VectorChunk, Double) throws -> Void) throws {
-        let reader = try VectorFiles.open(path)
+        let reader = try Self.openForImport(path)
         var row = 0
         while let chunk = try reader.next(maxCount: row < startRow ? min(chunkRows, startRow - row) : chunkRows) {
             defer { row += chunk.count }
@@ -328,6 +331,14 @@ extension Collection {
             try body(row, chunk, reader.progress)
         }
     }
+
+    /// The reader for `path`: a table (Parquet, Arrow) or a vector file (``VectorFiles``).
+    static func openForImport(_ path: String) throws -> any VectorFileReader {
+        ArrowTableReader.isTable(path) ? try ArrowTableReader.open(path) : try VectorFiles.open(path)
+    }
+
+    /// Tables (vdb exports) keep cosine vectors that already have unit length bit for bit.
+    static func keepsUnitVectors(_ path: String) -> Bool { ArrowTableReader.isTable(path) }
 
     // MARK: - messages
 

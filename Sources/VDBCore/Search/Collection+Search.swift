@@ -1,6 +1,7 @@
 // The search API of a collection and the choice between exact and index search.
 
 import Foundation
+import VDBSupport
 
 /// What one search reads: a snapshot (a read transaction), or a write transaction in progress
 /// (which sees its own writes).
@@ -74,7 +75,7 @@ extension Collection {
         if nq == 0 { return [] }
         var q = queries
         try prepare(&q, count: nq)
-        let threads = parameters.threads <= 0 ? ProcessInfo.processInfo.activeProcessorCount : parameters.threads
+        let threads = resolvedThreads(parameters.threads)
         let txn = scope.txn, st = scope.state
         // No search returns more than the snapshot holds: `k` (and `ef`) are capped at its count
         // before anything is sized by them, so any `k` from a flag or a request is safe.
