@@ -80,6 +80,10 @@ let package = Package(
         .executableTarget(name: "vdb-image-bench", dependencies: ["VDBCLIP", "VDBBench"], path: "Benchmarks/image/Sources"),
         .executableTarget(name: "vdb-micro-bench", dependencies: ["VDBCore", "VDBBench", "CVDBKernels", "COpenBLAS"],
                           path: "Benchmarks/micro/Sources"),
+        // The reliability torture tests (Docs/reliability.md), run by Benchmarks/torture/ci.sh and run.sh.
+        .executableTarget(name: "vdb-torture", dependencies: [
+            "VDBCore", "VDBCLIP", "VDBIngest", "VDBSupport", .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Benchmarks/torture/Sources"),
         // The C kernels of CVDBKernels and CVDBNN (one dispatch) at every ISA level this CPU has,
         // against plain references. (VDBSupport for SplitMix64.)
         .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBSupport"]),

@@ -65,8 +65,8 @@ public struct CLIPConfig: Sendable, Equatable {
         }
         let t = try r.tower(text, "text_config.", hidden: 512, inter: 2048, layers: 12, heads: 8,
                             activation: "quick_gelu", eps: 1e-5)
-        let vocab = try r.int(text, "text_config.", "vocab_size", 49408)
-        let eos = try r.int(text, "text_config.", "eos_token_id", 49407, min: 0)
+        let vocab = try r.int(text, "text_config.", "vocab_size", 49408, max: 1 << 24)
+        let eos = try r.int(text, "text_config.", "eos_token_id", 49407, min: 0, max: 1 << 24)
         guard eos < vocab else {
             throw CLIPError.badConfig(file: file, field: "text_config.eos_token_id", problem: "\(eos) is not below vocab_size \(vocab)")
         }

@@ -52,8 +52,8 @@ extension CLIPConfig {
             throw CLIPError.unsupported(what: "\(r.file): \(tp)position_embedding_type '\(positionType)' (vdb implements 'absolute')")
         }
         let t = try r.tower(text, tp, hidden: 768, inter: 3072, layers: 12, heads: 12, activation: "gelu", eps: 1e-12)
-        let vocab = try r.int(text, tp, "vocab_size", 30522)
-        let pad = try r.int(text, tp, "pad_token_id", 0, min: 0)
+        let vocab = try r.int(text, tp, "vocab_size", 30522, max: 1 << 24)
+        let pad = try r.int(text, tp, "pad_token_id", 0, min: 0, max: 1 << 24)
         guard pad < vocab else {
             throw CLIPError.badConfig(file: r.file, field: tp + "pad_token_id", problem: "\(pad) is not below vocab_size \(vocab)")
         }

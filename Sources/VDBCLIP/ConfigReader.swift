@@ -24,13 +24,16 @@ struct ConfigReader {
         return o
     }
 
-    func int(_ d: [String: Any], _ prefix: String, _ key: String, _ def: Int, min: Int = 1) throws -> Int {
+    /// An integer field in `min...max`. The default upper bound (2^20) is far above any real
+    /// checkpoint and keeps a hostile value (2^31 layers, a 2^40 hidden size) from sizing
+    /// anything before the weights are checked against it.
+    func int(_ d: [String: Any], _ prefix: String, _ key: String, _ def: Int, min: Int = 1, max: Int = 1 << 20) throws -> Int {
         guard let v = d[key], !(v is NSNull) else { return def }
         guard let n = v as? NSNumber, !Self.isBool(n), let i = Int(exactly: n.doubleValue) else {
             throw CLIPError.badConfig(file: file, field: prefix + key, problem: "expected an integer, found \(v)")
         }
-        guard i >= min else {
-            throw CLIPError.badConfig(file: file, field: prefix + key, problem: "must be at least \(min), found \(i)")
+        guard i >= min, i <= max else {
+            throw CLIPError.badConfig(file: file, field: prefix + key, problem: "must be between \(min) and \(max), found \(i)")
         }
         return i
     }
@@ -65,7 +68,7 @@ struct ConfigReader {
     func tower(_ d: [String: Any], _ prefix: String, hidden: Int, inter: Int, layers: Int, heads: Int,
                activation: String, eps: Double) throws -> CLIPTowerConfig {
         let h = try int(d, prefix, "hidden_size", hidden)
-        let nh = try int(d, prefix, "num_attention_heads", heads)
+        let nh = try int(d, prefix, "num_attention_heads", heads, max: 4096)
         guard h % nh == 0 else {
             throw CLIPError.badConfig(file: file, field: prefix + "num_attention_heads",
                                       problem: "\(nh) heads do not divide hidden_size \(h)")
@@ -79,7 +82,7 @@ struct ConfigReader {
             throw CLIPError.badConfig(file: file, field: prefix + "layer_norm_eps", problem: "must be in (0, 1), found \(e)")
         }
         return CLIPTowerConfig(hiddenSize: h, intermediateSize: try int(d, prefix, "intermediate_size", inter),
-                               layers: try int(d, prefix, "num_hidden_layers", layers), heads: nh,
+                               layers: try int(d, prefix, "num_hidden_layers", layers, max: 4096), heads: nh,
                                activation: act, layerNormEps: Float(e))
     }
 

@@ -175,6 +175,18 @@ struct LoaderErrorTests {
         #expect(problem.contains("ids up to 1000000 but the model's vocab_size is"), "\(problem)")
     }
 
+    /// Sizes far beyond any checkpoint are refused from config.json, before anything is sized by
+    /// them (2^31 layers once made the loader ask for 400 GB).
+    @Test func hostileConfigSizesAreRefused() throws {
+        let s = try Scratch()
+        for (field, value) in [("num_hidden_layers", 1 << 31), ("hidden_size", 1 << 40), ("num_attention_heads", 100_000), ("vocab_size", 1 << 30)] {
+            try s.editTextConfig { $0[field] = value }
+            guard case .badConfig(_, let f, let problem)? = loadError(s.dir) else { Issue.record("expected badConfig for \(field)"); continue }
+            #expect(f == "text_config." + field && problem.contains("must be between"), "\(f): \(problem)")
+            try s.editTextConfig { $0.removeValue(forKey: field) }
+        }
+    }
+
     @Test func pytorchBinOnlyExplainsConversion() throws {
         let s = try Scratch()
         try FileManager.default.removeItem(at: s.weights)
