@@ -139,6 +139,7 @@ struct KillTorture {
                 let countBefore = try Database(path: dbPath).collection(named: "vec").count()
                 var kind = ["hnsw", "ivf_flat", "ivf_sq8", "flat"][Int(rng.next() % 4)]
                 if countBefore < 16 && kind.hasPrefix("ivf") { kind = "hnsw" }  // IVF needs nlist vectors
+                if countBefore == 0 { kind = "flat" }  // nothing to build over
                 var args = ["--db", dbPath, "index", "build", "vec", "--type", kind, "--threads", "1"]
                 if kind.hasPrefix("ivf") { args += ["--nlist", "16"] }
                 if kind == "hnsw" { args += ["--M", "8", "--ef-construction", "40"] }
@@ -290,7 +291,9 @@ struct KillTorture {
             if let killAfter, Date().timeIntervalSince(start) >= killAfter { server.kill(); killed = true; break }
             let points = ids[b..<min(ids.count, b + Self.serveBatch)].map { id -> String in
                 let v = vectorFor(id: id, dimension: Self.dimension).map { String($0) }.joined(separator: ",")
-                return "{\"id\": \(id), \"vector\": [\(v)]}"
+                // Odd chunks carry the same metadata as their JSONL file.
+                let meta = c % 2 == 1 ? ", \"metadata\": {\"c\": \(c), \"r\": \(Int(id) % Self.chunkRows)}" : ""
+                return "{\"id\": \(id), \"vector\": [\(v)]\(meta)}"
             }
             let body = "{\"points\": [\(points.joined(separator: ","))]}"
             // A kill may land while this request is in flight: it then has no reply.
