@@ -85,6 +85,8 @@ public final class Collection: Sendable {
     /// Squared row norms by slot for l2 batch search, valid for one collection epoch
     /// (4 bytes per slot; recomputed after any write).
     let normCache = Mutex<(epoch: UInt64, norms: [Float])?>(nil)
+    /// The last field schema decoded, with the stored bytes it came from (see `schema(_:)`).
+    let schemaCache = Mutex<(raw: [UInt8], schema: FieldSchema)?>(nil)
 
     init(env: Environment, config: CollectionConfig, indexType: @escaping @Sendable (IndexKind) -> (any VectorIndex.Type)?) {
         self.env = env

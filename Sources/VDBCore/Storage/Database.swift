@@ -120,7 +120,7 @@ public final class Database: Sendable {
             let config = try Database.config(named: name, txn.reader)
             let p = Keys.collection(config.id)
             try txn.delete(txn.dbis.catalog, nameKey)
-            for dbi in [txn.dbis.state, txn.dbis.blocks, txn.dbis.ids, txn.dbis.metadata, txn.dbis.free, txn.dbis.index] {
+            for dbi in [txn.dbis.state, txn.dbis.blocks, txn.dbis.ids, txn.dbis.metadata, txn.dbis.free, txn.dbis.index, txn.dbis.fields] {
                 try txn.deleteAll(dbi, prefix: p)
             }
             return config.id

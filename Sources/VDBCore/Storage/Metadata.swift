@@ -87,6 +87,39 @@ enum MetadataCodec {
         }
         return m
     }
+
+    /// The values of the keys `wanted` (UTF-8 bytes; indexes into it are reported) holds, decoding
+    /// only those: `body(index, value)` for each key present.
+    static func forEachValue(_ buf: UnsafeRawBufferPointer, of wanted: [[UInt8]],
+                             _ body: (_ index: Int, _ value: MetadataValue) throws -> Void) throws {
+        var r = ByteReader(buf)
+        let n = Int(try r.read(UInt16.self))
+        for _ in 0..<n {
+            let kl = Int(try r.read(UInt16.self))
+            guard r.offset + kl <= buf.count else { throw VDBError.corrupt("record truncated") }
+            let keyBytes = UnsafeRawBufferPointer(rebasing: buf[r.offset..<(r.offset + kl)])
+            r.offset += kl
+            let index = wanted.firstIndex { $0.count == kl && $0.withUnsafeBytes { keyBytes.elementsEqual($0) } }
+            let tag = try r.read(UInt8.self)
+            guard let index else {
+                switch tag {
+                case 0: r.offset += Int(try r.read(UInt32.self))
+                case 1, 2: r.offset += 8
+                case 3: r.offset += 1
+                default: throw VDBError.corrupt("unknown metadata tag \(tag)")
+                }
+                guard r.offset <= buf.count else { throw VDBError.corrupt("record truncated") }
+                continue
+            }
+            switch tag {
+            case 0: try body(index, .string(try r.string(Int(try r.read(UInt32.self)))))
+            case 1: try body(index, .int(Int64(bitPattern: try r.read(UInt64.self))))
+            case 2: try body(index, .double(Double(bitPattern: try r.read(UInt64.self))))
+            case 3: try body(index, .bool(try r.read(UInt8.self) != 0))
+            default: throw VDBError.corrupt("unknown metadata tag \(tag)")
+            }
+        }
+    }
 }
 
 @inline(__always)
