@@ -52,7 +52,7 @@ public struct SearchPlan: Sendable, Hashable, Codable {
         if let matches {
             parts.append("matches \(matches) of \(vectors)")
             if let estimatedMatches { parts.append("estimated \(estimatedMatches)") }
-            parts.append("exact below \(exactThreshold + 1)")
+            parts.append("exact up to \(exactThreshold) matches")
         }
         if let nodesVisited { parts.append("visited \(nodesVisited)") }
         if let ef { parts.append("ef \(ef)") }

@@ -77,6 +77,40 @@ struct FieldSchema: Sendable, Hashable {
     func field(named name: String) -> IndexedField? { fields.first { $0.name == name } }
 }
 
+extension FieldSchema {
+    /// A schema with `definitions`, checked (valid names, none twice).
+    init(declaring definitions: [FieldDefinition]) throws {
+        self.init()
+        try declare(definitions)
+    }
+
+    /// Declares the fields not declared yet and returns them; a field declared with the same
+    /// type is left as it is, with another type refused.
+    @discardableResult
+    mutating func declare(_ definitions: [FieldDefinition]) throws -> [IndexedField] {
+        var seen = Set<String>()
+        for d in definitions {
+            try d.validate()
+            if !seen.insert(d.name).inserted { throw VDBError.invalidArgument("field '\(d.name)' is declared twice") }
+        }
+        var added: [IndexedField] = []
+        for d in definitions {
+            if let existing = field(named: d.name) {
+                guard existing.type == d.type else {
+                    throw VDBError.invalidArgument("field '\(d.name)' is already declared as \(existing.type); drop it first to change its type")
+                }
+                continue
+            }
+            guard nextNumber < UInt16.max else { throw VDBError.invalidArgument("too many fields declared") }
+            let f = IndexedField(name: d.name, type: d.type, number: nextNumber)
+            nextNumber += 1
+            fields.append(f)
+            added.append(f)
+        }
+        return added
+    }
+}
+
 /// A metadata value converted to its field's type, as the index stores it.
 enum IndexedValue: Equatable {
     /// A keyword's canonical text (UTF-8).
@@ -149,24 +183,6 @@ struct FieldValueError: Error {
 
 // MARK: - public API
 
-extension Database {
-    /// Creates a collection with indexed metadata fields (see ``createCollection(name:dimension:metric:index:parameters:)``).
-    ///
-    /// ```swift
-    /// let docs = try db.createCollection(name: "docs", dimension: 384, metric: .cosine,
-    ///                                    fields: [FieldDefinition(name: "lang", type: .keyword),
-    ///                                             FieldDefinition(name: "year", type: .int)])
-    /// ```
-    @discardableResult
-    public func createCollection(name: String, dimension: Int, metric: Metric, index: IndexKind = .flat,
-                                 parameters: IndexParameters = IndexParameters(),
-                                 fields: [FieldDefinition]) throws -> Collection {
-        let c = try createCollection(name: name, dimension: dimension, metric: metric, index: index, parameters: parameters)
-        if !fields.isEmpty { try c.addFields(fields) }
-        return c
-    }
-}
-
 extension Collection {
     /// The indexed metadata fields, in declaration order.
     public func fields() throws -> [FieldDefinition] {
@@ -184,29 +200,11 @@ extension Collection {
     /// - Throws: ``VDBError/invalidArgument(_:)`` when a field exists with another type, a name is
     ///   invalid, or a stored value does not fit (the message names the vector and the value).
     public func addFields(_ definitions: [FieldDefinition]) throws {
-        for d in definitions { try d.validate() }
-        var seen = Set<String>()
-        for d in definitions where !seen.insert(d.name).inserted {
-            throw VDBError.invalidArgument("field '\(d.name)' is declared twice")
-        }
         try env.writeSession { session in
             let w = try session.enter(self)
             let txn = session.txn
             var schema = w.schema
-            var added: [IndexedField] = []
-            for d in definitions {
-                if let existing = schema.field(named: d.name) {
-                    guard existing.type == d.type else {
-                        throw VDBError.invalidArgument("field '\(d.name)' is already declared as \(existing.type); drop it first to change its type")
-                    }
-                    continue
-                }
-                guard schema.nextNumber < UInt16.max else { throw VDBError.invalidArgument("collection '\(name)' has declared too many fields") }
-                let f = IndexedField(name: d.name, type: d.type, number: schema.nextNumber)
-                schema.nextNumber += 1
-                schema.fields.append(f)
-                added.append(f)
-            }
+            let added = try schema.declare(definitions)
             if added.isEmpty { return }
             try MetadataIndex.build(added, collection: self, txn: txn)
             try txn.put(txn.dbis.state, Keys.fieldSchema(cid), MetadataIndexCodec.encode(schema))
