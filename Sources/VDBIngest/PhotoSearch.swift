@@ -20,6 +20,19 @@ extension Collection {
         try search(query(image: path, model: model), k: k, parameters: parameters, filter: filter)
     }
 
+    /// The images closest to a text among those that satisfy `filter` (at least `k` of them
+    /// when `k` match; see ``Filter``).
+    public func search(text: String, model: CLIPModel, k: Int = 10,
+                       parameters: SearchParameters = SearchParameters(), where filter: Filter) throws -> [SearchHit] {
+        try searchExplained(text: text, model: model, k: k, parameters: parameters, where: filter).hits
+    }
+
+    /// The images closest to the image file at `path` among those that satisfy `filter`.
+    public func search(image path: String, model: CLIPModel, k: Int = 10,
+                       parameters: SearchParameters = SearchParameters(), where filter: Filter) throws -> [SearchHit] {
+        try searchExplained(image: path, model: model, k: k, parameters: parameters, where: filter).hits
+    }
+
     /// The images closest to a text among those that satisfy `filter`, and how the search ran
     /// (``SearchPlan``):
     ///
