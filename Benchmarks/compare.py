@@ -66,14 +66,14 @@ def needed_modules(a):
     return mods + ([] if a.no_plot else ["matplotlib"])
 
 
-def ensure_environment(modules):
-    """Re-executes this script inside a venv that has `modules`, unless this Python has them."""
+def ensure_environment(modules, script=None):
+    """Re-executes `script` (default: this one) inside a venv that has `modules`, unless this Python has them."""
     import importlib.util
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if not missing:
         return
     if os.environ.get("VDB_BENCH_REEXEC"):
-        sys.exit("compare.py: the venv at %s still lacks %s" % (DEFAULT_VENV, ", ".join(missing)))
+        sys.exit("%s: the venv at %s still lacks %s" % (os.path.basename(script or __file__), DEFAULT_VENV, ", ".join(missing)))
     py = os.path.join(DEFAULT_VENV, "bin", "python")
     if not os.path.exists(py):
         progress("creating venv %s" % DEFAULT_VENV)
@@ -84,7 +84,7 @@ def ensure_environment(modules):
         progress("installing %s into %s" % (" ".join(packages), DEFAULT_VENV))
         subprocess.check_call([py, "-m", "pip", "install", "-q"] + packages)
     env = dict(os.environ, VDB_BENCH_REEXEC="1")
-    os.execve(py, [py, os.path.abspath(__file__)] + sys.argv[1:], env)
+    os.execve(py, [py, os.path.abspath(script or __file__)] + sys.argv[1:], env)
 
 
 # ----------------------------------------------------------------------------- data

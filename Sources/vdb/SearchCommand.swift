@@ -122,15 +122,7 @@ struct SearchCommand: ParsableCommand {
     }
 
     /// The filter of --where and --filter together (nil when neither is given).
-    func parsedFilter() throws -> Filter? {
-        do {
-            var f = try Filter(where: conditions)
-            if let filter { f = f.and(try Filter(json: filter)) }
-            return f.isEmpty && filter == nil ? nil : f
-        } catch let e as VDBError {
-            throw ValidationError(e.description)
-        }
-    }
+    func parsedFilter() throws -> Filter? { try parseFilter(conditions: conditions, json: filter) }
 
     /// The per-query parameters given on the command line.
     func parameters(threads: Int) -> SearchParameters {
