@@ -478,18 +478,23 @@ def parse_args(argv=None):
     return a
 
 
+def build_vdb(dry_run):
+    """Builds vdb in release mode (or, dry, prints the command); returns the executable's path."""
+    build = ["swift", "build", "-c", "release", "--product", "vdb"]
+    if dry_run:
+        print("(cd %s && %s)" % (shlex.quote(ROOT), shlex.join(build)))
+    else:
+        progress("building vdb (release)")
+        subprocess.check_call(build, cwd=ROOT)
+    return os.path.join(ROOT, ".build", "release", "vdb")
+
+
 def main():
     a = parse_args()
     if not a.dry_run:
         ensure_environment(needed_modules(a))
     if "vdb" in a.systems and a.vdb is None:
-        a.vdb = os.path.join(ROOT, ".build", "release", "vdb")
-        build = ["swift", "build", "-c", "release", "--product", "vdb"]
-        if a.dry_run:
-            print("(cd %s && %s)" % (shlex.quote(ROOT), shlex.join(build)))
-        else:
-            progress("building vdb (release)")
-            subprocess.check_call(build, cwd=ROOT)
+        a.vdb = build_vdb(a.dry_run)
     elif a.vdb is None:
         a.vdb = "vdb"  # only --synthetic needs it then
     folder = synthetic_folder(a) if a.synthetic else a.dataset

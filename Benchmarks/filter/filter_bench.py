@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -466,13 +465,7 @@ def main():
                                + ([] if a.no_plot else ["matplotlib"]), script=__file__)
     os.makedirs(a.out, exist_ok=True)
     if any(s.startswith("vdb") for s in a.systems) and a.vdb is None:
-        a.vdb = os.path.join(ROOT, ".build", "release", "vdb")
-        build = ["swift", "build", "-c", "release", "--product", "vdb"]
-        if a.dry_run:
-            print("(cd %s && %s)" % (shlex.quote(ROOT), shlex.join(build)))
-        else:
-            progress("building vdb (release)")
-            subprocess.check_call(build, cwd=ROOT)
+        a.vdb = compare.build_vdb(a.dry_run)
     datasets, all_results = [], []
     for name in a.datasets:
         ds = prepare(name, a)

@@ -1,9 +1,6 @@
 import Foundation
 import Testing
 @testable import VDBCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Filtered search through the `vdb` binary: fields, --where / --filter, --explain and the plan
 /// in --json, and the metadata index after a SIGKILL in the middle of an import.
@@ -119,21 +116,9 @@ import Glibc
         let n = 60_000, batch = 50
         let file = try writeJSONL(box, "big.jsonl", n: n, d: 4, seed: 42)
         try box.ok(["create", "big", "--dim", "4", "--field", "lang:keyword", "--field", "year:int", "--db", box.db])
-        let child = Process()
-        child.executableURL = box.vdb
-        child.arguments = ["import", "big", file, "--batch-size", "\(batch)", "--db", box.db]
-        child.standardOutput = FileHandle.nullDevice
-        child.standardError = FileHandle.nullDevice
-        try child.run()
-        var seen = 0
-        let deadline = Date().addingTimeInterval(60)
-        while seen < 10 * batch && Date() < deadline && child.isRunning {
-            seen = (try? Database(path: box.db).collection(named: "big").count()) ?? 0
-            usleep(2000)
-        }
-        kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
-        #expect(child.terminationReason == .uncaughtSignal, "the import finished before it could be killed")
+        let killed = try box.killMidway(["import", "big", file, "--batch-size", "\(batch)", "--db", box.db],
+                                        collection: "big", atLeast: 10 * batch)
+        #expect(killed, "the import finished before it could be killed")
 
         let c = try Database(path: box.db).collection(named: "big")
         let count = try c.count()

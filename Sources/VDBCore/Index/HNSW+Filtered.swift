@@ -7,8 +7,8 @@
 //   become candidates, and a node's neighbour list is expanded through its non-matching
 //   neighbours to their neighbours (two hops), truncated to 2M matching nodes, so the matching
 //   subgraph stays connected without scoring the vectors that cannot be returned.
-// - `ef` grows as the selectivity falls (`FilteredSearchTuning.scale`), capped at the number of
-//   matches. Both walks stop once they have computed more distances than there are matches, an
+// - `ef` grows as the selectivity falls (`FilteredSearchTuning.scale`), capped at a quarter of
+//   the matches. Both walks stop once they have computed more distances than there are matches, an
 //   exact scan of the matches being cheaper from there; the caller then runs that scan.
 
 #if canImport(Glibc)
@@ -24,7 +24,8 @@ extension HNSWIndex {
         guard k > 0 else { throw VDBError.invalidK(k) }
         let s = filter.selectivity
         let scaled = (Double(max(sp.ef, k)) * FilteredSearchTuning.scale(s)).rounded(.up)
-        let ef = max(k, min(Int(min(scaled, 1e9)), max(filter.matches, k)))
+        let cap = Int(Double(filter.matches) * FilteredSearchTuning.efShareOfMatches)
+        let ef = max(k, min(Int(min(scaled, 1e9)), cap))
         let budget = max(filter.matches, k)
         return rw.read {
             guard maxLevel >= 0 else { return FilteredSearchResult(hits: [], visited: 0, exhausted: false, ef: ef) }

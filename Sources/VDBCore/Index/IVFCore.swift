@@ -283,13 +283,13 @@ final class IVFCore: @unchecked Sendable {
     }
 
     /// Filtered search: the bitset is checked in the list scan; `nprobe` is scaled up as the
-    /// selectivity falls (``FilteredSearchTuning/scale(_:)``), and lists are then visited further
+    /// selectivity falls (``FilteredSearchTuning/probeScale(_:)``), and lists are then visited further
     /// in order of their centroid's distance until `k` matches are found. Stops (`exhausted`)
     /// when it has scanned more entries than there are matches before finding them.
     func filteredSearch(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
                         visibility: SlotVisibility?, filter: SlotFilter) throws -> FilteredSearchResult {
         let requested = try checkedProbes(k: k, parameters)
-        let scaled = (Double(requested) * FilteredSearchTuning.scale(filter.selectivity)).rounded(.up)
+        let scaled = (Double(requested) * FilteredSearchTuning.probeScale(filter.selectivity)).rounded(.up)
         let nprobe = min(nlist, Int(min(scaled, Double(nlist))))
         let budget = max(filter.matches, k)
         return lock.read {

@@ -291,8 +291,9 @@ extension Collection {
     }
 
     /// Exact top-k of the queries `which` among the slots of `matches`: each block holding a match
-    /// is read once, in place; a block dense in matches is scored with the batch kernel, a
-    /// sparse one match by match. Queries run on `threads` threads.
+    /// is read once, in place; a block that is mostly matches (80% or more) is scored with the
+    /// batch kernel, any other match by match (measured: the batch kernel is only about 15%
+    /// faster per row). Queries run on `threads` threads.
     func exactSearch(_ txn: ReadTxn, _ st: CollectionState, _ queries: [Float], which: [Int], k: Int,
                      matches: SlotBitset, threads: Int) throws -> [[(score: Float, id: UInt64)]] {
         struct Run {
@@ -326,7 +327,7 @@ extension Collection {
             for s in lo..<hi where matches.contains(UInt32(s)) { offsets.append(Int32(s - lo)) }
             runs.append(Run(rows: (base + rowsOffset).assumingMemoryBound(to: Float.self),
                             ids: base.assumingMemoryBound(to: UInt64.self), n: hi - lo, offsets: offsets,
-                            dense: 4 * c >= hi - lo))
+                            dense: 5 * c >= 4 * (hi - lo)))
         }
         let kernel = self.kernel
         var out = [[(score: Float, id: UInt64)]](repeating: [], count: which.count)
