@@ -8,10 +8,13 @@ import PackageDescription
 //                   runtime CPU dispatch, include/vdb_isa.h), CVDBNN (CLIP LayerNorm/attention/GELU
 //                   kernels), CImageCodecs (libjpeg/libpng decoding with setjmp error handling,
 //                   resampling); the last two use CVDBKernels' ISA level
+//   VDBSupport      internal (not a product): locks/boxes, parallel loops, mmap, byte cursor,
+//                   float16, SplitMix64; `package` access, shared by every Swift target
 //   VDBCore         storage engine on LMDB, FLAT / IVF / HNSW indexes, vector file formats
 //   VDBCLIP         CLIP checkpoints, tokenizer, image preprocessing, both towers
 //   VDBIngest       folder ingest (VDBCore + VDBCLIP)
 //   VDBBench        benchmark harness behind `vdb bench` and Benchmarks/<name>/Sources executables
+//   VDBServer       `vdb serve`: HTTP API and web app on Hummingbird
 //   vdb             the command-line tool, a thin layer over the libraries
 //
 // Platforms: Linux only (verified on x86-64 by CI; arm64 expected to work through the portable
@@ -28,12 +31,17 @@ let package = Package(
         .library(name: "VDBCLIP", targets: ["VDBCLIP"]),
         .library(name: "VDBIngest", targets: ["VDBIngest"]),
         .library(name: "VDBBench", targets: ["VDBBench"]),
+        .library(name: "VDBServer", targets: ["VDBServer"]),
         .executable(name: "vdb", targets: ["vdb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SHA-256 for model fingerprints and ingest content hashes.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // vdb serve (VDBServer): HTTP server, logging, multipart image uploads.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb",
@@ -44,18 +52,27 @@ let package = Package(
         .target(name: "CVDBNN", dependencies: ["CVDBKernels"]),
         .target(name: "CImageCodecs", dependencies: ["CVDBKernels"],  // for the one CPU dispatch
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
-        .target(name: "VDBCore", dependencies: ["CLMDB", "COpenBLAS", "CVDBKernels"]),
+        .target(name: "VDBSupport"),
+        .target(name: "VDBCore", dependencies: ["VDBSupport", "CLMDB", "COpenBLAS", "CVDBKernels"]),
         .target(name: "VDBCLIP", dependencies: [
-            "COpenBLAS", "CImageCodecs", "CVDBNN",
+            "VDBSupport", "COpenBLAS", "CImageCodecs", "CVDBNN",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "VDBIngest", dependencies: [
             "VDBCore", "VDBCLIP",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "VDBBench", dependencies: ["VDBCore", "CVDBKernels", "COpenBLAS"]),
+        .target(name: "VDBBench", dependencies: ["VDBSupport", "VDBCore", "CVDBKernels", "COpenBLAS"]),
+        // `vdb serve`: the HTTP API and the web app (Web/ is embedded in the binary).
+        .target(name: "VDBServer", dependencies: [
+            "VDBSupport", "VDBCore", "VDBCLIP", "VDBIngest",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.css"), .embedInCode("Web/app.js")]),
         .executableTarget(name: "vdb", dependencies: [
-            "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench",
+            "VDBSupport", "VDBCore", "VDBCLIP", "VDBIngest", "VDBBench", "VDBServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark executables: Benchmarks/<name>/Sources -> vdb-<name>-bench (Benchmarks/README.md).
@@ -64,13 +81,20 @@ let package = Package(
         .executableTarget(name: "vdb-micro-bench", dependencies: ["VDBCore", "VDBBench", "CVDBKernels", "COpenBLAS"],
                           path: "Benchmarks/micro/Sources"),
         // The C kernels of CVDBKernels and CVDBNN (one dispatch) at every ISA level this CPU has,
-        // against plain references. (VDBCore only for its SplitMix64.)
-        .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBCore"]),
-        .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore"]),
+        // against plain references. (VDBSupport for SplitMix64.)
+        .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBSupport"]),
+        .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore", "VDBSupport"]),
+        .testTarget(name: "VDBSupportTests", dependencies: ["VDBSupport"]),
         .testTarget(name: "VDBCLIPTests", dependencies: ["VDBCLIP"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP"]),
-        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore"]),
+        .testTarget(name: "VDBIngestTests", dependencies: ["VDBIngest", "VDBCore", "VDBCLIP", "VDBTestSupport"]),
+        .testTarget(name: "VDBBenchTests", dependencies: ["VDBBench", "VDBCore", "VDBSupport", "VDBTestSupport"]),
         // Runs the built `vdb` executable as a subprocess (build it first: `swift build`).
-        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest"]),
+        .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest", "VDBSupport", "VDBTestSupport"]),
+        .testTarget(name: "VDBServerTests", dependencies: [
+            "VDBServer", "VDBCore", "VDBIngest", "VDBCLIP", "VDBTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        // Shared by the test targets only: repository paths, the built `vdb`, running a process.
+        .target(name: "VDBTestSupport", path: "Tests/VDBTestSupport"),
     ]
 )

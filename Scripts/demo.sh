@@ -32,6 +32,10 @@ echo "==> ingesting Samples/photos into $DB"
 queries=("$@")
 if [ ${#queries[@]} -eq 0 ]; then
     mapfile -t queries < <(sed -n 's/.*"query": *"\([^"]*\)".*/\1/p' Samples/demo-queries.jsonl | head -4)
+    # A model that reads Chinese (the bilingual demo model, Docs/demo-model.md) gets Chinese queries too.
+    if grep -q '"model_type": *"chinese_clip"' "${VDB_MODEL:-Models/demo-clip}/config.json" 2>/dev/null; then
+        mapfile -t -O "${#queries[@]}" queries < <(sed -n 's/.*"query": *"\([^"]*\)".*/\1/p' Samples/demo-queries-zh.jsonl | head -2)
+    fi
 fi
 for q in "${queries[@]}"; do
     echo
@@ -42,3 +46,6 @@ echo
 echo "Try: $VDB search photos --db $DB --image Samples/photos/red-circle-01.jpg -k 5"
 echo "     $VDB classify Samples/photos/red-circle-01.jpg --labels red,green,blue,yellow --template 'a photo of a {} shape'"
 echo "     (the demo model knows only its synthetic world of shapes: see Docs/demo-model.md)"
+echo
+echo "Search them in your browser (web app and HTTP API, Docs/http-api.md):"
+echo "     $VDB serve --db $DB --model Models/demo-clip     # then open http://127.0.0.1:8080/"

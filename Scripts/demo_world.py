@@ -19,8 +19,12 @@ expresses so that a training loss can tell which images in a batch a caption
 matches. The scene content is drawn inside a centred square, so a wider photo
 keeps everything inside the square centre crop that CLIP preprocessing takes.
 
-Used by ``Scripts/train_demo_clip.py`` (training data, held-out evaluation,
-bundled sample photos). Needs Pillow and NumPy (any recent version).
+``render`` and ``caption`` draw and describe the bundled sample photos
+(``train_demo_clip.py --samples``; they must not change, or the photos do) and
+were the English demo model's training data. The bilingual model's training data
+uses ``Scene`` and the vocabulary from here with its own renderer
+(``demo_render.py``) and captions (``demo_captions.py``). Needs Pillow and NumPy
+(any recent version).
 """
 from __future__ import annotations
 

@@ -1,328 +1,386 @@
 #!/usr/bin/env python3
-"""Train vdb's demo CLIP on the procedural shapes world and save it in Hugging Face format.
+"""Train vdb's bilingual demo model on the shapes world and save it in Hugging Face format.
 
-The model is a small ``transformers.CLIPModel`` (ViT image tower, causal text
-tower with the real 49408-token CLIP BPE vocabulary, ``quick_gelu``), trained
-from scratch on CPU with a contrastive loss on scenes from ``demo_world.py``.
-Captions often mention only some attributes ("a red circle" matches every
-scene with one red circle), so the loss uses multi-positive targets: a
-caption's target distribution is uniform over the batch images it describes,
-and an image's over the captions that describe it.
+The model is a small ``transformers.ChineseCLIPModel`` (Chinese-CLIP layout, which vdb loads as
+``model_type: chinese_clip``): a BERT text tower over the real 21,128-token Chinese-CLIP WordPiece
+vocabulary (which also holds lower-case English words and word pieces, so English and Chinese
+captions share one tokenizer) and a ViT image tower, trained from scratch on CPU.
 
-Environment (what this was run with): Python 3.11, torch 1.13 (CPU),
-transformers 4.40.2, tokenizers, safetensors, Pillow 9.4, NumPy 1.24::
+Data (``demo_render.py``, ``demo_captions.py``): a fixed set of rendered scenes, built in groups
+of four (a scene and three siblings that differ from it only in shape, in count, in colour), so
+that a batch holds images that only the shape or the count tells apart. Every image gets an
+English and a Chinese caption (all attributes or a random subset, fresh each step), and a share of
+images a hard-negative caption written the same way about a scene that differs in one attribute
+("three red circles" for two red circles). The loss is CLIP's symmetric contrastive loss with
+multi-positive targets (a caption's target is uniform over every batch image it describes,
+computed from the scene attributes; an image's over every caption that describes it, hard
+negatives included as extra candidates), plus auxiliary attribute classifiers on both towers
+(training aids, not saved) that put shape and count into the image features early.
 
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch transformers safetensors pillow numpy
-    pip download open_clip_torch --no-deps -d /tmp/oc
-    unzip -o /tmp/oc/open_clip_torch-*.whl 'open_clip/bpe_simple_vocab_16e6.txt.gz' -d /tmp/oc
+Everything is seeded and the run has a fixed number of steps: the same command gives the same
+model (same thread count, same library versions). See Docs/demo-model.md ("Retraining
+(bilingual)") for the environment, the exact command and what the run must reach; evaluate with
+``Scripts/demo_eval.py`` (an independent renderer).
 
-Train, evaluate and write ``Models/demo-clip`` (see Docs/demo-model.md for
-the exact command and results)::
-
-    python Scripts/train_demo_clip.py --bpe /tmp/oc/open_clip/bpe_simple_vocab_16e6.txt.gz \
-        --out Models/demo-clip --minutes 40
-
-``--eval-only`` re-evaluates a saved model; ``--samples DIR`` writes the
-bundled sample photos (see ``make_samples``).
+Other modes: ``--eval-only`` (held-out scenes of the training renderer), ``--samples DIR``
+(write the bundled sample photos and demo queries), ``--check DIR`` (every demo query must rank
+its photo first).
 """
 from __future__ import annotations
 
 import argparse
-import io
+import dataclasses
+import hashlib
 import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from multiprocessing import Pool
 
 import numpy as np
-import torch
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the renderer pool forks after tokenizing
+import torch  # noqa: E402
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import demo_captions as cap  # noqa: E402
+import demo_render as render  # noqa: E402
 import demo_world as world  # noqa: E402
-import clip_bpe  # noqa: E402
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+CONTEXT = 52  # tokenizer_config.json model_max_length (the original Chinese-CLIP context)
+DEFAULT_VOCAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "Tests", "VDBCLIPTests", "Fixtures", "chinese-vocab", "vocab.txt")
+GROUP = ("base", "shape", "count", "colour")  # a scene and its siblings, in dataset order
+N_CLASSES = [len(world.SHAPES), len(world.COLOURS), 4, 2, len(world.SIZES), len(world.TEXTURES),
+             len(world.POSITIONS) + 1, len(world.BACKGROUNDS)]  # demo_world.ATTRIBUTES order
 
 
 # ---------------------------------------------------------------- data
 
-def _render_one(args):
-    """Render one scene at ``render_size`` and bring it to ``image_size`` the way
-    CLIPImageProcessor does (bicubic resize, centre crop); optionally JPEG round trip."""
-    scene, render_size, image_size, jpeg_q = args
-    from PIL import Image
-    img = world.render(scene, render_size)
-    if render_size != image_size:
-        img = img.resize((image_size, image_size), Image.BICUBIC)
-    if jpeg_q:
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=jpeg_q)
-        buf.seek(0)
-        img = Image.open(buf).convert("RGB")
-    return np.asarray(img, dtype=np.uint8)
-
-
-def make_set(n: int, seed: int, image_size: int, render_size: int, jpeg_frac: float, procs: int = 2):
-    """``n`` random scenes (seeded) and their images as uint8 [n, H, W, 3]."""
+def group_scenes(n_groups: int, seed: int) -> list[world.Scene]:
+    """``4 * n_groups`` scenes: each random scene followed by its shape, count and colour siblings
+    (each drawn with its own layout seed)."""
     rng = random.Random(seed)
-    scenes = [world.random_scene(rng) for _ in range(n)]
-    jobs = []
-    for s in scenes:
-        q = rng.randint(55, 95) if rng.random() < jpeg_frac else 0
-        jobs.append((s, render_size, image_size, q))
-    if procs > 1:
-        with Pool(procs) as pool:
-            imgs = pool.map(_render_one, jobs, chunksize=256)
-    else:
-        imgs = [_render_one(j) for j in jobs]
-    return scenes, np.stack(imgs)
+    out = []
+    for _ in range(n_groups):
+        s = world.random_scene(rng)
+        out.append(s)
+        for kind in GROUP[1:]:
+            out.append(dataclasses.replace(cap.changed(s, kind, rng), seed=rng.randrange(1 << 30)))
+    return out
+
+
+def _render_job(args):
+    scene, size = args
+    return render.training_image(scene, scene.seed, size)
+
+
+def render_set(scenes, size: int, procs: int, cache: str | None, tag: str) -> np.ndarray:
+    """uint8 [n, size, size, 3] images of ``scenes``, cached under ``cache`` (keyed by the scenes,
+    the size and the renderer's source) as a memory-mapped .npy."""
+    path = None
+    if cache:
+        h = hashlib.sha256()
+        h.update(repr([dataclasses.astuple(s) for s in scenes]).encode())
+        h.update(str(size).encode())
+        for mod in (render, world):
+            with open(mod.__file__, "rb") as f:
+                h.update(f.read())
+        path = os.path.join(cache, f"{tag}-{len(scenes)}-{size}-{h.hexdigest()[:16]}.npy")
+        if os.path.exists(path):
+            return np.load(path, mmap_mode="r")
+        os.makedirs(cache, exist_ok=True)
+    out = np.lib.format.open_memmap(path + ".part", mode="w+", dtype=np.uint8, shape=(len(scenes), size, size, 3)) \
+        if path else np.empty((len(scenes), size, size, 3), dtype=np.uint8)
+    jobs = [(s, size) for s in scenes]
+    chunk = 2048
+    with Pool(procs) as pool:
+        for i in range(0, len(jobs), chunk):
+            out[i:i + chunk] = np.stack(pool.map(_render_job, jobs[i:i + chunk], chunksize=64))
+    if path:
+        out.flush()
+        del out
+        os.replace(path + ".part", path)
+        return np.load(path, mmap_mode="r")
+    return out
 
 
 def normalize(images_u8: torch.Tensor) -> torch.Tensor:
     """uint8 [B, H, W, 3] -> normalized float [B, 3, H, W] (CLIP mean/std)."""
     x = images_u8.permute(0, 3, 1, 2).float() / 255.0
-    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+    return (x - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
 
 
-# ---------------------------------------------------------------- model
+def match_matrix(codes: torch.Tensor, constraints: torch.Tensor) -> torch.Tensor:
+    """[images, texts] float: 1 where the text's constraint holds for the image's attributes."""
+    c = constraints[None, :, :]
+    return ((c == world.ANY) | (c == codes[:, None, :])).all(-1).float()
+
+
+# ---------------------------------------------------------------- model and tokenizer
 
 def build_model(args):
-    from transformers import CLIPConfig, CLIPModel
-    text_config = dict(
-        vocab_size=49408,
-        hidden_size=args.text_width,
-        intermediate_size=args.text_width * 4,
-        num_hidden_layers=args.text_layers,
-        num_attention_heads=args.text_heads,
-        max_position_embeddings=77,
-        hidden_act="quick_gelu",
-        bos_token_id=49406,
-        eos_token_id=49407,
-        pad_token_id=49407,
-    )
-    vision_config = dict(
-        hidden_size=args.vision_width,
-        intermediate_size=args.vision_width * 4,
-        num_hidden_layers=args.vision_layers,
-        num_attention_heads=args.vision_heads,
-        image_size=args.image_size,
-        patch_size=args.patch_size,
-        hidden_act="quick_gelu",
-    )
-    config = CLIPConfig(text_config=text_config, vision_config=vision_config,
-                        projection_dim=args.projection_dim, logit_scale_init_value=2.6592)
+    from transformers import ChineseCLIPConfig, ChineseCLIPModel
+    text = dict(vocab_size=args.vocab_size, hidden_size=args.text_width, intermediate_size=args.text_width * 4,
+                num_hidden_layers=args.text_layers, num_attention_heads=args.text_heads, max_position_embeddings=64,
+                type_vocab_size=2, hidden_act="gelu", layer_norm_eps=1e-12, pad_token_id=0,
+                hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    vision = dict(hidden_size=args.vision_width, intermediate_size=args.vision_width * 4,
+                  num_hidden_layers=args.vision_layers, num_attention_heads=args.vision_heads,
+                  image_size=args.image_size, patch_size=args.patch_size, num_channels=3,
+                  hidden_act="quick_gelu", layer_norm_eps=1e-5)
+    config = ChineseCLIPConfig(text_config=text, vision_config=vision, projection_dim=args.projection_dim,
+                               logit_scale_init_value=2.6592)
     torch.manual_seed(args.seed)
-    return CLIPModel(config)
+    return ChineseCLIPModel(config)
 
+
+def write_tokenizer(vocab: str, out: str):
+    """vocab.txt and the tokenizer configs (BertTokenizer, lower case, context 52)."""
+    os.makedirs(out, exist_ok=True)
+    shutil.copyfile(vocab, os.path.join(out, "vocab.txt"))
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": True, "tokenize_chinese_chars": True,
+                   "model_max_length": CONTEXT, "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+                   "unk_token": "[UNK]", "mask_token": "[MASK]"}, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(out, "special_tokens_map.json"), "w") as f:
+        json.dump({"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]",
+                   "mask_token": "[MASK]"}, f, indent=2)
+        f.write("\n")
+
+
+def load_tokenizer(out: str):
+    from transformers import BertTokenizerFast
+    tok = BertTokenizerFast.from_pretrained(out)
+    assert tok("一只猫")["input_ids"] == [101, 671, 1372, 4344, 102], "not the Chinese-CLIP vocabulary"
+    return tok
+
+
+def tokenize(tok, texts):
+    t = tok(list(texts), padding=True, truncation=True, max_length=CONTEXT, return_tensors="pt")
+    return t["input_ids"], t["attention_mask"]
+
+
+EXPLICIT_KEYS = {
+    "text_config": ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                    "max_position_embeddings", "type_vocab_size", "hidden_act", "layer_norm_eps", "pad_token_id",
+                    "position_embedding_type"],
+    "vision_config": ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_channels",
+                      "image_size", "patch_size", "hidden_act", "layer_norm_eps"],
+}
+
+
+def save(model, out: str, image_size: int):
+    """float16 safetensors, config.json with every tower value written out, the image processor."""
+    import copy
+    from transformers import ChineseCLIPConfig, CLIPImageProcessor
+    copy.deepcopy(model).half().save_pretrained(out, safe_serialization=True)
+    path = os.path.join(out, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    full = ChineseCLIPConfig.from_pretrained(out).to_dict()
+    for section, keys in EXPLICIT_KEYS.items():
+        for k in keys:
+            cfg[section][k] = full[section][k]
+    cfg["projection_dim"] = full["projection_dim"]
+    cfg.pop("_name_or_path", None)  # a path on the training machine
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    # Shortest side to image_size, centre crop (the world keeps its shapes in the centred square).
+    # CLIPImageProcessor, because transformers 4.40's ChineseCLIPImageProcessor only resizes to an
+    # exact height x width; AutoImageProcessor and vdb read either from preprocessor_config.json.
+    CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size},
+                              do_resize=True, do_center_crop=True, resample=3, do_rescale=True, do_normalize=True,
+                              image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD), do_convert_rgb=True).save_pretrained(out)
+
+
+# ---------------------------------------------------------------- in-domain evaluation
 
 def encode_texts(model, tok, texts, batch=512):
     out = []
     for i in range(0, len(texts), batch):
-        t = tok(texts[i:i + batch], padding=True, return_tensors="pt")
-        out.append(F.normalize(model.get_text_features(input_ids=t["input_ids"], attention_mask=t["attention_mask"]), dim=-1))
+        ids, mask = tokenize(tok, texts[i:i + batch])
+        out.append(F.normalize(model.get_text_features(input_ids=ids, attention_mask=mask), dim=-1))
     return torch.cat(out)
 
 
-def encode_images(model, pixels, batch=512):
-    out = []
-    for i in range(0, len(pixels), batch):
-        out.append(F.normalize(model.get_image_features(pixel_values=pixels[i:i + batch]), dim=-1))
-    return torch.cat(out)
+def encode_images(model, pixels, batch=256):
+    return torch.cat([F.normalize(model.get_image_features(pixel_values=pixels[i:i + batch]), dim=-1)
+                      for i in range(0, len(pixels), batch)])
 
 
-# ---------------------------------------------------------------- evaluation
+ZS_PROMPTS = {  # one attribute named, in the training captions' own words
+    "colour": (1, world.COLOURS, {"en": "a photo of {a} {v} shape", "zh": "一个{v}的图形"},
+               {"zh": {c: cap.ZH_COLOUR[c][0] for c in world.COLOURS}}),
+    "shape": (0, world.SHAPES, {"en": "a photo of {a} {v}", "zh": "一个{v}"},
+              {"zh": {s: cap.ZH_NOUN[s][1] for s in world.SHAPES}}),
+    "size": (4, world.SIZES, {"en": "a photo of a {v} shape", "zh": "一个{v}图形"}, {"zh": {"small": "小", "large": "大"}}),
+}
+
 
 @torch.no_grad()
-def evaluate(model, tok, scenes, pixels, seed: int, gallery: int = 1000) -> dict:
-    """Retrieval and zero-shot metrics on a held-out set (``pixels`` normalized)."""
+def evaluate(model, tok, scenes, pixels, seed: int) -> dict:
+    """Full-caption text -> image recall and zero-shot colour/shape/size/count on held-out scenes
+    of the training renderer (a quick in-domain check; the real test is demo_eval.py)."""
     model.eval()
-    scenes, pixels = scenes[:gallery], pixels[:gallery]
     n = len(scenes)
-    rng = random.Random(seed)
     codes = torch.tensor([s.codes() for s in scenes])
     img = encode_images(model, pixels)
     res = {"gallery": n}
-
-    # text -> image with full captions (every attribute mentioned)
-    caps, cons = zip(*[world.caption(s, rng, full=True) for s in scenes])
-    txt = encode_texts(model, tok, list(caps))
-    sim = txt @ img.T
-    order = sim.argsort(dim=1, descending=True)
-    target = torch.arange(n)
-    rank = (order == target[:, None]).float().argmax(dim=1)
-    res["t2i_full_R@1"] = (rank < 1).float().mean().item()
-    res["t2i_full_R@5"] = (rank < 5).float().mean().item()
-    res["t2i_full_R@10"] = (rank < 10).float().mean().item()
-    cons_t = torch.tensor(cons)
-    ok = ((cons_t[:, None, :] == world.ANY) | (cons_t[:, None, :] == codes[None, :, :])).all(-1)
-    res["t2i_full_top1_matches"] = ok[torch.arange(n), order[:, 0]].float().mean().item()
-    # image -> text over the same captions
-    rank_i = (sim.T.argsort(dim=1, descending=True) == target[:, None]).float().argmax(dim=1)
-    res["i2t_full_R@1"] = (rank_i < 1).float().mean().item()
-    res["i2t_full_R@5"] = (rank_i < 5).float().mean().item()
-
-    # partial captions: does the top image satisfy the caption?
-    caps, cons = zip(*[world.caption(s, rng) for s in scenes])
-    txt = encode_texts(model, tok, list(caps))
-    top = (txt @ img.T).argmax(dim=1)
-    cons_t = torch.tensor(cons)
-    ok = ((cons_t[:, None, :] == world.ANY) | (cons_t[:, None, :] == codes[None, :, :])).all(-1)
-    res["t2i_partial_top1_matches"] = ok[torch.arange(n), top].float().mean().item()
-    res["t2i_partial_chance"] = ok.float().mean().item()
-
-    # zero-shot classification
+    rng = random.Random(seed)
     single = codes[:, 3] == 0
-    def zero_shot(prompts, labels, mask):
-        t = encode_texts(model, tok, prompts)
-        pred = (img[mask] @ t.T).argmax(dim=1)
-        return (pred == labels[mask]).float().mean().item()
-    def zero_shot_ensemble(prompt_sets, labels, mask):
-        # one class embedding = normalized mean of the embeddings of its prompts
-        cls = torch.stack([F.normalize(encode_texts(model, tok, ps).mean(0), dim=-1) for ps in prompt_sets])
-        pred = (img[mask] @ cls.T).argmax(dim=1)
-        return (pred == labels[mask]).float().mean().item()
-    # Prompts that name only a position, size or texture ("a shape on the left") never occur in
-    # training (captions always name the shape or the colour), so those are averaged over colours.
-    cols = world.COLOURS
-    res["zs_shape_single_colour_ensemble"] = zero_shot_ensemble(
-        [[f"a photo of {world._article(c)} {c} {s}" for c in cols] for s in world.SHAPES], codes[:, 0], single)
-    res["zs_position_single_colour_ensemble"] = zero_shot_ensemble(
-        [[f"a {c} shape {world.POSITION_WORDS[p][0]}" for c in cols] for p in world.POSITIONS], codes[:, 6], single)
-    res["zs_texture_single_colour_ensemble"] = zero_shot_ensemble(
-        [[f"a photo of {world._article(t)} {t} {c} shape" for c in cols] for t in ["solid", "striped", "dotted"]], codes[:, 5], single)
-    res["zs_size_single_colour_ensemble"] = zero_shot_ensemble(
-        [[f"a photo of a {z} {c} shape" for c in cols] for z in world.SIZES], codes[:, 4], single)
-    res["zs_colour_single"] = zero_shot([f"a photo of {world._article(c)} {c} shape" for c in world.COLOURS], codes[:, 1], single)
-    res["zs_colour_all"] = zero_shot([f"a photo of {c} shapes" for c in world.COLOURS], codes[:, 1], ~single)
-    res["zs_shape_single"] = zero_shot([f"a photo of {world._article(s)} {s}" for s in world.SHAPES], codes[:, 0], single)
-    res["zs_shape_all"] = zero_shot([f"a photo of {world.PLURAL[s]}" for s in world.SHAPES], codes[:, 0], ~single)
-    res["zs_count_multi"] = zero_shot([f"a photo of {w} shapes" for w in ["two", "three", "four"]], codes[:, 2] - 1, ~single)
-    res["zs_background"] = zero_shot([f"a shape on {world._article(b)} {b} background" for b in world.BACKGROUNDS], codes[:, 7], torch.ones(n, dtype=torch.bool))
-    res["zs_texture_single"] = zero_shot([f"a photo of {world._article(w)} {w} shape" for w in ["solid", "striped", "dotted"]], codes[:, 5], single)
-    res["zs_position_single"] = zero_shot([f"a shape {world.POSITION_WORDS[p][0]}" for p in world.POSITIONS], codes[:, 6], single)
-    res["zs_size_single"] = zero_shot([f"a photo of a {s} shape" for s in world.SIZES], codes[:, 4], single)
-    res["chance"] = {"colour": 1 / len(world.COLOURS), "shape": 1 / len(world.SHAPES), "count_multi": 1 / 3,
-                     "background": 1 / len(world.BACKGROUNDS), "texture": 1 / 3, "position": 1 / 5, "size": 1 / 2,
-                     "t2i_R@1": 1 / n, "t2i_R@5": 5 / n}
+    for lang in cap.LANGS:
+        caps, cons, _, _ = zip(*[cap.describe(s, rng, lang, full=True) for s in scenes])
+        sim = encode_texts(model, tok, list(caps)) @ img.T
+        ok = match_matrix(codes, torch.tensor(cons)).T.bool()  # [texts, images]
+        better = ((sim > sim.diag()[:, None]) & ~ok).sum(1)  # non-matching images ranked above
+        res[f"{lang}.t2i_R@1"] = (better < 1).float().mean().item()
+        res[f"{lang}.t2i_R@5"] = (better < 5).float().mean().item()
+        for name, (k, values, tmpl, words) in ZS_PROMPTS.items():
+            w = words.get(lang, {})
+            prompts = [tmpl[lang].format(v=w.get(v, v), a=cap._article(w.get(v, v))) for v in values]
+            pred = (img[single] @ encode_texts(model, tok, prompts).T).argmax(1)
+            res[f"{lang}.zs_{name}_single"] = (pred == codes[single, k]).float().mean().item()
+        prompts = {"en": ["a photo of two shapes", "a photo of three shapes", "a photo of four shapes"],
+                   "zh": ["两个图形", "三个图形", "四个图形"]}[lang]
+        pred = (img[~single] @ encode_texts(model, tok, prompts).T).argmax(1) + 1
+        res[f"{lang}.zs_count_multi"] = (pred == codes[~single, 2]).float().mean().item()
     model.train()
     return res
 
 
 # ---------------------------------------------------------------- training
 
+def lr_at(step: int, args) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    prog = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * prog)))
+
+
+def batch_indices(step: int, n_groups: int, args) -> list[int]:
+    """The batch of ``step`` (a function of the seed and the step only, so a resumed run sees the
+    same batches): whole groups of four for ``--group-frac`` of it, random scenes for the rest."""
+    rng = random.Random(args.seed * 1_000_003 + step)
+    k = int(args.batch * args.group_frac) // len(GROUP)
+    idx = [g * len(GROUP) + j for g in rng.sample(range(n_groups), k) for j in range(len(GROUP))]
+    taken = set(idx)
+    while len(idx) < args.batch:
+        i = rng.randrange(n_groups * len(GROUP))
+        if i not in taken:
+            taken.add(i)
+            idx.append(i)
+    return idx
+
+
+def batch_texts(scenes, step: int, args):
+    """Captions of a batch: an English and a Chinese one per image, hard negatives for a share of
+    the images. Returns texts, constraints [T, 8] and, per text, 1 for a caption and 0 for a
+    hard negative."""
+    rng = random.Random(args.seed * 1_000_003 + step + 7919)
+    texts, cons, positive = [], [], []
+    for s in scenes:
+        for lang in cap.LANGS:
+            t, c, mask, style = cap.describe(s, rng, lang, full=rng.random() < args.full_frac)
+            texts.append(t)
+            cons.append(c)
+            positive.append(1)
+            if rng.random() < args.hard_frac / len(cap.LANGS):
+                neg = cap.hard_negative(s, mask, style, lang, rng)
+                if neg:
+                    texts.append(neg[0])
+                    cons.append(neg[1])
+                    positive.append(0)
+    return texts, torch.tensor(cons), positive
+
+
 def train(args):
-    from transformers import CLIPTokenizerFast
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    random.seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    clip_bpe.write_tokenizer_files(args.bpe, args.out, configs=True)
-    tok = CLIPTokenizerFast(vocab_file=os.path.join(args.out, "vocab.json"),
-                            merges_file=os.path.join(args.out, "merges.txt"))
-    assert tok("a photo of a cat")["input_ids"] == clip_bpe.EXPECTED_CAT
+    write_tokenizer(args.vocab, args.out)
+    tok = load_tokenizer(args.out)
+    args.vocab_size = len(tok)
 
     t0 = time.time()
-    scenes, images = make_set(args.train_size, args.seed, args.image_size, args.render_size, 0.5)
+    scenes = group_scenes(args.train_groups, args.seed)
+    images = render_set(scenes, args.image_size, args.procs, args.cache, "train")  # memory-mapped when cached
     codes = torch.tensor([s.codes() for s in scenes])
-    images = torch.from_numpy(images)
-    ev_scenes, ev_images = make_set(args.eval_size, args.seed + 1000, args.image_size, args.render_size, 0.5)
-    ev_pixels = normalize(torch.from_numpy(ev_images))
-    print(f"data: {len(scenes)} train / {len(ev_scenes)} eval scenes in {time.time() - t0:.0f}s", flush=True)
+    ev_rng = random.Random(args.seed + 1000)
+    ev_scenes = [world.random_scene(ev_rng) for _ in range(args.eval_size)]
+    ev_pixels = normalize(torch.from_numpy(np.array(
+        render_set(ev_scenes, args.image_size, args.procs, args.cache, "heldout"))))
+    print(f"data: {len(scenes)} train / {len(ev_scenes)} held-out images in {time.time() - t0:.0f}s", flush=True)
 
-    if args.init:
-        from transformers import CLIPModel
-        model = CLIPModel.from_pretrained(args.init).float()  # continue training a saved model
-        print(f"continuing from {args.init}", flush=True)
-    else:
-        model = build_model(args)
+    state_path = args.state
+    model = build_model(args)
     nparams = sum(p.numel() for p in model.parameters())
-    print(f"model: {nparams / 1e6:.2f}M parameters", flush=True)
-    # Auxiliary attribute heads (training aid only, not saved): one linear classifier per
-    # attribute on each tower's pooled output. Without them the image tower learns colour,
-    # background and size quickly but shape and position very slowly on a CPU budget.
-    n_classes = [len(world.SHAPES), len(world.COLOURS), 4, 2, len(world.SIZES), len(world.TEXTURES),
-                 len(world.POSITIONS) + 1, len(world.BACKGROUNDS)]
+    print(f"model: {nparams / 1e6:.2f}M parameters ({nparams * 2 / 1e6:.2f} MB in float16)", flush=True)
     vw, tw = model.config.vision_config.hidden_size, model.config.text_config.hidden_size
-    aux_img = torch.nn.ModuleList([torch.nn.Linear(vw, n) for n in n_classes])
-    aux_txt = torch.nn.ModuleList([torch.nn.Linear(tw, n) for n in n_classes])
-    by_colour = [torch.nonzero(codes[:, 1] == c).flatten() for c in range(len(world.COLOURS))]
-    decay, no_decay = [], []
+    aux_img = torch.nn.ModuleList([torch.nn.Linear(vw, n) for n in N_CLASSES])
+    aux_txt = torch.nn.ModuleList([torch.nn.Linear(tw, n) for n in N_CLASSES])
     named = list(model.named_parameters()) + [("aux_img." + n, p) for n, p in aux_img.named_parameters()] \
         + [("aux_txt." + n, p) for n, p in aux_txt.named_parameters()]
-    for name, p in named:
-        (decay if p.ndim >= 2 and "embedding" not in name else no_decay).append(p)
+    decay = [p for n, p in named if p.ndim >= 2 and "embedding" not in n]
+    no_decay = [p for n, p in named if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    start, log, resumed_ema = 0, [], None
+    if args.resume:
+        st = torch.load(state_path)
+        model.load_state_dict(st["model"])
+        aux_img.load_state_dict(st["aux_img"])
+        aux_txt.load_state_dict(st["aux_txt"])
+        opt.load_state_dict(st["opt"])
+        start, log, resumed_ema = st["step"], st["log"], st.get("ema")
+        print(f"resumed at step {start}", flush=True)
+    aux_weight = [args.shape_weight, 1.0, args.count_weight, 1.0, 1.0, 1.0, 1.0, 1.0]
 
-    budget = args.minutes * 60
-    rng = random.Random(args.seed + 7)
-    step, epoch, perm, pos = 0, 0, torch.randperm(len(scenes)), 0
-    t_start = time.time()
-    est_steps = args.steps  # estimated total; refined from measured speed when a time budget is set
-    ema = None
-    log = []
-    while True:
-        elapsed = time.time() - t_start
-        if args.steps and step >= args.steps:
-            break
-        if not args.steps and elapsed >= budget:
-            break
-        if not args.steps and step == 20:
-            est_steps = int(budget / (elapsed / 20))
-            print(f"estimated {est_steps} steps in {args.minutes} min", flush=True)
-        total = est_steps or 1000
-        if step < args.warmup:
-            lr = args.lr * (step + 1) / args.warmup
-        else:
-            if args.steps:
-                prog = min(1.0, (step - args.warmup) / max(1, total - args.warmup))
-            else:  # time budget: follow wall-clock progress (the machine's speed varies)
-                prog = min(1.0, elapsed / budget)
-            lr = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * prog)))
+    t_start, c_start, ema = time.time(), time.process_time(), resumed_ema
+    model.train()
+    for step in range(start, args.steps):
+        lr = lr_at(step, args)
         for g in opt.param_groups:
             g["lr"] = lr
-
-        if pos + args.batch > len(perm):
-            perm, pos, epoch = torch.randperm(len(scenes)), 0, epoch + 1
-        if rng.random() < args.hard_frac:
-            # hard batch: scenes of only two colours, so colour alone cannot tell them apart
-            pool = torch.cat([by_colour[c] for c in rng.sample(range(len(world.COLOURS)), 2)])
-            idx = pool[torch.randint(len(pool), (args.batch,))]
-        else:
-            idx = perm[pos:pos + args.batch]
-            pos += args.batch
-        batch_scenes = [scenes[i] for i in idx.tolist()]
-        caps, cons = zip(*[world.caption(s, rng, full=rng.random() < args.full_frac) for s in batch_scenes])
-        t = tok(list(caps), padding=True, return_tensors="pt")
-        pixels = normalize(images[idx])
+        idx = batch_indices(step, args.train_groups, args)
+        texts, cons, positive = batch_texts([scenes[i] for i in idx], step, args)
         bc = codes[idx]
-        cons_t = torch.tensor(cons)
-        # match[i, j]: caption j describes image i
-        match = ((cons_t[None, :, :] == world.ANY) | (cons_t[None, :, :] == bc[:, None, :])).all(-1).float()
+        match = match_matrix(bc, cons)  # [B images, T texts]
+        ids, mask = tokenize(tok, texts)
 
+        pixels = normalize(torch.from_numpy(np.array(images[np.array(idx)])))
         v_pooled = model.vision_model(pixel_values=pixels).pooler_output
-        t_pooled = model.text_model(input_ids=t["input_ids"], attention_mask=t["attention_mask"]).pooler_output
+        t_cls = model.text_model(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0, :]
         img_e = F.normalize(model.visual_projection(v_pooled), dim=-1)
-        txt_e = F.normalize(model.text_projection(t_pooled), dim=-1)
-        logits_i = model.logit_scale.exp() * img_e @ txt_e.T  # [B images, B texts]
+        txt_e = F.normalize(model.text_projection(t_cls), dim=-1)
+        logits = model.logit_scale.exp() * img_e @ txt_e.T
+        # image -> text over every caption and hard negative; text -> image for texts that describe
+        # at least one image of the batch
         tgt_i = match / match.sum(1, keepdim=True)
-        tgt_t = match.T / match.T.sum(1, keepdim=True)
-        clip_loss = 0.5 * (-(tgt_i * F.log_softmax(logits_i, 1)).sum(1).mean()
-                           - (tgt_t * F.log_softmax(logits_i.T, 1)).sum(1).mean())
+        loss_i = -(tgt_i * F.log_softmax(logits, 1)).sum(1).mean()
+        has = match.sum(0) > 0
+        tgt_t = match.T[has] / match.T[has].sum(1, keepdim=True)
+        loss_t = -(tgt_t * F.log_softmax(logits.T[has], 1)).sum(1).mean()
+        clip_loss = 0.5 * (loss_i + loss_t)
         aux = 0.0
-        if args.aux > 0:
-            for k, (hi, ht) in enumerate(zip(aux_img, aux_txt)):
-                aux = aux + (args.shape_weight if k == 0 else 1.0) * F.cross_entropy(hi(v_pooled), bc[:, k])
-                if (cons_t[:, k] != world.ANY).any():
-                    aux = aux + F.cross_entropy(ht(t_pooled), cons_t[:, k], ignore_index=world.ANY)
-            aux = aux / len(n_classes)
+        pos = torch.tensor(positive, dtype=torch.bool)
+        head_acc = []
+        for k, (hi, ht) in enumerate(zip(aux_img, aux_txt)):
+            logits_k = hi(v_pooled)
+            aux = aux + aux_weight[k] * F.cross_entropy(logits_k, bc[:, k])
+            head_acc.append((logits_k.argmax(1) == bc[:, k]).float().mean().item())
+            tk = cons[pos, k]
+            if (tk != world.ANY).any():
+                aux = aux + F.cross_entropy(ht(t_cls[pos]), tk, ignore_index=world.ANY)
+        aux = aux / len(N_CLASSES)
         loss = clip_loss + args.aux * aux
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -331,85 +389,50 @@ def train(args):
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         ema = clip_loss.item() if ema is None else 0.98 * ema + 0.02 * clip_loss.item()
-        step += 1
-        if step % 25 == 0:
-            print(f"step {step} epoch {epoch} lr {lr:.2e} clip loss {clip_loss.item():.4f} ema {ema:.4f} "
-                  f"aux {float(aux):.3f} "
-                  f"scale {model.logit_scale.exp().item():.1f} {time.time() - t_start:.0f}s", flush=True)
-        if args.eval_every and step % args.eval_every == 0:
-            r = evaluate(model, tok, ev_scenes, ev_pixels, seed=args.seed + 2000, gallery=500)
-            log.append({"step": step, "time": time.time() - t_start, **{k: v for k, v in r.items() if k != "chance"}})
-            print("eval", json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "chance"}), flush=True)
-            save(model, args)  # keep the latest state on disk
-
+        done = step + 1
+        if done % args.log_every == 0 or done == args.steps:
+            el, cpu = time.time() - t_start, time.process_time() - c_start
+            print(f"step {done}/{args.steps} lr {lr:.2e} clip {clip_loss.item():.4f} ema {ema:.4f} aux {float(aux):.3f} "
+                  f"scale {model.logit_scale.exp().item():.1f} texts {len(texts)} {el:.0f}s "
+                  f"({el / (done - start):.2f} s/step, {cpu / (done - start):.2f} CPU s/step) "
+                  f"image heads shape/colour/count {head_acc[0]:.2f}/{head_acc[1]:.2f}/{head_acc[2]:.2f}", flush=True)
+        stopping = done == args.stop_after
+        if (args.eval_every and done % args.eval_every == 0) or done == args.steps or stopping:
+            r = evaluate(model, tok, ev_scenes, ev_pixels, seed=args.seed + 2000)
+            log.append({"step": done, "seconds": time.time() - t_start, **r})
+            print("eval", json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)
+            save(model, args.out, args.image_size)
+            torch.save({"model": model.state_dict(), "aux_img": aux_img.state_dict(), "aux_txt": aux_txt.state_dict(),
+                        "opt": opt.state_dict(), "step": done, "log": log, "ema": ema, "args": vars(args)}, state_path + ".part")
+            os.replace(state_path + ".part", state_path)
+        if stopping:
+            print(f"stopped after step {done} (--stop-after); continue with the same arguments and --resume", flush=True)
+            return
     train_time = time.time() - t_start
-    print(f"trained {step} steps ({epoch} epochs + {pos} scenes) in {train_time:.0f}s, final ema loss {ema:.4f}", flush=True)
-    res = evaluate(model, tok, ev_scenes, ev_pixels, seed=args.seed + 2000, gallery=1000)
-    print("final eval", json.dumps(res), flush=True)
-    save(model, args)
-    meta = {"args": vars(args), "steps": step, "epochs": epoch + pos / len(scenes), "train_seconds": train_time,
-            "final_loss_ema": ema, "last_clip_loss": clip_loss.item(), "parameters": nparams, "eval": res, "eval_log": log}
+    save(model, args.out, args.image_size)
+    meta = {"args": {k: v for k, v in vars(args).items()}, "steps": args.steps, "train_seconds": train_time,
+            "final_clip_loss_ema": ema, "parameters": nparams, "eval_log": log}
     with open(args.metrics, "w") as f:
         json.dump(meta, f, indent=2)
-    print(f"wrote {args.out} and {args.metrics}", flush=True)
-
-
-EXPLICIT_KEYS = {
-    "text_config": ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                    "max_position_embeddings", "hidden_act", "layer_norm_eps", "bos_token_id", "eos_token_id",
-                    "pad_token_id"],
-    "vision_config": ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_channels",
-                      "image_size", "patch_size", "hidden_act", "layer_norm_eps"],
-}
-
-
-def complete_config(out_dir: str) -> None:
-    """Spell out in config.json the values transformers leaves implicit when they equal its
-    defaults (hidden_act, vocab size, token ids, eps...), so other loaders need no HF defaults."""
-    from transformers import CLIPConfig
-    path = os.path.join(out_dir, "config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    full = CLIPConfig.from_pretrained(out_dir).to_dict()
-    for section, keys in EXPLICIT_KEYS.items():
-        for k in keys:
-            cfg[section][k] = full[section][k]
-    cfg["projection_dim"] = full["projection_dim"]
-    for section in EXPLICIT_KEYS:  # the towers' own (unused) projection_dim would default to 512
-        cfg[section]["projection_dim"] = full["projection_dim"]
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-        f.write("\n")
-
-
-def save(model, args):
-    from transformers import CLIPImageProcessor
-    import copy
-    m = copy.deepcopy(model)
-    if args.fp16:
-        m = m.half()
-    m.save_pretrained(args.out, safe_serialization=True)
-    complete_config(args.out)
-    proc = CLIPImageProcessor(size={"shortest_edge": args.image_size},
-                              crop_size={"height": args.image_size, "width": args.image_size},
-                              image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD), resample=3,
-                              do_resize=True, do_center_crop=True, do_rescale=True, do_normalize=True,
-                              do_convert_rgb=True)
-    proc.save_pretrained(args.out)
+    size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
+    print(f"trained steps {start}..{args.steps} in {train_time:.0f}s; model.safetensors {size / 1e6:.2f} MB; "
+          f"wrote {args.out} and {args.metrics}", flush=True)
 
 
 def eval_only(args):
-    """Evaluate the model saved in --out on the held-out set (seed + 1000), 1000 scenes."""
-    from transformers import CLIPModel, CLIPTokenizerFast
+    """In-domain check: held-out scenes of the training renderer (seed + 1000)."""
+    from transformers import ChineseCLIPModel
     torch.set_num_threads(args.threads)
-    model = CLIPModel.from_pretrained(args.out).float()
-    tok = CLIPTokenizerFast.from_pretrained(args.out)
-    scenes, images = make_set(args.eval_size, args.seed + 1000, model.config.vision_config.image_size, args.render_size, 0.5)
-    res = evaluate(model, tok, scenes, normalize(torch.from_numpy(images)), seed=args.seed + 2000, gallery=1000)
-    print(json.dumps(res, indent=2))
+    model = ChineseCLIPModel.from_pretrained(args.out).float()
+    tok = load_tokenizer(args.out)
+    rng = random.Random(args.seed + 1000)
+    scenes = [world.random_scene(rng) for _ in range(args.eval_size)]
+    pixels = normalize(torch.from_numpy(np.array(
+        render_set(scenes, model.config.vision_config.image_size, args.procs, args.cache, "heldout"))))
+    print(json.dumps(evaluate(model, tok, scenes, pixels, seed=args.seed + 2000), indent=2))
 
 
-# ---------------------------------------------------------------- sample photos
+# ---------------------------------------------------------------- sample photos and demo queries
 
 # Scenes made on purpose so that each demo query has exactly one matching photo.
 DEMO_SCENES = [
@@ -427,20 +450,22 @@ DEMO_SCENES = [
     dict(shape="circle", colour="green", count=4, size="small", texture="dotted", background="brown"),
 ]
 
-# Candidate queries: (text, constraint as a dict of attribute -> value).
+# Candidate queries: English, Chinese, and the constraint both express (attribute -> value).
 DEMO_QUERIES = [
-    ("a red circle", dict(shape="circle", colour="red", multi=0)),
-    ("two blue squares", dict(shape="square", colour="blue", count=2)),
-    ("a yellow star on a black background", dict(shape="star", colour="yellow", multi=0, background="black")),
-    ("three green triangles", dict(shape="triangle", colour="green", count=3)),
-    ("a striped pink heart", dict(shape="heart", colour="pink", multi=0, texture="striped")),
-    ("four orange crosses", dict(shape="cross", colour="orange", count=4)),
-    ("a small purple circle on the left", dict(shape="circle", colour="purple", multi=0, size="small", position="left")),
-    ("a dotted brown square", dict(shape="square", colour="brown", multi=0, texture="dotted")),
-    ("two white stars on blue", dict(shape="star", colour="white", count=2, background="blue")),
-    ("red hearts on a pink background", dict(shape="heart", colour="red", multi=1, background="pink")),
-    ("a black triangle at the top", dict(shape="triangle", colour="black", multi=0, position="top")),
-    ("four green dotted circles", dict(shape="circle", colour="green", count=4, texture="dotted")),
+    ("a red circle", "一个红色的圆", dict(shape="circle", colour="red", multi=0)),
+    ("two blue squares", "两个蓝色的正方形", dict(shape="square", colour="blue", count=2)),
+    ("a yellow star on a black background", "黑色背景上的一颗黄色星星",
+     dict(shape="star", colour="yellow", multi=0, background="black")),
+    ("three green triangles", "三个绿色三角形", dict(shape="triangle", colour="green", count=3)),
+    ("a striped pink heart", "一个带条纹的粉色爱心", dict(shape="heart", colour="pink", multi=0, texture="striped")),
+    ("four orange crosses", "四个橙色的十字", dict(shape="cross", colour="orange", count=4)),
+    ("a small purple circle on the left", "左边的一个紫色小圆",
+     dict(shape="circle", colour="purple", multi=0, size="small", position="left")),
+    ("a dotted brown square", "一个带圆点的棕色正方形", dict(shape="square", colour="brown", multi=0, texture="dotted")),
+    ("two white stars on blue", "蓝色背景上的两颗白色星星", dict(shape="star", colour="white", count=2, background="blue")),
+    ("red hearts on a pink background", "粉色背景上的几个红色爱心", dict(shape="heart", colour="red", multi=1, background="pink")),
+    ("a black triangle at the top", "上方的一个黑色三角形", dict(shape="triangle", colour="black", multi=0, position="top")),
+    ("four green dotted circles", "四个带圆点的绿色圆形", dict(shape="circle", colour="green", count=4, texture="dotted")),
 ]
 
 
@@ -461,14 +486,15 @@ def query_constraint(q: dict) -> list[int]:
 
 
 def make_samples(out_root: str, n_random: int = 28, seed: int = 12345):
-    """Write ``Samples/photos`` (JPEG and PNG, 256x192), sidecar captions, captions.csv,
-    ``Samples/photos.jsonl`` (true caption and attributes of every photo) and
-    ``Samples/demo-queries.jsonl`` (query -> the one photo it describes)."""
+    """Write ``photos/`` (JPEG and PNG, 256x192, drawn by ``demo_world.render``), its sidecar
+    captions and captions.csv, and ``photos.jsonl`` (true caption and attributes of every photo)
+    under ``out_root``. Returns the rows and the candidate queries in both languages with the
+    one photo each describes."""
     import csv
     rng = random.Random(seed)
     photos = os.path.join(out_root, "photos")
     os.makedirs(photos, exist_ok=True)
-    qcons = [query_constraint(q) for _, q in DEMO_QUERIES]
+    qcons = [query_constraint(q) for _, _, q in DEMO_QUERIES]
     scenes = [world.random_scene(rng, **d) for d in DEMO_SCENES]
     while len(scenes) < len(DEMO_SCENES) + n_random:
         s = world.random_scene(rng)
@@ -489,9 +515,9 @@ def make_samples(out_root: str, n_random: int = 28, seed: int = 12345):
             img.quantize(colors=64, method=2).save(os.path.join(photos, name), optimize=True)
         else:
             img.save(os.path.join(photos, name), quality=82, optimize=True)
-        cap, _ = world.caption(s, rng, full=True)
+        caption, _ = world.caption(s, rng, full=True)
         source = "sidecar" if k % 7 == 0 else ("csv" if k % 3 == 1 else "none")
-        rows.append({"file": name, "caption": cap, "caption_source": source, **s.to_dict()})
+        rows.append({"file": name, "caption": caption, "caption_source": source, **s.to_dict()})
     for r in rows:
         if r["caption_source"] == "sidecar":
             with open(os.path.join(photos, os.path.splitext(r["file"])[0] + ".txt"), "w") as f:
@@ -506,30 +532,36 @@ def make_samples(out_root: str, n_random: int = 28, seed: int = 12345):
         for r in rows:
             f.write(json.dumps(r) + "\n")
     queries = []
-    for (text, q), c in zip(DEMO_QUERIES, qcons):
+    for (en, zh, _), c in zip(DEMO_QUERIES, qcons):
         hits = [r["file"] for r, s in zip(rows, scenes) if world.matches(c, s.codes())]
-        assert len(hits) == 1, (text, hits)
-        queries.append({"query": text, "expected": hits[0]})
+        assert len(hits) == 1, (en, hits)
+        queries.append({"en": en, "zh": zh, "expected": hits[0]})
     print(f"wrote {len(rows)} photos to {photos}")
     return rows, queries
 
 
+def is_bilingual(model_dir: str) -> bool:
+    """Whether the checkpoint reads Chinese (a Chinese-CLIP model with its WordPiece vocabulary)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        return json.load(f).get("model_type") == "chinese_clip"
+
+
 @torch.no_grad()
 def rank_queries(model_dir: str, photos_dir: str, queries: list[dict], threads: int = 1) -> list[dict]:
-    """Rank the photos in ``photos_dir`` for each query with the saved checkpoint, loaded
-    exactly as a Hugging Face CLIP checkpoint (model, fast tokenizer, image processor)."""
+    """Rank the photos in ``photos_dir`` for each query ({"query", "expected"}) with the saved
+    checkpoint, loaded as transformers loads any checkpoint (model, fast tokenizer, processor)."""
     from PIL import Image
-    from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
+    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
     torch.set_num_threads(threads)
-    model = CLIPModel.from_pretrained(model_dir).float().eval()
-    tok = CLIPTokenizerFast.from_pretrained(model_dir)
-    proc = CLIPImageProcessor.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir).float().eval()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    proc = AutoImageProcessor.from_pretrained(model_dir)
     files = sorted(f for f in os.listdir(photos_dir) if f.endswith((".jpg", ".png")))
     images = [Image.open(os.path.join(photos_dir, f)).convert("RGB") for f in files]
-    pix = proc(images=images, return_tensors="pt")["pixel_values"]
-    img = F.normalize(model.get_image_features(pixel_values=pix), dim=-1)
-    txt = encode_texts(model, tok, [q["query"] for q in queries])
-    sim = txt @ img.T
+    img = F.normalize(model.get_image_features(pixel_values=proc(images=images, return_tensors="pt")["pixel_values"]), dim=-1)
+    t = tok([q["query"] for q in queries], padding=True, truncation=True,
+            max_length=min(tok.model_max_length, model.config.text_config.max_position_embeddings), return_tensors="pt")
+    sim = F.normalize(model.get_text_features(input_ids=t["input_ids"], attention_mask=t["attention_mask"]), dim=-1) @ img.T
     out = []
     for q, row in zip(queries, sim):
         order = row.argsort(descending=True).tolist()
@@ -539,66 +571,98 @@ def rank_queries(model_dir: str, photos_dir: str, queries: list[dict], threads: 
     return out
 
 
+QUERY_FILES = {"en": "demo-queries.jsonl", "zh": "demo-queries-zh.jsonl"}
+
+
+def write_queries(samples: str, model_dir: str, threads: int):
+    """Write the sample photos, then keep the candidate queries the model ranks first:
+    ``demo-queries.jsonl`` (English) and ``demo-queries-zh.jsonl`` (Chinese). With a bilingual
+    model a candidate is kept in both files only if both languages rank its photo first; with the
+    English-only model the Chinese file lists the translations of the kept English queries,
+    unchecked until a bilingual model is bundled (vdb's DemoModelTests checks them then)."""
+    _, cands = make_samples(samples)
+    photos = os.path.join(samples, "photos")
+    bilingual = is_bilingual(model_dir)
+    ranked = {lang: rank_queries(model_dir, photos, [{"query": c[lang], "expected": c["expected"]} for c in cands], threads)
+              for lang in (cap.LANGS if bilingual else ("en",))}
+    for lang, res in ranked.items():
+        for r in res:
+            print(lang, json.dumps(r, ensure_ascii=False))
+    keep = [i for i in range(len(cands)) if all(ranked[lang][i]["rank"] == 1 for lang in ranked)]
+    for lang, name in QUERY_FILES.items():
+        with open(os.path.join(samples, name), "w") as f:
+            for i in keep:
+                f.write(json.dumps({"query": cands[i][lang], "expected": cands[i]["expected"], "lang": lang},
+                                   ensure_ascii=False) + "\n")
+    print(f"{len(keep)}/{len(cands)} candidate queries rank their photo first "
+          f"({'both languages' if bilingual else 'English; Chinese unchecked: the model is English-only'})")
+
+
+def check_queries(samples: str, model_dir: str, threads: int) -> bool:
+    """Every demo query ranks its photo first (the Chinese file only with a bilingual model)."""
+    langs = cap.LANGS if is_bilingual(model_dir) else ("en",)
+    bad, total = [], 0
+    for lang in langs:
+        with open(os.path.join(samples, QUERY_FILES[lang])) as f:
+            queries = [json.loads(line) for line in f if line.strip()]
+        for r in rank_queries(model_dir, os.path.join(samples, "photos"), queries, threads):
+            print(json.dumps(r, ensure_ascii=False))
+            total += 1
+            if r["rank"] != 1:
+                bad.append(r)
+    print(f"{total - len(bad)}/{total} demo queries ({', '.join(langs)}) rank their photo first")
+    return not bad
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bpe", help="bpe_simple_vocab_16e6.txt.gz (from the open_clip_torch wheel)")
+    ap.add_argument("--vocab", default=DEFAULT_VOCAB, help="the Chinese-CLIP vocab.txt (21,128 tokens)")
     ap.add_argument("--out", default="Models/demo-clip")
     ap.add_argument("--metrics", default="/tmp/demo-clip-metrics.json")
+    ap.add_argument("--cache", default="/tmp/demo-clip-cache", help="rendered images are kept here ('' for none)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--minutes", type=float, default=40.0, help="wall-clock training budget")
-    ap.add_argument("--steps", type=int, default=0, help="fixed number of steps instead of a time budget")
-    ap.add_argument("--train-size", type=int, default=60000)
-    ap.add_argument("--eval-size", type=int, default=1000)
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--procs", type=int, default=2, help="processes that render the data")
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--train-groups", type=int, default=32000, help="groups of four scenes (a scene, its shape, count and colour siblings)")
+    ap.add_argument("--eval-size", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--group-frac", type=float, default=0.5, help="share of a batch made of whole groups")
+    ap.add_argument("--hard-frac", type=float, default=0.5, help="hard-negative captions per image")
+    ap.add_argument("--full-frac", type=float, default=0.35, help="share of captions that name every attribute")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--wd", type=float, default=0.05)
-    ap.add_argument("--warmup", type=int, default=150)
-    ap.add_argument("--full-frac", type=float, default=0.35, help="fraction of captions that mention every attribute")
-    ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the auxiliary attribute losses")
-    ap.add_argument("--shape-weight", type=float, default=1.0, help="extra weight of the image tower's shape head")
-    ap.add_argument("--hard-frac", type=float, default=0.4, help="fraction of batches drawn from two colours only")
-    ap.add_argument("--image-size", type=int, default=64)
-    ap.add_argument("--render-size", type=int, default=96)
-    ap.add_argument("--patch-size", type=int, default=8)
-    ap.add_argument("--vision-width", type=int, default=128)
+    ap.add_argument("--shape-weight", type=float, default=3.0, help="weight of the image tower's shape head")
+    ap.add_argument("--count-weight", type=float, default=2.0, help="weight of the image tower's count head")
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--state", default="/tmp/demo-clip-training-state.pt",
+                    help="model, optimizer and step, written at every evaluation (for --resume)")
+    ap.add_argument("--resume", action="store_true", help="continue from --state (same arguments)")
+    ap.add_argument("--stop-after", type=int, default=0, help="save --state and stop after this step (to run in parts)")
+    ap.add_argument("--image-size", type=int, default=96)
+    ap.add_argument("--patch-size", type=int, default=12)
+    ap.add_argument("--vision-width", type=int, default=160)
     ap.add_argument("--vision-layers", type=int, default=6)
-    ap.add_argument("--vision-heads", type=int, default=4)
-    ap.add_argument("--text-width", type=int, default=64)
+    ap.add_argument("--vision-heads", type=int, default=5)
+    ap.add_argument("--text-width", type=int, default=96)
     ap.add_argument("--text-layers", type=int, default=4)
     ap.add_argument("--text-heads", type=int, default=4)
     ap.add_argument("--projection-dim", type=int, default=128)
-    ap.add_argument("--fp16", type=int, default=1, help="store weights as float16")
-    ap.add_argument("--init", help="start from this saved model instead of a fresh one (architecture flags are ignored)")
     ap.add_argument("--eval-only", action="store_true")
-    ap.add_argument("--samples", help="write the sample photos under this folder (e.g. Samples), then rank the demo queries with --out")
-    ap.add_argument("--check", help="rank the demo queries of this Samples folder with the model in --out")
+    ap.add_argument("--samples", help="write the sample photos and demo queries under this folder (e.g. Samples), ranked with --out")
+    ap.add_argument("--check", help="check that every demo query of this Samples folder ranks its photo first with --out")
     args = ap.parse_args()
+    args.cache = args.cache or None
     if args.samples:
-        rows, queries = make_samples(args.samples)
-        res = rank_queries(args.out, os.path.join(args.samples, "photos"), queries, args.threads)
-        for r in res:
-            print(json.dumps(r))
-        good = [{"query": r["query"], "expected": r["expected"]} for r in res if r["rank"] == 1]
-        with open(os.path.join(args.samples, "demo-queries.jsonl"), "w") as f:
-            for g in good:
-                f.write(json.dumps(g) + "\n")
-        print(f"{len(good)}/{len(res)} demo queries rank their photo first; kept those in demo-queries.jsonl")
+        write_queries(args.samples, args.out, args.threads)
     elif args.check:
-        with open(os.path.join(args.check, "demo-queries.jsonl")) as f:
-            queries = [json.loads(line) for line in f]
-        res = rank_queries(args.out, os.path.join(args.check, "photos"), queries, args.threads)
-        for r in res:
-            print(json.dumps(r))
-        bad = [r for r in res if r["rank"] != 1]
-        print(f"{len(res) - len(bad)}/{len(res)} demo queries rank their photo first")
-        sys.exit(1 if bad else 0)
+        sys.exit(0 if check_queries(args.check, args.out, args.threads) else 1)
     elif args.eval_only:
         eval_only(args)
     else:
-        if not args.bpe:
-            ap.error("--bpe is required for training")
         train(args)
 
 

@@ -2,6 +2,7 @@ import COpenBLAS
 import CVDBKernels
 import Dispatch
 import VDBCore
+import VDBSupport
 
 /// Exact k-nearest-neighbour ground truth by brute force, for benchmarks run without a `--gt` file.
 ///
@@ -26,7 +27,7 @@ enum BenchGroundTruth {
         let d = base.dimension, nb = base.count, nq = queries.count
         let candidates = min(nb, 2 * k + 16)
         // More workers than queries in a block would only idle; the cap also keeps Int32 exact.
-        let workers = min(threads > 0 ? threads : BenchSystem.coreCount, 256)
+        let workers = min(resolvedThreads(threads), 256)
         let previousBLASThreads = openblas_get_num_threads()
         openblas_set_num_threads(Int32(workers))
         defer { openblas_set_num_threads(previousBLASThreads) }
@@ -56,11 +57,8 @@ enum BenchGroundTruth {
                     // S[i, j] = q_i . b_j  (alpha -2 for l2: S = -2 q.b, to which |b|^2 is added below)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(mq), Int32(mb), Int32(d),
                                 metric == .l2 ? -2 : -1, Q + q0 * d, Int32(d), B + b0 * d, Int32(d), 0, S, Int32(mb))
-                    let chunk = (mq + workers - 1) / workers
-                    let sAddr = BenchUnsafeSendable(S), nAddr = BenchUnsafeSendable(N)
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        let lo = w * chunk, hi = min(mq, lo + chunk)
-                        guard lo < hi else { return }
+                    let sAddr = UnsafeTransfer(S), nAddr = UnsafeTransfer(N)
+                    parallelRanges(mq, threads: workers) { lo, hi in
                         for i in lo ..< hi {
                             let row = sAddr.value + i * mb
                             heaps.withHeap(i) { top in
@@ -80,11 +78,8 @@ enum BenchGroundTruth {
                     }
                 }
                 // Exact re-ranking of the candidates in double precision.
-                let outAddr = BenchUnsafeSendable(out), bAddr = BenchUnsafeSendable(B), qAddr = BenchUnsafeSendable(Q)
-                let chunk = (mq + workers - 1) / workers
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let lo = w * chunk, hi = min(mq, lo + chunk)
-                    guard lo < hi else { return }
+                let outAddr = UnsafeTransfer(out), bAddr = UnsafeTransfer(B), qAddr = UnsafeTransfer(Q)
+                parallelRanges(mq, threads: workers) { lo, hi in
                     for i in lo ..< hi {
                         let q = qAddr.value + (q0 + i) * d
                         var exact = heaps.withHeap(i) { top in top.sorted() }.map { c -> (Double, Int) in
@@ -111,13 +106,6 @@ enum BenchGroundTruth {
 @inline(__always)
 func benchNormsSquared(_ base: UnsafePointer<Float>, _ n: Int, _ d: Int, _ out: UnsafeMutablePointer<Float>) {
     vdb_norm_sq_batch(base, n, d, out)
-}
-
-/// A raw pointer (or other value) handed to worker closures that write disjoint parts of one buffer.
-/// Each worker touches only its own rows, which the call site guarantees.
-struct BenchUnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 /// One `TopK` per query of a block, each touched by exactly one worker at a time.

@@ -1,4 +1,5 @@
 import VDBCore
+import VDBSupport
 
 /// What one benchmark run measures: the data, the index and its sweep of search settings, and
 /// how to measure. `vdb bench run` fills one from its flags; ``Bench/run(_:onEvent:)`` runs it.
@@ -68,7 +69,7 @@ public struct BenchPlan: Sendable {
     public init() {}
 
     /// Search threads after resolving 0 to the number of cores.
-    var resolvedThreads: Int { threads > 0 ? threads : BenchSystem.coreCount }
+    var resolvedThreads: Int { VDBSupport.resolvedThreads(threads) }
 
     /// The search settings of the sweep.
     func settings() -> [BenchSetting] {

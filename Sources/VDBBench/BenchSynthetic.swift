@@ -1,5 +1,6 @@
 import Foundation
 import VDBCore
+import VDBSupport
 
 /// Seeded synthetic datasets for the scaling study: a mixture of isotropic Gaussian clusters.
 ///

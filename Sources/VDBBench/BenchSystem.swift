@@ -46,9 +46,6 @@ public enum BenchSystem {
         return total
     }
 
-    /// Number of active processor cores.
-    static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
-
     /// A monotonic timestamp in nanoseconds.
     @inline(__always)
     public static func nanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }

@@ -1,5 +1,6 @@
 import CVDBNN
 import Foundation
+import VDBSupport
 
 /// Chinese-CLIP's text tower, as transformers' `ChineseCLIPTextModel` (a BERT/RoBERTa-wwm encoder)
 /// plus `ChineseCLIPModel.text_projection`:
@@ -61,9 +62,9 @@ struct BertTextTower: Sendable {
                 for i in 0..<d { dst[i] = we[i] + type0[i] + pe[i] }
             }
         }
-        let X = SendablePointer(x), g = embeddingLNWeight, bias = embeddingLNBias, eps = t.layerNormEps
+        let X = UnsafeTransfer(x), g = embeddingLNWeight, bias = embeddingLNBias, eps = t.layerNormEps
         parallelRanges(rows, threads: threads, minPerThread: 16) { r0, r1 in
-            vdb_nn_layernorm(X.p, d, X.p, d, r0, r1, d, g.pointer, bias.pointer, eps)
+            vdb_nn_layernorm(X.value, d, X.value, d, r0, r1, d, g.pointer, bias.pointer, eps)
         }
         let ws = Workspace(rows: rows, config: t, seq: T, threads: threads)
         let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)

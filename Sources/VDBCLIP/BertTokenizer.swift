@@ -21,19 +21,19 @@ import Foundation
 /// 7. `[CLS]` ... `[SEP]`, truncated to `contextLength` (keeping `[SEP]`), padded with `[PAD]`.
 ///
 /// Immutable after construction, so safe to use from several threads.
-public final class BertTokenizer: TextTokenizer {
+final class BertTokenizer: TextTokenizer {
     /// The normalization switches of `tokenizer_config.json`.
-    public struct Options: Sendable, Equatable {
+    struct Options: Sendable, Equatable {
         /// `do_lower_case` (default true, as in the released Chinese-CLIP checkpoints).
-        public var lowercase: Bool
+        var lowercase: Bool
         /// `strip_accents`; nil (the default) strips them exactly when `lowercase` is on.
-        public var stripAccents: Bool?
+        var stripAccents: Bool?
         /// `tokenize_chinese_chars` (default true): every CJK ideograph is its own word.
-        public var tokenizeChineseChars: Bool
+        var tokenizeChineseChars: Bool
         /// Longer words become `[UNK]` (`max_input_chars_per_word`, 100).
-        public var maxInputCharsPerWord: Int
+        var maxInputCharsPerWord: Int
 
-        public init(lowercase: Bool = true, stripAccents: Bool? = nil, tokenizeChineseChars: Bool = true,
+        init(lowercase: Bool = true, stripAccents: Bool? = nil, tokenizeChineseChars: Bool = true,
                     maxInputCharsPerWord: Int = 100) {
             self.lowercase = lowercase
             self.stripAccents = stripAccents
@@ -43,22 +43,22 @@ public final class BertTokenizer: TextTokenizer {
     }
 
     /// Special-token spellings (`tokenizer_config.json`'s `cls_token`, ... ; BERT's by default).
-    public struct SpecialTokens: Sendable, Equatable {
-        public var cls = "[CLS]", sep = "[SEP]", pad = "[PAD]", unk = "[UNK]", mask = "[MASK]"
-        public init() {}
+    struct SpecialTokens: Sendable, Equatable {
+        var cls = "[CLS]", sep = "[SEP]", pad = "[PAD]", unk = "[UNK]", mask = "[MASK]"
+        init() {}
     }
 
     /// The context when `tokenizer_config.json` gives no `model_max_length`: Chinese-CLIP's 52.
-    public static let defaultContextLength = 52
+    static let defaultContextLength = 52
 
-    public let options: Options
-    public let contextLength: Int
-    public let clsToken: Int32
-    public let sepToken: Int32
-    public let padToken: Int32
-    public let unkToken: Int32
+    let options: Options
+    let contextLength: Int
+    let clsToken: Int32
+    let sepToken: Int32
+    let padToken: Int32
+    let unkToken: Int32
     /// Lines in `vocab.txt` (ids are line numbers).
-    public let vocabularySize: Int
+    let vocabularySize: Int
 
     /// UTF-8 bytes of each entry -> id. Keyed by bytes, not `String`, because Swift compares
     /// strings by canonical equivalence and the reference tokenizers compare code points.
@@ -72,7 +72,7 @@ public final class BertTokenizer: TextTokenizer {
     /// `maxPositions` (the text tower's `max_position_embeddings`).
     /// - Throws: `CLIPError.missingFile`, `.badTokenizer` (empty vocabulary, special token missing
     ///   from it) or `.badConfig` (a `tokenizer_config.json` field of the wrong type).
-    public convenience init(directory: URL, maxPositions: Int = 512) throws {
+    convenience init(directory: URL, maxPositions: Int = 512) throws {
         let vocabURL = directory.appendingPathComponent("vocab.txt")
         guard let data = FileManager.default.contents(atPath: vocabURL.path) else {
             throw CLIPError.missingFile(path: vocabURL.path, hint: "the WordPiece vocabulary (vocab.txt) is needed to tokenize text")
@@ -110,7 +110,7 @@ public final class BertTokenizer: TextTokenizer {
     /// as in `transformers`).
     /// - Throws: `CLIPError.badTokenizer` when the vocabulary is empty, lacks `[CLS]`, `[SEP]`,
     ///   `[PAD]` or `[UNK]`, or the context cannot hold `[CLS]` and `[SEP]`.
-    public init(vocabulary: [[UInt8]], options: Options = Options(), specialTokens: SpecialTokens = SpecialTokens(),
+    init(vocabulary: [[UInt8]], options: Options = Options(), specialTokens: SpecialTokens = SpecialTokens(),
                 contextLength: Int = BertTokenizer.defaultContextLength, source: String = "vocab.txt") throws {
         guard !vocabulary.isEmpty, vocabulary.count <= Int(Int32.max) else {
             throw CLIPError.badTokenizer(file: source, problem: "the vocabulary has \(vocabulary.count) entries")
@@ -150,7 +150,7 @@ public final class BertTokenizer: TextTokenizer {
         return lines
     }
 
-    public func encode(_ text: String, pad: Bool) -> [Int32] {
+    func encode(_ text: String, pad: Bool) -> [Int32] {
         var body = tokens(text)
         if body.count > contextLength - 2 { body.removeLast(body.count - (contextLength - 2)) }
         var ids = [clsToken]
@@ -161,7 +161,7 @@ public final class BertTokenizer: TextTokenizer {
         return ids
     }
 
-    public func tokens(_ text: String) -> [Int32] {
+    func tokens(_ text: String) -> [Int32] {
         let scalars = Array(text.unicodeScalars)
         var out: [Int32] = []
         var i = 0, segment = 0

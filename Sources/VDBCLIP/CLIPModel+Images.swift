@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// An image given to `CLIPModel.embed(images:)`.
 public enum CLIPImageInput: Sendable {
@@ -43,14 +44,12 @@ extension CLIPModel {
     }
 }
 
-/// Per-index results written by concurrent workers (each index written once, under a lock).
-private final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [Result<PixelTensor, any Error>?]
-    init(count: Int) { items = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<PixelTensor, any Error>) { lock.lock(); items[i] = r; lock.unlock() }
+/// Per-index results written by concurrent workers (each index written once).
+private final class ResultBox: Sendable {
+    private let items: Mutex<[Result<PixelTensor, any Error>?]>
+    init(count: Int) { items = Mutex(Array(repeating: nil, count: count)) }
+    func set(_ i: Int, _ r: Result<PixelTensor, any Error>) { items.withLock { $0[i] = r } }
     func values() -> [Result<PixelTensor, any Error>] {
-        lock.lock(); defer { lock.unlock() }
-        return items.map { $0 ?? .failure(CLIPError.invalidInput("image was not processed")) }
+        items.withLock { $0.map { $0 ?? .failure(CLIPError.invalidInput("image was not processed")) } }
     }
 }

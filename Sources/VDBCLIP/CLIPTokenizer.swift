@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// CLIP's byte-level BPE tokenizer, producing the same ids as Hugging Face's `CLIPTokenizerFast`
 /// (the `tokenizer.json` that `transformers` derives from `vocab.json` + `merges.txt`).
@@ -20,13 +21,13 @@ import Foundation
 /// ligatures and full-width letters are tokenized as they are. See Docs/clip.md.
 ///
 /// Thread-safe: the word cache is behind a mutex.
-public final class CLIPTokenizer: Sendable {
-    public let startToken: Int32
-    public let endToken: Int32
+final class CLIPTokenizer: Sendable {
+    let startToken: Int32
+    let endToken: Int32
     /// Padding id (HF pads CLIP with `<|endoftext|>`).
-    public let padToken: Int32
-    public let contextLength: Int
-    public var vocabularySize: Int { vocab.count }
+    let padToken: Int32
+    let contextLength: Int
+    var vocabularySize: Int { vocab.count }
 
     private let vocab: [String: Int32]
     /// (left id, right id) -> (rank, merged id)
@@ -49,7 +50,7 @@ public final class CLIPTokenizer: Sendable {
     }()
 
     /// Loads `vocab.json` and `merges.txt`.
-    public convenience init(vocabURL: URL, mergesURL: URL, contextLength: Int = 77) throws {
+    convenience init(vocabURL: URL, mergesURL: URL, contextLength: Int = 77) throws {
         let vocabData: Data, mergesText: String
         do { vocabData = try Data(contentsOf: vocabURL) } catch {
             throw CLIPError.missingFile(path: vocabURL.path, hint: "the CLIP vocabulary (vocab.json) is needed to tokenize text")
@@ -81,7 +82,7 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// Builds a tokenizer from an in-memory vocabulary and merge list (ranked by position).
-    public init(vocab: [String: Int32], merges: [(String, String)], contextLength: Int = 77, source: String = "vocab") throws {
+    init(vocab: [String: Int32], merges: [(String, String)], contextLength: Int = 77, source: String = "vocab") throws {
         guard let sot = vocab["<|startoftext|>"], let eot = vocab["<|endoftext|>"] else {
             throw CLIPError.badTokenizer(file: source, problem: "vocabulary lacks <|startoftext|> or <|endoftext|>")
         }
@@ -117,7 +118,7 @@ public final class CLIPTokenizer: Sendable {
 
     /// Token ids of `text` with start/end tokens, truncated to `contextLength` (keeping the end
     /// token) and, if `pad`, padded with `padToken` to exactly `contextLength`.
-    public func encode(_ text: String, pad: Bool = true) -> [Int32] {
+    func encode(_ text: String, pad: Bool = true) -> [Int32] {
         var body = tokens(text)
         if body.count > contextLength - 2 { body.removeLast(body.count - (contextLength - 2)) }
         var ids = [startToken]
@@ -129,7 +130,7 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// BPE ids of `text` without start/end tokens, truncation or padding.
-    public func tokens(_ text: String) -> [Int32] {
+    func tokens(_ text: String) -> [Int32] {
         let normalized = Self.normalize(text)
         var out: [Int32] = []
         let scalars = Array(normalized.unicodeScalars)
@@ -258,18 +259,17 @@ public final class CLIPTokenizer: Sendable {
 }
 
 /// The BPE word cache: a dictionary behind a lock (bounded: cleared when it passes 100k words).
-final class LockedCache: @unchecked Sendable {  // all access to `words` holds `lock`
-    private let lock = NSLock()
-    private var words: [String: [Int32]] = [:]
+final class LockedCache: Sendable {
+    private let words = Mutex<[String: [Int32]]>([:])
 
     func get(_ word: String) -> [Int32]? {
-        lock.lock(); defer { lock.unlock() }
-        return words[word]
+        words.withLock { $0[word] }
     }
 
     func set(_ word: String, _ ids: [Int32]) {
-        lock.lock(); defer { lock.unlock() }
-        if words.count > 100_000 { words.removeAll(keepingCapacity: true) }
-        words[word] = ids
+        words.withLock { words in
+            if words.count > 100_000 { words.removeAll(keepingCapacity: true) }
+            words[word] = ids
+        }
     }
 }

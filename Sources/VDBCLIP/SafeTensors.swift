@@ -1,9 +1,5 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import VDBSupport
 
 /// Float32 storage owned by the model (converted from the checkpoint's dtype at load time).
 ///
@@ -51,45 +47,29 @@ final class SafeTensorsFile {
     let entries: [String: Entry]
     /// The raw JSON header bytes (used for the model fingerprint).
     let headerBytes: [UInt8]
-    private let base: UnsafeMutableRawPointer
-    private let size: Int
+    private let file: MappedFile
+    private var base: UnsafeRawPointer { file.bytes.baseAddress! }  // non-nil: the file has at least 8 bytes
+    private var size: Int { file.bytes.count }
 
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw CLIPError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        do { file = try MappedFile(path: path) } catch {
+            throw CLIPError.unreadableFile(path: path, reason: error.reason)
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw CLIPError.unreadableFile(path: path, reason: String(cString: strerror(errno))) }
-        size = Int(st.st_size)
+        let size = file.bytes.count
         guard size >= 8 else {
             throw CLIPError.corruptSafetensors(path: path, problem: "file is \(size) bytes, shorter than the 8-byte header length")
         }
-        guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else {
-            throw CLIPError.unreadableFile(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
-        }
-        base = m
-        var headerLength: UInt64 = 0
-        withUnsafeMutableBytes(of: &headerLength) { $0.copyMemory(from: UnsafeRawBufferPointer(start: m, count: 8)) }
-        headerLength = UInt64(littleEndian: headerLength)
+        let m = file.bytes.baseAddress!
+        let headerLength = UInt64(littleEndian: m.loadUnaligned(as: UInt64.self))
         guard headerLength > 1, headerLength <= UInt64(size - 8) else {
-            munmap(m, size)
             throw CLIPError.corruptSafetensors(path: path, problem: "header length \(headerLength) does not fit in a \(size)-byte file")
         }
         let headerData = Data(bytes: m + 8, count: Int(headerLength))
         headerBytes = [UInt8](headerData)
         let dataStart = 8 + Int(headerLength)
-        do {
-            entries = try Self.parseHeader(headerData, dataStart: dataStart, fileSize: size, path: path)
-        } catch {
-            munmap(m, size)
-            throw error
-        }
+        entries = try Self.parseHeader(headerData, dataStart: dataStart, fileSize: size, path: path)
     }
-
-    deinit { munmap(base, size) }
 
     /// One header entry as written in the file. Decoding as `[Int]` refuses fractional numbers,
     /// booleans, strings and integers beyond Int64.
@@ -205,10 +185,7 @@ final class SafeTensorsFile {
         case "F32":
             UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: count * 4)
         case "F16":
-            for i in 0..<count {
-                let bits = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                dst[i] = Float(Float16(bitPattern: bits))
-            }
+            convertHalfToFloat(src, count: count, to: dst)
         case "BF16":
             for i in 0..<count {
                 let bits = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
@@ -222,12 +199,7 @@ final class SafeTensorsFile {
     }
 
     /// Drops the pages of a converted tensor from this process (they are file-backed and clean).
-    private func release(_ entry: Entry) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let lo = (entry.begin / page) * page
-        let hi = min(size, ((entry.end + page - 1) / page) * page)
-        if hi > lo { _ = madvise(base + lo, hi - lo, Int32(MADV_DONTNEED)) }
-    }
+    private func release(_ entry: Entry) { file.dropPages(entry.begin..<entry.end) }
 
     /// A sample of the tensor bytes (first and last 4 KiB of the data) for fingerprints.
     func sampleBytes() -> [UInt8] {

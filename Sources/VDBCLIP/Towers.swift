@@ -1,6 +1,7 @@
 import COpenBLAS
 import CVDBNN
 import Foundation
+import VDBSupport
 
 /// Weights of one transformer layer (q/k/v fused into one [3D, D] matrix).
 struct EncoderLayerWeights: Sendable {
@@ -96,8 +97,8 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
     let d = c.hiddenSize, inter = c.intermediateSize, rows = batch * seq
     let act: Int32 = c.activation == .quickGELU ? Int32(VDB_ACT_QUICK_GELU) : Int32(VDB_ACT_GELU)
     let scale = 1 / Float(c.headDim).squareRoot()
-    let X = SendablePointer(x), H = SendablePointer(ws.h), QKV = SendablePointer(ws.qkv)
-    let A = SendablePointer(ws.attn), FF = SendablePointer(ws.ff), S = SendablePointer(ws.scratch)
+    let X = UnsafeTransfer(x), H = UnsafeTransfer(ws.h), QKV = UnsafeTransfer(ws.qkv)
+    let A = UnsafeTransfer(ws.attn), FF = UnsafeTransfer(ws.ff), S = UnsafeTransfer(ws.scratch)
     let per = ws.scratchPerThread, heads = c.heads, headDim = c.headDim, eps = c.layerNormEps
     let lens = lengths ?? []
     let minRows = 16
@@ -107,13 +108,13 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
         let g1 = layer.ln1Weight, b1 = layer.ln1Bias
         if !postNorm {
             parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
-                vdb_nn_layernorm(X.p, d, H.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+                vdb_nn_layernorm(X.value, d, H.value, d, r0, r1, d, g1.pointer, b1.pointer, eps)
             }
         }
         gemmXWt(postNorm ? x : ws.h, ldx: d, rows: rows, layer.qkvWeight, ws.qkv, ldy: 3 * d, beta: 0)
         let qb = layer.qkvBias
         parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_bias_act(QKV.p, 3 * d, r0, r1, 3 * d, qb.pointer, Int32(VDB_ACT_NONE))
+            vdb_nn_bias_act(QKV.value, 3 * d, r0, r1, 3 * d, qb.pointer, Int32(VDB_ACT_NONE))
         }
         // attention per (item, head); in the last layer only for the pooled queries
         let pairs = batch * heads
@@ -121,12 +122,12 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
         lens.withUnsafeBufferPointer { lp in
             pooled.withUnsafeBufferPointer { pp in
                 // (an empty array may still have a base address: decide on `lengths`, not on it)
-                let L = lengths == nil ? nil : lp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-                let P = last ? pp.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) } : nil
+                let L = lengths == nil ? nil : lp.baseAddress.map { UnsafeTransfer(UnsafeMutablePointer(mutating: $0)) }
+                let P = last ? pp.baseAddress.map { UnsafeTransfer(UnsafeMutablePointer(mutating: $0)) } : nil
                 DispatchQueue.concurrentPerform(iterations: parts) { k in
                     let p0 = pairs * k / parts, p1 = pairs * (k + 1) / parts
-                    vdb_nn_attention(QKV.p, A.p, seq, heads, headDim, causal ? 1 : 0, L.map { UnsafePointer($0.p) },
-                                     P.map { UnsafePointer($0.p) }, scale, p0, p1, S.p + k * per)
+                    vdb_nn_attention(QKV.value, A.value, seq, heads, headDim, causal ? 1 : 0, L.map { UnsafePointer($0.value) },
+                                     P.map { UnsafePointer($0.value) }, scale, p0, p1, S.value + k * per)
                 }
             }
         }
@@ -143,37 +144,37 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
         } else {
             xr = x; ar = ws.attn; n = rows
         }
-        let XR = SendablePointer(xr)
+        let XR = UnsafeTransfer(xr)
         // x += attn Wo^T + bo
         let ob = layer.outBias
         parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_bias_act(XR.p, d, r0, r1, d, ob.pointer, Int32(VDB_ACT_NONE))
+            vdb_nn_bias_act(XR.value, d, r0, r1, d, ob.pointer, Int32(VDB_ACT_NONE))
         }
         gemmXWt(ar, ldx: d, rows: n, layer.outWeight, xr, ldy: d, beta: 1)
         let g2 = layer.ln2Weight, b2 = layer.ln2Bias
         if postNorm {
             parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
-                vdb_nn_layernorm(XR.p, d, XR.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+                vdb_nn_layernorm(XR.value, d, XR.value, d, r0, r1, d, g1.pointer, b1.pointer, eps)
             }
         }
         // h = LN2(x) (pre-LN) or x (post-LN); ff = act(h W1^T + b1); x += ff W2^T + b2
         let hr = postNorm ? xr : last ? ws.attn : ws.h  // the last layer's gathered attention rows live in ws.h
-        let HR = SendablePointer(hr)
+        let HR = UnsafeTransfer(hr)
         if !postNorm {
             parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
-                vdb_nn_layernorm(XR.p, d, HR.p, d, r0, r1, d, g2.pointer, b2.pointer, eps)
+                vdb_nn_layernorm(XR.value, d, HR.value, d, r0, r1, d, g2.pointer, b2.pointer, eps)
             }
         }
         gemmXWt(hr, ldx: d, rows: n, layer.fc1Weight, ws.ff, ldy: inter, beta: 0)
         let f1 = layer.fc1Bias, f2 = layer.fc2Bias
         parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_bias_act(FF.p, inter, r0, r1, inter, f1.pointer, act)
-            vdb_nn_bias_act(XR.p, d, r0, r1, d, f2.pointer, Int32(VDB_ACT_NONE))
+            vdb_nn_bias_act(FF.value, inter, r0, r1, inter, f1.pointer, act)
+            vdb_nn_bias_act(XR.value, d, r0, r1, d, f2.pointer, Int32(VDB_ACT_NONE))
         }
         gemmXWt(ws.ff, ldx: inter, rows: n, layer.fc2Weight, xr, ldy: d, beta: 1)
         if postNorm {
             parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
-                vdb_nn_layernorm(XR.p, d, XR.p, d, r0, r1, d, g2.pointer, b2.pointer, eps)
+                vdb_nn_layernorm(XR.value, d, XR.value, d, r0, r1, d, g2.pointer, b2.pointer, eps)
             }
         }
     }
@@ -226,12 +227,12 @@ struct VisionTower: Sendable {
         defer { cols.deallocate() }
         let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
         defer { x.deallocate() }
-        let COLS = SendablePointer(cols), PIX = SendablePointer(UnsafeMutablePointer(mutating: pixels))
+        let COLS = UnsafeTransfer(cols), PIX = UnsafeTransfer(UnsafeMutablePointer(mutating: pixels))
         parallelRanges(count * P, threads: threads, minPerThread: 64) { r0, r1 in
             for r in r0..<r1 {
                 let b = r / P, pi = r % P, py = pi / g, px = pi % g
-                let img = PIX.p + b * ch * S * S
-                var dst = COLS.p + r * K
+                let img = PIX.value + b * ch * S * S
+                var dst = COLS.value + r * K
                 for cc in 0..<ch {
                     for ky in 0..<ps {
                         let src = img + cc * S * S + (py * ps + ky) * S + px * ps
@@ -245,21 +246,21 @@ struct VisionTower: Sendable {
         let patchOut = UnsafeMutablePointer<Float>.allocate(capacity: count * P * d)
         defer { patchOut.deallocate() }
         gemmXWt(cols, ldx: K, rows: count * P, patchWeight, patchOut, ldy: d, beta: 0)
-        let X = SendablePointer(x), PO = SendablePointer(patchOut)
+        let X = UnsafeTransfer(x), PO = UnsafeTransfer(patchOut)
         let cls = classEmbedding, pos = positionEmbedding
         parallelRanges(count, threads: threads) { b0, b1 in
             for b in b0..<b1 {
-                let row0 = X.p + b * T * d
+                let row0 = X.value + b * T * d
                 for i in 0..<d { row0[i] = cls.pointer[i] + pos.pointer[i] }
                 for p in 0..<P {
-                    let dst = row0 + (p + 1) * d, src = PO.p + (b * P + p) * d, pe = pos.pointer + (p + 1) * d
+                    let dst = row0 + (p + 1) * d, src = PO.value + (b * P + p) * d, pe = pos.pointer + (p + 1) * d
                     for i in 0..<d { dst[i] = src[i] + pe[i] }
                 }
             }
         }
         let g1 = preLNWeight, b1 = preLNBias, eps = v.layerNormEps
         parallelRanges(rows, threads: threads, minPerThread: 16) { r0, r1 in
-            vdb_nn_layernorm(X.p, d, X.p, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+            vdb_nn_layernorm(X.value, d, X.value, d, r0, r1, d, g1.pointer, b1.pointer, eps)
         }
         // encoder, then post-LN on each class token, then project
         let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)

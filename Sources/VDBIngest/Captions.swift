@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where an image's caption came from.
-public enum CaptionSource: String, Sendable, Codable {
+enum CaptionSource: String, Sendable, Codable {
     /// A sidecar `NAME.txt` next to the image `NAME.jpg`.
     case sidecar
     /// A row of `captions.csv` in the image's folder.
@@ -13,27 +13,27 @@ public enum CaptionSource: String, Sendable, Codable {
 /// Captions of the images of one folder: sidecar `NAME.txt` files and the folder's
 /// `captions.csv` / `captions.jsonl` (columns `file`, `caption`; `file` relative to the folder).
 /// A sidecar wins over a table row for the same image.
-public struct FolderCaptions: Sendable {
+struct FolderCaptions: Sendable {
     /// Caption and its table per file name (relative to the folder), from the tables.
-    public private(set) var table: [String: TableCaption] = [:]
+    private(set) var table: [String: TableCaption] = [:]
 
     /// A caption read from `captions.csv` or `captions.jsonl`.
-    public struct TableCaption: Sendable, Hashable {
-        public var text: String
-        public var source: CaptionSource
+    struct TableCaption: Sendable, Hashable {
+        var text: String
+        var source: CaptionSource
     }
     /// Problems reading the caption tables (a malformed line is reported and skipped).
-    public private(set) var problems: [WalkProblem] = []
+    private(set) var problems: [WalkProblem] = []
     /// Names of the files in this folder that are caption sources, not images
     /// (sidecars of listed images and the caption tables themselves).
-    public private(set) var captionFiles: Set<String> = []
+    private(set) var captionFiles: Set<String> = []
     private var sidecars: [String: String] = [:]
 
     /// The names of the caption tables read in each folder.
-    public static let tableNames = ["captions.csv", "captions.jsonl"]
+    static let tableNames = ["captions.csv", "captions.jsonl"]
 
     /// Reads the caption sources of `listing`.
-    public init(listing: DirectoryListing) {
+    init(listing: DirectoryListing) {
         var byName: [String: FoundFile] = [:]
         for f in listing.files { byName[(f.path as NSString).lastPathComponent] = f }
         for name in byName.keys.sorted() {
@@ -64,7 +64,7 @@ public struct FolderCaptions: Sendable {
 
     /// The caption for the image named `name` in this folder, cleaned of surrounding white space,
     /// or nil when it has none (or an empty one).
-    public func caption(for name: String) -> (text: String, source: CaptionSource)? {
+    func caption(for name: String) -> (text: String, source: CaptionSource)? {
         let stem = (name as NSString).deletingPathExtension
         if let s = sidecars[stem] {
             let t = s.trimmingCharacters(in: .whitespacesAndNewlines)

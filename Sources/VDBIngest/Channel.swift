@@ -1,9 +1,10 @@
 import Foundation
+import Synchronization
 
 /// A bounded, closable multi-producer multi-consumer queue for the ingest pipeline.
 /// `send` blocks while the queue is full, `receive` while it is empty; both return at once
 /// after `close()`. Bounding the queues bounds the memory held in flight, whatever the folder size.
-final class Channel<T: Sendable>: @unchecked Sendable {  // all state is guarded by `cond`
+final class Channel<T: Sendable>: @unchecked Sendable {  // all state is guarded by `cond` (a condition variable: `Mutex` cannot wait)
     private let cond = NSCondition()
     private var items: [T] = []
     private var head = 0
@@ -56,10 +57,9 @@ final class Channel<T: Sendable>: @unchecked Sendable {  // all state is guarded
     }
 }
 
-/// A thread-safe flag.
-final class AtomicFlag: @unchecked Sendable {  // guarded by `lock`
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+/// A thread-safe flag (a class so that every stage of the pipeline shares one).
+final class AtomicFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }

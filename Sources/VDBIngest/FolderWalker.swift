@@ -5,29 +5,29 @@ import Darwin
 #endif
 
 /// A regular file found by ``FolderWalker``.
-public struct FoundFile: Sendable, Hashable {
+struct FoundFile: Sendable, Hashable {
     /// The path as reached from the walk root (root path joined with the relative path).
-    public var path: String
+    var path: String
     /// File size in bytes.
-    public var size: Int64
+    var size: Int64
     /// Modification time, seconds since 1970 (with fraction).
-    public var mtime: Double
+    var mtime: Double
 }
 
 /// The files of one directory, in name order: the unit the walker yields, so that caption
 /// sidecars and per-folder caption files can be resolved next to their images.
-public struct DirectoryListing: Sendable {
+struct DirectoryListing: Sendable {
     /// The directory path.
-    public var directory: String
+    var directory: String
     /// Regular files directly inside it (hidden ones only if asked), sorted by name.
-    public var files: [FoundFile]
+    var files: [FoundFile]
 }
 
 /// A path the walker could not use, with the reason.
-public struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-    public var description: String { "\(path): \(reason)" }
+struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
+    var path: String
+    var reason: String
+    var description: String { "\(path): \(reason)" }
 }
 
 /// Walks folders recursively and deterministically (entries sorted by name), following symbolic
@@ -36,22 +36,31 @@ public struct WalkProblem: Sendable, Hashable, CustomStringConvertible {
 ///
 /// Memory is bounded by the directory tree's depth and the largest single directory, not by
 /// the number of files: listings are produced one directory at a time.
-public struct FolderWalker: Sequence, IteratorProtocol {
+struct FolderWalker: Sequence, IteratorProtocol {
     private var pending: [String]
     private var visited = Set<[UInt64]>()
     private let includeHidden: Bool
     /// Problems met so far (missing roots, unreadable folders, symlink loops, broken links).
-    public private(set) var problems: [WalkProblem] = []
+    private(set) var problems: [WalkProblem] = []
     /// Roots given as single files are yielded in one listing of their own.
     private var looseFiles: [FoundFile] = []
+    /// Real paths of the folders the walk must stay inside (nil: anywhere).
+    private let confinement: [String]?
 
     /// Prepares a walk over `roots` (folders or single files).
-    public init(roots: [String], includeHidden: Bool = false) {
+    ///
+    /// - Parameter confinedTo: when given, every root, folder and file is used only if its real
+    ///   path (symbolic links resolved) lies inside one of these folders; others become problems.
+    init(roots: [String], includeHidden: Bool = false, confinedTo: [String]? = nil) {
         self.includeHidden = includeHidden
+        let confinement = confinedTo.map { $0.compactMap(FolderWalker.realPath) }
+        self.confinement = confinement
         var dirs: [String] = []
         for root in roots {
             var st = stat()
-            if stat(root, &st) != 0 {
+            if let confinement, !FolderWalker.resolves(root, insideAnyOf: confinement) {
+                problems.append(WalkProblem(path: root, reason: FolderWalker.outside))
+            } else if stat(root, &st) != 0 {
                 problems.append(WalkProblem(path: root, reason: errnoText(errno)))
             } else if (st.st_mode & S_IFMT) == S_IFDIR {
                 dirs.append(root)
@@ -64,7 +73,7 @@ public struct FolderWalker: Sequence, IteratorProtocol {
         pending = dirs.reversed()
     }
 
-    public mutating func next() -> DirectoryListing? {
+    mutating func next() -> DirectoryListing? {
         if !looseFiles.isEmpty {
             let files = looseFiles
             looseFiles = []
@@ -109,6 +118,10 @@ public struct FolderWalker: Sequence, IteratorProtocol {
                     problems.append(WalkProblem(path: path, reason: isLink ? "broken symbolic link" : errnoText(err)))
                     continue
                 }
+                if !isInsideConfinement(path) {
+                    problems.append(WalkProblem(path: path, reason: FolderWalker.outside))
+                    continue
+                }
                 switch est.st_mode & S_IFMT {
                 case S_IFDIR: subdirs.append(path)
                 case S_IFREG: files.append(FoundFile(path: path, size: Int64(est.st_size), mtime: mtimeOf(est)))
@@ -122,10 +135,46 @@ public struct FolderWalker: Sequence, IteratorProtocol {
     }
 }
 
+extension FolderWalker {
+    static let outside = "leads outside the allowed folders (symbolic link?), skipped"
+
+    /// The canonical absolute path of an existing file or folder (symbolic links, `.` and `..`
+    /// resolved), or nil when it does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// Whether `path` exists and its real path is one of `folders` (given as real paths) or lies
+    /// inside one of them.
+    static func resolves(_ path: String, insideAnyOf folders: [String]) -> Bool {
+        guard let real = realPath(path) else { return false }
+        return folders.contains { real == $0 || real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+    }
+
+    /// Whether `path` resolves inside one of the confinement folders (always true without one).
+    private func isInsideConfinement(_ path: String) -> Bool {
+        guard let confinement else { return true }
+        return FolderWalker.resolves(path, insideAnyOf: confinement)
+    }
+}
+
 func errnoText(_ code: Int32) -> String {
     String(cString: strerror(code)).lowercased()
 }
 
 func mtimeOf(_ st: stat) -> Double {
     Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+}
+
+/// The walker's path confinement rules, for `vdb serve` (which checks `--allow-ingest-from`
+/// folders the same way an ingest walk does).
+package enum PathConfinement {
+    /// The real path of `path` (every symbolic link resolved), or nil if it does not exist.
+    package static func realPath(_ path: String) -> String? { FolderWalker.realPath(path) }
+    /// Whether the real path of `path` lies inside one of `folders` (given as real paths).
+    package static func resolves(_ path: String, insideAnyOf folders: [String]) -> Bool {
+        FolderWalker.resolves(path, insideAnyOf: folders)
+    }
 }

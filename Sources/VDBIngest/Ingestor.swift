@@ -25,6 +25,12 @@ public struct IngestOptions: Sendable {
     public var includeHidden: Bool
     /// Remove entries whose file, under the given folders, is gone or no longer an image.
     public var prune: Bool
+    /// When set, only files and folders whose real path (every symbolic link resolved) lies inside
+    /// one of these folders are read; whatever a link leads outside is reported and skipped.
+    /// `vdb serve` sets it to its `--allow-ingest-from` folders.
+    public var confinement: [String]?
+    /// Which of the files found to take: all (the default), one shard, a file list (Sharding.swift).
+    public var selection = IngestSelection()
 
     public init(collection: String? = nil, batchSize: Int = 32, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 index: IndexKind = .flat, indexParameters: IndexParameters = IndexParameters(),
@@ -215,14 +221,15 @@ public final class Ingestor: Sendable {
         let name = options.collection ?? Ingestor.defaultCollectionName(for: firstUsable)
         let images = try openCollection(name, role: "images", options: options)
 
+        let selection = options.selection
         // First walk: count candidates for the progress bar (cheap: directory listings only).
         var total = 0
-        var counter = FolderWalker(roots: roots, includeHidden: options.includeHidden)
+        var counter = FolderWalker(roots: roots, includeHidden: options.includeHidden, confinedTo: options.confinement)
         while let listing = counter.next() {
             let captionFiles = FolderCaptions(listing: listing).captionFiles
-            total += listing.files.filter { !captionFiles.contains(($0.path as NSString).lastPathComponent) }.count
+            total += listing.files.filter { !captionFiles.contains(($0.path as NSString).lastPathComponent) && selection.admits($0.path) }.count
         }
-        total += counter.problems.count  // reported as failures, so they count as processed too
+        total += counter.problems.filter { selection.admits($0.path) }.count  // reported as failures, so they count as processed too
 
         var state = RunState(total: total, start: start)
         state.failed = rootProblems
@@ -232,23 +239,24 @@ public final class Ingestor: Sendable {
         let group = DispatchGroup()
         let stop = AtomicFlag()
         let includeHidden = options.includeHidden
+        let confinement = options.confinement
         let walkRoots = roots
 
         group.enter()
         DispatchQueue.global().async {
             defer { jobs.close(); group.leave() }
-            var walker = FolderWalker(roots: walkRoots, includeHidden: includeHidden)
+            var walker = FolderWalker(roots: walkRoots, includeHidden: includeHidden, confinedTo: confinement)
             while let listing = walker.next(), !stop.isSet {
                 let captions = FolderCaptions(listing: listing)
-                for p in captions.problems { results.send(.note(IngestIssue(path: p.path, reason: p.reason))) }
+                for p in captions.problems where selection.admits(p.path) { results.send(.note(IngestIssue(path: p.path, reason: p.reason))) }
                 for file in listing.files {
                     let fileName = (file.path as NSString).lastPathComponent
-                    if captions.captionFiles.contains(fileName) { continue }
+                    if captions.captionFiles.contains(fileName) || !selection.admits(file.path) { continue }
                     let caption = captions.caption(for: fileName)?.text
                     if !jobs.send(FileJob(file: file, caption: caption)) { return }
                 }
             }
-            for p in walker.problems { results.send(.failed(IngestIssue(path: p.path, reason: p.reason))) }
+            for p in walker.problems where selection.admits(p.path) { results.send(.failed(IngestIssue(path: p.path, reason: p.reason))) }
         }
         let captionName = Ingestor.captionCollectionName(for: name)
         let context = WorkerContext(images: images, preprocess: model.preprocess)

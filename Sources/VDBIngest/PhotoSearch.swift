@@ -17,7 +17,7 @@ extension Collection {
     /// The images closest to the image file at `path` (JPEG or PNG; preprocessed as the model expects).
     public func search(image path: String, model: CLIPModel, k: Int = 10,
                        parameters: SearchParameters = SearchParameters(), filter: SearchFilter? = nil) throws -> [SearchHit] {
-        try search(query(image: path, model: model), k: k, parameters: parameters, filter: filter)
+        try search(query(image: .file(path), model: model), k: k, parameters: parameters, filter: filter)
     }
 
     /// The images closest to a text among those that satisfy `filter` (at least `k` of them
@@ -48,20 +48,13 @@ extension Collection {
     /// The images closest to the image file at `path` among those that satisfy `filter`, and how the search ran.
     public func searchExplained(image path: String, model: CLIPModel, k: Int = 10,
                                 parameters: SearchParameters = SearchParameters(), where filter: Filter?) throws -> SearchResult {
-        try searchExplained(contiguous: query(image: path, model: model), k: k, parameters: parameters, where: filter)[0]
+        try searchExplained(contiguous: query(image: .file(path), model: model), k: k, parameters: parameters, where: filter)[0]
     }
 
     /// The CLIP embedding of a text query, after checking the model is the collection's.
     func query(text: String, model: CLIPModel) throws -> [Float] {
         try checkModel(model)
         return try model.embed(texts: [text])[0]
-    }
-
-    /// The CLIP embedding of an image query, after checking the model is the collection's.
-    func query(image path: String, model: CLIPModel) throws -> [Float] {
-        try checkModel(model)
-        let pixels = try CLIPImageLoader.pixels(fromFile: path, config: model.preprocess)
-        return try model.embed(pixels: [pixels])[0]
     }
 
     /// The fingerprint of the model that embedded this collection, if it was made by ingest.

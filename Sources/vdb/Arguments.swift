@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import VDBCore
+import VDBSupport
 
 // MARK: - enums as arguments
 
@@ -56,7 +57,7 @@ struct ThreadsOption: ParsableArguments {
     /// The number of threads to run, with 0 and "not given" resolved to the number of cores.
     var count: Int {
         let n = threads ?? 0
-        return n == 0 ? ProcessInfo.processInfo.activeProcessorCount : n
+        return resolvedThreads(n)
     }
 }
 

@@ -6,11 +6,13 @@ import VDBCore
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Import vectors from a .fvecs, .bvecs, .npy or .jsonl file.",
+        abstract: "Import vectors from a .fvecs, .bvecs, .npy, .jsonl, .parquet or .arrow(s) file.",
         discussion: """
             Formats: .fvecs/.bvecs (TEXMEX), .npy (2-D float32 or float16, C order), .jsonl \
             (one {"id": 7, "vector": [...], "metadata": {...}} per line; "id" and "metadata" \
-            optional).
+            optional). .parquet/.arrow/.arrows (a table with a "vector" column, as vdb export \
+            writes; Parquet needs python3 with pyarrow) also bring ids and metadata, and create \
+            the collection from the table's metric and dimension when it does not exist.
             Ids come from the file (JSONL), else from --start-id upward, else continue after \
             the largest id in the collection. Each batch of --batch-size vectors is one \
             transaction: an interrupted import keeps every batch committed before the interruption.
@@ -26,7 +28,7 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: "Collection name.")
     var name: String
 
-    @Argument(help: "Vector file (.fvecs, .bvecs, .npy, .jsonl).")
+    @Argument(help: "Vector file (.fvecs, .bvecs, .npy, .jsonl, .parquet, .pq, .arrow, .arrows, .ipc).")
     var file: String
 
     @Option(parsing: .unconditional, help: "Id of the first vector (ids increase by one per vector).")
@@ -41,6 +43,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let db = try global.open()
+        if ImportTable.handles(file) { return try ImportTable.run(db, name: name, file: file, batchSize: batchSize) }
         let collection = try db.collection(named: name)
         let reader = try VectorFiles.open(file)
         guard reader.dimension == collection.dimension else {

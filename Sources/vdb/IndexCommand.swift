@@ -1,4 +1,4 @@
-// `vdb index build|drop`: approximate indexes on an existing collection; shared index options.
+// `vdb index build|drop|train`: approximate indexes on an existing collection; shared index options.
 import ArgumentParser
 import Foundation
 import VDBCore
@@ -59,8 +59,10 @@ struct IndexCommand: ParsableCommand {
               vdb index build docs --type ivf_flat --nlist 256 --threads 2 --json
               vdb index build docs        (rebuild: the collection's index and parameters)
               vdb index drop docs
+              vdb index train docs --type ivf_flat --nlist 256 --out docs.ivfq  (shared centroids)
+              vdb index build docs --centroids docs.ivfq
             """,
-        subcommands: [IndexBuildCommand.self, IndexDropCommand.self])
+        subcommands: [IndexBuildCommand.self, IndexDropCommand.self, IndexTrainCommand.self])
 }
 
 /// `vdb index build NAME [--type KIND] [params]`
@@ -72,6 +74,9 @@ struct IndexBuildCommand: ParsableCommand {
             --threads N: build workers, recorded with the index (as `vdb create --build-threads` \
             does) for later builds and batch inserts; 1 gives a deterministic HNSW. Not given: the \
             collection's recorded value (0 = all cores unless set).
+            --centroids FILE (from `vdb index train`): fill IVF lists with these centroids (and \
+            IVF_SQ8 ranges) instead of training, so shard indexes merge by concatenation \
+            (`vdb merge`); the type and nlist come from the file.
             --json prints {"collection","count","index","index_memory_bytes","parameters","seconds"}.
             """)
 
@@ -87,6 +92,9 @@ struct IndexBuildCommand: ParsableCommand {
 
     @OptionGroup var threads: ThreadsOption
 
+    @Option(help: ArgumentHelp("IVF: build with the centroids of this file (vdb index train) instead of training.", valueName: "FILE"))
+    var centroids: String?
+
     @Flag(help: "No progress bar.")
     var quiet = false
 
@@ -97,21 +105,27 @@ struct IndexBuildCommand: ParsableCommand {
         let db = try global.open()
         let collection = try db.collection(named: name)
         let info = try collection.info()
-        let kind = type ?? info.index
-        if kind == .flat && type == nil {
-            throw CLIError("collection '\(name)' has no index type: pass --type hnsw, ivf_flat or ivf_sq8")
+        let kind: IndexKind
+        var p: IndexParameters
+        if let centroids {
+            (kind, p) = try sharedCentroids(centroids, collection, info)
+        } else {
+            kind = type ?? info.index
+            if kind == .flat && type == nil {
+                throw CLIError("collection '\(name)' has no index type: pass --type hnsw, ivf_flat or ivf_sq8")
+            }
+            // Start from the collection's parameters when rebuilding the same kind.
+            p = params.apply(to: kind == info.index ? info.parameters : IndexParameters())
         }
-        // Start from the collection's parameters when rebuilding the same kind.
-        var p = params.apply(to: kind == info.index ? info.parameters : IndexParameters())
         if let t = threads.threads { p.buildThreads = t }
         let start = Date()
         if kind == .flat {
             try collection.dropIndex()
         } else {
-            if info.count == 0 {
+            if info.count == 0 && p.quantizer == nil {  // an empty shard may get the shared centroids
                 throw CLIError("collection '\(name)' is empty: import vectors before building an index")
             }
-            if kind != .hnsw && p.nlist > info.count {
+            if kind != .hnsw && p.quantizer == nil && p.nlist > info.count {
                 throw VDBError.nlistExceedsVectors(nlist: p.nlist, vectors: info.count)
             }
             let bar = ProgressBar(label: "building \(kind)", enabled: stderrIsTTY && !quiet)
@@ -128,7 +142,8 @@ struct IndexBuildCommand: ParsableCommand {
         } else if kind == .flat {
             print("dropped the index of '\(name)': searches are exact")
         } else {
-            print("built \(describeIndex(kind, p)) over \(after.count) vectors of '\(name)' in "
+            let from = centroids.map { " from the centroids in \($0)" } ?? ""
+            print("built \(describeIndex(kind, p))\(from) over \(after.count) vectors of '\(name)' in "
                   + "\(String(format: "%.2f", seconds)) s (index memory \(formatBytes(after.indexMemoryBytes)))")
         }
     }

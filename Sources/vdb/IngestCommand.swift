@@ -31,12 +31,16 @@ struct IngestCommand: ParsableCommand {
               vdb ingest ~/Pictures/holiday
               vdb ingest photos/ --collection trips --model ~/models/clip --index hnsw
               vdb ingest photos/ --prune --json
+              vdb --db shard-2 ingest photos/ --collection photos --shard 2/8   (one of 8 deterministic shards)
+              vdb --db part-7 ingest --files part-7.txt --collection photos      (only the listed files)
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Folders (or image files) to ingest.")
-    var paths: [String]
+    @Argument(help: "Folders (or image files) to ingest (optional with --files).")
+    var paths: [String] = []
+
+    @OptionGroup var sharding: ShardingOptions
 
     @Option(help: "Collection name (default: the first folder's name).")
     var collection: String?
@@ -63,19 +67,21 @@ struct IngestCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        if paths.isEmpty && sharding.files == nil { throw ValidationError("give the folders to ingest (or --files LIST)") }
         try requireAtLeast(1, batchSize, "--batch-size")
     }
 
     func run() throws {
         let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count)
         let db = try global.open()
-        let options = IngestOptions(collection: collection, batchSize: batchSize, threads: threads.count,
+        var options = IngestOptions(collection: collection, batchSize: batchSize, threads: threads.count,
                                     index: index, includeHidden: hidden, prune: prune)
+        let (roots, missing) = try sharding.apply(paths: paths, to: &options)
         let bar = ProgressBar(label: "ingest")
         let plain = !stderrIsTTY && !json
         var lastPlain = Date()
         defer { bar.finish() }  // also on errors, so the error line starts clean
-        let summary = try Ingestor(database: db, model: clip).run(paths: paths, options: options) { p in
+        var summary = try Ingestor(database: db, model: clip).run(paths: roots, options: options) { p in
             let eta = p.eta.map { String(format: "ETA %.0fs", $0) } ?? "ETA --"
             let status = "\(p.processed)/\(p.total) files  \(String(format: "%.1f", p.filesPerSecond)) files/s  \(eta)  failed \(p.failed)"
             bar.update(fraction: p.total > 0 ? Double(p.processed) / Double(p.total) : 1, status: status)
@@ -85,6 +91,7 @@ struct IngestCommand: ParsableCommand {
             }
         }
         bar.finish()
+        summary.failed += missing
         if json {
             try JSONLineWriter.print(summary)
         } else {

@@ -161,4 +161,5 @@ struct ClassificationJSON: Encodable {
     var probabilities: [JSONFloat<Float>]
 }
 
-// `vdb ingest --json` prints ``IngestSummary`` itself (its `Codable` conformance, in this style).
+// `vdb ingest --json` prints ``IngestSummary`` itself (its `Codable` conformance, in this style);
+// so do `vdb export --json` (``ExportSummary``) and `vdb merge --json` (``MergeSummary``).

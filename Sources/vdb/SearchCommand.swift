@@ -95,7 +95,7 @@ struct SearchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "HNSW index: candidate list size (>= 1; at least k).")
     var ef: Int?
 
-    @Flag(help: "IVF_SQ8 index: re-rank candidates with the exact vectors.")
+    @Flag(help: "Re-rank: take k x 4 candidates from the index (any kind) and re-score them with the exact stored vectors; distances are then exact.")
     var rerank = false
 
     @Flag(help: "Print one JSON line per query.")

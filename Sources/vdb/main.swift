@@ -22,7 +22,8 @@ struct VDB: ParsableCommand {
             """,
         subcommands: [CreateCommand.self, ImportCommand.self, SearchCommand.self, InfoCommand.self,
                       DeleteCommand.self, DropCommand.self, IndexCommand.self, FieldCommand.self, IngestCommand.self,
-                      EmbedCommand.self, ClassifyCommand.self, BenchCommand.self])
+                      EmbedCommand.self, ClassifyCommand.self, BenchCommand.self, ServeCommand.self,
+                      ExportCommand.self, MergeCommand.self])
 }
 
 /// Prints `error` once, as one line on stderr, and returns the exit status: 64 (with a pointer to

@@ -1,6 +1,6 @@
 import CVDBKernels
 import Testing
-@testable import VDBCore
+import VDBSupport
 
 typealias KernelLevel = Level<vdb_kernel_table>
 

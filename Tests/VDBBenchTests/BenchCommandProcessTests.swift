@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VDBTestSupport
 
 /// `vdb bench` run as a binary (the executable SwiftPM builds next to this test bundle) on tiny
 /// seeded synthetic data: the JSON lines it prints, and its range errors.
@@ -88,34 +89,5 @@ import Testing
     }
 }
 
-/// The `vdb` executable SwiftPM built next to this test bundle, if any.
-func vdbExecutable() -> URL? {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0 ..< 4 {
-        let candidate = dir.appendingPathComponent("vdb")
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue,
-           FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        dir = dir.deletingLastPathComponent()
-    }
-    return nil
-}
-
 /// Runs a process to completion.
-func run(_ exe: URL, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = exe
-    p.arguments = args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    // stderr carries at most an error line (progress is shown only on a terminal), so reading
-    // stdout to the end first cannot block the child.
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-}
+func run(_ exe: URL, _ args: [String]) throws -> ProcessOutput { try runProcess(exe, args) }

@@ -11,9 +11,9 @@ import VDBCore
         plan.threads = 0
         plan.nprobe = [1, 8]
         plan.ef = [10, 50]
-        #expect(plan.resolvedThreads == BenchSystem.coreCount)
+        #expect(plan.resolvedThreads == ProcessInfo.processInfo.activeProcessorCount)
         #expect(plan.settings().map(\.reported) == [[]])
-        #expect(plan.settings()[0].parameters.threads == BenchSystem.coreCount)
+        #expect(plan.settings()[0].parameters.threads == ProcessInfo.processInfo.activeProcessorCount)
         plan.index = .hnsw
         // ef is reported as asked but searched with at least k.
         #expect(plan.settings().map(\.reported) == [[BenchParameter("ef", 10)], [BenchParameter("ef", 50)]])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VDBTestSupport
 
 /// The command line takes real input: `--db` anywhere, negative numbers, range errors, enum values.
 @Suite struct ArgumentTests {

@@ -3,28 +3,12 @@ import Foundation
 import Glibc
 #endif
 import Testing
-@testable import VDBCore  // SplitMix64
+import VDBCore
+import VDBSupport
+import VDBTestSupport
 
 // Runs the built `vdb` executable as a subprocess. `swift test` builds it with the tests; a test
 // that cannot find it fails (it does not skip).
-
-/// Paths inside the repository, from this file's location.
-enum Repo {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let demoModel = root.appendingPathComponent("Models/demo-clip")
-    static let samples = root.appendingPathComponent("Samples/photos")
-    static let tinyModel = root.appendingPathComponent("Tests/VDBCLIPTests/Fixtures/tiny-clip")
-    static let fixtureImages = root.appendingPathComponent("Tests/VDBCLIPTests/Fixtures/images")
-}
-
-/// What one run of `vdb` did.
-struct Output: CustomStringConvertible {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var lines: [Substring] { stdout.split(separator: "\n") }
-    var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
-}
 
 /// A temporary directory (removed by `cleanup()`) and the `vdb` executable to run in it.
 struct Sandbox {
@@ -32,7 +16,7 @@ struct Sandbox {
     let vdb: URL
 
     init(_ label: String = "vdb-cli") throws {
-        vdb = try #require(Self.executable(), "the vdb executable was not found next to the test bundle (build with `swift build`)")
+        vdb = try #require(vdbExecutable(), "the vdb executable was not found next to the test bundle (build with `swift build`)")
         url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
@@ -46,32 +30,17 @@ struct Sandbox {
 
     /// Runs `vdb args` to completion. `$VDB_DB` and `$VDB_MODEL` are cleared unless `env` sets them.
     @discardableResult
-    func run(_ args: [String], env: [String: String] = [:]) throws -> Output {
-        let p = Process()
-        p.executableURL = vdb
-        p.arguments = args
+    func run(_ args: [String], env: [String: String] = [:]) throws -> ProcessOutput {
         var e = ProcessInfo.processInfo.environment
         e["VDB_DB"] = nil
         e["VDB_MODEL"] = nil
         for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Read both pipes at once, so that a full stderr pipe cannot block the child.
-        nonisolated(unsafe) var errData = Data()
-        let reading = DispatchGroup()
-        DispatchQueue.global().async(group: reading) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        reading.wait()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return try runProcess(vdb, args, environment: e)
     }
 
     /// Runs `vdb args` and requires exit status 0.
     @discardableResult
-    func ok(_ args: [String], env: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws -> Output {
+    func ok(_ args: [String], env: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessOutput {
         let r = try run(args, env: env)
         #expect(r.status == 0, "vdb \(args.joined(separator: " ")): \(r)", sourceLocation: sourceLocation)
         return r
@@ -108,21 +77,6 @@ struct Sandbox {
         }
         try data.write(to: URL(fileURLWithPath: path(name)))
         return path(name)
-    }
-
-    /// The built `vdb` next to the test bundle (e.g. `.build/debug/vdb`), if present.
-    static func executable() -> URL? {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("vdb")
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue,
-               FileManager.default.isExecutableFile(atPath: candidate.path) {
-                return candidate
-            }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VDBCLIP
 import VDBIngest
+import VDBTestSupport
 
 /// `index build`, `embed`, `classify`, `ingest` and photo search, run as the binary with `--json`.
 @Suite struct CommandTests {

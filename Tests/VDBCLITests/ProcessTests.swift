@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VDBCore
 import VDBIngest
+import VDBTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -74,7 +75,7 @@ import Glibc
         for i in 0..<n {
             let target = photos + String(format: "/d%02d/img%03d.jpg", i % 7, i)
             try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: Repo.fixtureImages.appendingPathComponent("large_1920x1440.jpg").path, toPath: target)
+            try FileManager.default.copyItem(atPath: Repo.images.appendingPathComponent("large_1920x1440.jpg").path, toPath: target)
         }
         let args = ["ingest", photos, "--collection", "k", "--model", Repo.tinyModel.path, "--batch-size", "4",
                     "--threads", "1", "--db", box.db]

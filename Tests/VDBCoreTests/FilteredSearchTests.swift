@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VDBCore
+import VDBSupport
 
 /// Filtered search: exact results equal brute force; every index returns k results whenever k
 /// vectors match, at every selectivity; the plan says what ran.

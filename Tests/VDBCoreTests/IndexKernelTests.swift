@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import CVDBKernels
 @testable import VDBCore
+import VDBSupport
 
 /// Unit tests of the pieces the indexes are built from (no dataset needed).
 @Suite struct IndexKernelTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VDBCore
+import VDBSupport
 
 /// The data the index tests run on: seeded synthetic vectors that look like embeddings (a
 /// mixture of Gaussian clusters of different spreads, not uniform noise), with queries from the

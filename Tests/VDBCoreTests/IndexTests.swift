@@ -1,5 +1,6 @@
 import Testing
 @testable import VDBCore
+import VDBSupport
 
 /// The approximate indexes on their own, on the seeded synthetic set (4000 x 32, 200 queries,
 /// exact ground truth by brute force). Every build, add, remove and load is followed by the

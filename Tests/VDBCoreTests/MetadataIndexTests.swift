@@ -2,6 +2,7 @@ import CLMDB
 import Foundation
 import Testing
 @testable import VDBCore
+import VDBSupport
 
 /// The metadata index follows every write: insert, upsert (which moves an id to a new slot),
 /// delete, re-insert, rolled-back transactions, fields declared on existing vectors.

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import VDBCore
+import VDBSupport
 
 /// What readers see of writes: only committed ones, all at once, in every index kind; a write
 /// that fails (here: an injected commit failure) or is rolled back leaves searches, counts and

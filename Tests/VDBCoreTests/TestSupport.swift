@@ -1,7 +1,8 @@
 import Foundation
 @testable import VDBCore
+import VDBSupport
 
-// Deterministic random numbers for tests: VDBCore's `SplitMix64` (seeded, same on every machine).
+// Deterministic random numbers for tests: VDBSupport's `SplitMix64` (seeded, same on every machine).
 
 /// A fresh temporary directory, removed by `cleanup()`.
 struct TempDir {

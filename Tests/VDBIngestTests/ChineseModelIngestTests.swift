@@ -3,6 +3,7 @@ import Testing
 import VDBCLIP
 import VDBCore
 @testable import VDBIngest
+import VDBTestSupport
 
 /// Ingest and search run unchanged with a Chinese-CLIP checkpoint (the tiny random one from
 /// Scripts/make_chinese_clip_fixtures.py): Chinese captions and queries, image-to-image search.

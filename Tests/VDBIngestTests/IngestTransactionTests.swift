@@ -5,6 +5,7 @@ import Testing
 import VDBCLIP
 @testable import VDBCore
 @testable import VDBIngest
+import VDBTestSupport
 
 /// An image and its caption are committed in one transaction: a batch whose commit fails leaves
 /// neither, and the next run stores both.

@@ -3,6 +3,7 @@ import Testing
 import VDBCLIP
 import VDBCore
 @testable import VDBIngest
+import VDBTestSupport
 
 /// The model-selection policy: --model, then $VDB_MODEL, then the collection's model, then the bundled one.
 @Suite struct ModelLocationTests {

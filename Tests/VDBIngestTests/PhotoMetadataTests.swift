@@ -3,6 +3,7 @@ import Testing
 import VDBCLIP
 import VDBCore
 @testable import VDBIngest
+import VDBTestSupport
 
 /// Ingest records EXIF metadata, declares it as indexed fields, and photo searches filter on it.
 @Suite(.serialized) struct PhotoMetadataTests {

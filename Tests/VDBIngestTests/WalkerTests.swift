@@ -114,3 +114,32 @@ import VDBCore
         #expect(f.matches(m) && !f.matches(["format": "png", "width": .int(10)]))
     }
 }
+
+@Suite struct ConfinedWalkTests {
+    @Test func aConfinedWalkDoesNotFollowLinksOut() throws {
+        let root = makeTempDir("vdb-confined")
+        let outside = makeTempDir("vdb-outside")
+        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: outside) }
+        try copyFixtures([("rgb_420.jpg", "a.jpg")], into: root)
+        try copyFixtures([("rgb_420.jpg", "secret.jpg")], into: outside)
+        try FileManager.default.createSymbolicLink(atPath: root + "/out", withDestinationPath: outside)
+        try FileManager.default.createSymbolicLink(atPath: root + "/file.jpg", withDestinationPath: outside + "/secret.jpg")
+        var free = FolderWalker(roots: [root])
+        var freeFiles: [String] = []
+        while let l = free.next() { freeFiles += l.files.map(\.path) }
+        #expect(freeFiles.contains { $0.hasSuffix("secret.jpg") })
+        var confined = FolderWalker(roots: [root], confinedTo: [root])
+        var files: [String] = []
+        while let l = confined.next() { files += l.files.map(\.path) }
+        #expect(files.map { ($0 as NSString).lastPathComponent } == ["a.jpg"])
+        #expect(Set(confined.problems.map { ($0.path as NSString).lastPathComponent }) == ["out", "file.jpg"])
+        var outsideRoot = FolderWalker(roots: [outside], confinedTo: [root])
+        #expect(outsideRoot.next() == nil)
+        #expect(outsideRoot.problems.count == 1)
+        #expect(FolderWalker.resolves(root + "/out/secret.jpg", insideAnyOf: [root]) == false)
+        #expect(FolderWalker.resolves(root + "/a.jpg", insideAnyOf: [root]))
+        try FileManager.default.createDirectory(atPath: root + "-other", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root + "-other") }
+        #expect(FolderWalker.resolves(root + "-other", insideAnyOf: [root]) == false, "a sibling sharing the prefix is outside")
+    }
+}

@@ -27,7 +27,7 @@ func parseArgs() -> Args {
     return a
 }
 
-final class Files: @unchecked Sendable {  // immutable after init; shared read-only across threads
+final class Files: Sendable {  // immutable after init; shared read-only across threads
     let paths: [String]
     init(_ p: [String]) { paths = p }
 }

@@ -4,11 +4,7 @@
 //   .jsonl                    one JSON object per line: {"id": 7, "vector": [..], "metadata": {..}}
 // Binary formats are memory-mapped and decoded chunk by chunk; JSONL is streamed line by line.
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import VDBSupport
 
 /// A file format vdb reads vectors from.
 public enum VectorFileFormat: String, Sendable, CaseIterable {
@@ -93,37 +89,13 @@ public enum VectorFiles {
 
 // MARK: - memory-mapped file
 
-/// A read-only memory map of a whole file.
-final class MappedFile {
-    let path: String
-    let bytes: UnsafeRawBufferPointer
-    private let base: UnsafeMutableRawPointer?
-
-    init(path: String) throws {
-        self.path = path
-        let fd = Glibc.open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw VDBError.io(path: path, message: String(cString: strerror(errno)))
+extension MappedFile {
+    /// Maps a vector file for sequential reading; a failure is `VDBError.io` naming the file.
+    static func vectorFile(_ path: String) throws -> MappedFile {
+        do { return try MappedFile(path: path, sequential: true) } catch {
+            throw VDBError.io(path: path, message: error.reason)
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw VDBError.io(path: path, message: String(cString: strerror(errno))) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw VDBError.io(path: path, message: "is a directory") }
-        let size = Int(st.st_size)
-        if size == 0 {
-            base = nil
-            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-            return
-        }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw VDBError.io(path: path, message: "cannot map the file: \(String(cString: strerror(errno)))")
-        }
-        madvise(p, size, MADV_SEQUENTIAL)
-        base = p
-        bytes = UnsafeRawBufferPointer(start: p, count: size)
     }
-
-    deinit { if let base { munmap(base, bytes.count) } }
 }
 
 // MARK: - TEXMEX (.fvecs, .ivecs, .bvecs)
@@ -140,7 +112,7 @@ final class TexmexReader: VectorFileReader {
     private var index = 0
 
     init(path: String, element: Element) throws {
-        file = try MappedFile(path: path)
+        file = try MappedFile.vectorFile(path)
         self.element = element
         let b = file.bytes
         guard b.count >= 4 else { throw VDBError.badInput(path: path, message: "file is empty or shorter than one record header") }
@@ -208,7 +180,7 @@ final class NpyReader: VectorFileReader {
     private var index = 0
 
     init(path: String) throws {
-        file = try MappedFile(path: path)
+        file = try MappedFile.vectorFile(path)
         let b = file.bytes
         func bad(_ m: String) -> VDBError { .badInput(path: path, message: m) }
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
@@ -263,8 +235,7 @@ final class NpyReader: VectorFileReader {
         let src = file.bytes.baseAddress! + dataOffset
         out.withUnsafeMutableBufferPointer { dst in
             if half {
-                let p = src + index * d * 2
-                for i in 0..<(n * d) { dst[i] = halfToFloat(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) }
+                convertHalfToFloat(src + index * d * 2, count: n * d, to: dst.baseAddress!)
             } else {
                 UnsafeMutableRawPointer(dst.baseAddress!).copyMemory(from: src + index * d * 4, byteCount: n * d * 4)
             }
@@ -272,22 +243,6 @@ final class NpyReader: VectorFileReader {
         index += n
         return VectorChunk(dimension: d, vectors: out, ids: nil, metadata: nil)
     }
-}
-
-/// IEEE 754 binary16 -> binary32.
-@inline(__always)
-func halfToFloat(_ h: UInt16) -> Float {
-    let sign = UInt32(h & 0x8000) << 16
-    let exp = Int((h >> 10) & 0x1F)
-    let mant = UInt32(h & 0x3FF)
-    if exp == 0 {
-        if mant == 0 { return Float(bitPattern: sign) }
-        // Subnormal: value = mant * 2^-24.
-        let v = Float(mant) * Float(sign: .plus, exponent: -24, significand: 1)
-        return sign != 0 ? -v : v
-    }
-    if exp == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13)) }
-    return Float(bitPattern: sign | (UInt32(exp + 112) << 23) | (mant << 13))
 }
 
 // MARK: - JSONL

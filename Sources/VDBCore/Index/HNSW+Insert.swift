@@ -2,6 +2,8 @@
 // is reused.
 
 import CVDBKernels
+import Synchronization
+import VDBSupport
 
 extension HNSWIndex {
     // MARK: insertion
@@ -34,13 +36,10 @@ extension HNSWIndex {
         }
         let n = slots.count
         let step = max(1, n / 100)
-        let done = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
-        done.initialize(to: 0)
-        defer { done.deallocate() }
-        let box = UncheckedSendable(value: done)
+        let done = Atomic<Int>(0)
         parallelFor(count: n, threads: threads) { i in
             self.insertOne(slots[i])
-            let c = Int(vdb_atomic_fetch_add(box.value, 1)) + 1
+            let c = done.wrappingAdd(1, ordering: .relaxed).newValue
             if let progress, c % step == 0 { progress(Double(c) / Double(n) * 0.98) }
         }
         live += n

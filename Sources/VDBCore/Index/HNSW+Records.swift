@@ -1,4 +1,5 @@
 // HNSW build, load and persistence (record layout in HNSW.swift).
+import VDBSupport
 
 extension HNSWIndex {
     static func validate(dimension: Int, parameters: IndexParameters) throws {

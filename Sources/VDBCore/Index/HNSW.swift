@@ -27,6 +27,7 @@ import Darwin
 #endif
 import CVDBKernels
 import Synchronization
+import VDBSupport
 
 /// Per-thread search state: an epoch-tagged visited list and heap storage, reused across queries.
 final class HNSWScratch {

@@ -1,6 +1,6 @@
 // IVF build, load and persistence (record layout in IVFCore.swift).
 
-import CVDBKernels
+import VDBSupport
 
 extension IVFCore {
     static func validate(kind: IndexKind, dimension: Int, parameters: IndexParameters, count: Int, floats: Int) throws {
@@ -17,30 +17,20 @@ extension IVFCore {
                       slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
                       writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> IVFCore {
         let n = slots.count
-        try validate(kind: kind, dimension: d, parameters: parameters, count: n, floats: vectors.count)
-        var km = KMeans(dimension: d, k: parameters.nlist)
-        km.seed = parameters.seed
-        km.spherical = metric == .ip
-        let centroids = km.train(vectors.baseAddress!, n: n) { progress?(0.8 * $0) }
-        var vmin = [Float](), vdiff = [Float]()
-        if codec == .sq8 {
-            // The quantizer is trained on the residuals x - c(x) (Faiss `by_residual`).
-            var assign = [Int32](repeating: 0, count: n)
-            assign.withUnsafeMutableBufferPointer {
-                KMeans.assign(vectors.baseAddress!, n: n, d: d, centroids: centroids, k: parameters.nlist, ip: metric == .ip, out: $0.baseAddress!)
+        let trained: IVFQuantizer.State
+        if let shared = parameters.quantizer {  // shared centroids (IVFCentroids.swift): fill the lists, no training
+            guard vectors.count == n * d else {
+                throw VDBError.dimensionMismatch(expected: d, got: n > 0 ? vectors.count / n : vectors.count, index: nil)
             }
-            var residuals = [Float](repeating: 0, count: n * d)
-            for i in 0..<n {
-                let c = Int(assign[i]) * d
-                for j in 0..<d { residuals[i * d + j] = vectors[i * d + j] - centroids[c + j] }
-            }
-            vmin = [Float](repeating: 0, count: d)
-            vdiff = [Float](repeating: 0, count: d)
-            vdb_sq8_train(residuals, n, d, &vmin, &vdiff)
+            trained = try shared.state(for: kind, dimension: d, metric: metric)
+        } else {
+            try validate(kind: kind, dimension: d, parameters: parameters, count: n, floats: vectors.count)
+            trained = IVFQuantizer.trainState(codec: codec, dimension: d, metric: metric, nlist: parameters.nlist, seed: parameters.seed,
+                                              vectors: vectors.baseAddress!, count: n) { progress?(0.8 * $0) }
         }
-        let core = IVFCore(codec: codec, dimension: d, metric: metric, centroids: centroids, vmin: vmin, vdiff: vdiff)
+        let core = IVFCore(codec: codec, dimension: d, metric: metric, centroids: trained.centroids, vmin: trained.vmin, vdiff: trained.vdiff)
         try core.lock.write {
-            core.insert(slots: slots, vectors: vectors.baseAddress!, dirty: nil)
+            if n > 0 { core.insert(slots: slots, vectors: vectors.baseAddress!, dirty: nil) }
             progress?(0.95)
             try core.writeAll(writer)
         }

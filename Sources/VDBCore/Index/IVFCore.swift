@@ -24,6 +24,7 @@
 // IVFIndexes.swift (the two public kinds), IVF+Invariants.swift.
 
 import CVDBKernels
+import VDBSupport
 
 /// How list entries are encoded.
 enum IVFCodec: UInt8, Sendable {
@@ -159,13 +160,9 @@ final class IVFCore: @unchecked Sendable {
             let s = slots[i]
             let l = Int(assign[i])
             let x = vectors + i * d
-            ensureSlotCapacity(Int(s))
-            slotList[Int(s)] = UInt32(l)
-            slotPos[Int(s)] = UInt32(listSlots[l].count)
-            listSlots[l].append(s)
             switch codec {
             case .flat:
-                listData[l].append(contentsOf: UnsafeRawBufferPointer(start: x, count: d * 4))
+                append(slot: s, toList: l, entry: UnsafeRawBufferPointer(start: x, count: d * 4))
             case .sq8:
                 entry.withUnsafeMutableBufferPointer { e in
                     centroids.withUnsafeBufferPointer { cb in
@@ -176,11 +173,21 @@ final class IVFCore: @unchecked Sendable {
                         }
                     }
                 }
-                listData[l].append(contentsOf: entry)
+                entry.withUnsafeBytes { append(slot: s, toList: l, entry: $0) }
             }
-            live += 1
             dirty?.pointee.insert(ChunkID(list: l, chunk: (listSlots[l].count - 1) / IVFCore.chunkEntries))
         }
+    }
+
+    /// Appends one encoded entry (`entryBytes` bytes) to list `l` under `slot`, which must not be
+    /// in any list.
+    func append(slot s: UInt32, toList l: Int, entry: UnsafeRawBufferPointer) {
+        ensureSlotCapacity(Int(s))
+        slotList[Int(s)] = UInt32(l)
+        slotPos[Int(s)] = UInt32(listSlots[l].count)
+        listSlots[l].append(s)
+        listData[l].append(contentsOf: entry)
+        live += 1
     }
 
     /// Removes slots by moving each list's last entry into the hole.

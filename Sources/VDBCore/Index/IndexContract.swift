@@ -39,14 +39,22 @@ public struct IndexParameters: Sendable, Codable, Hashable {
     public var seed: UInt64
     /// Threads used to build (0 = all cores). 1 gives a deterministic build.
     public var buildThreads: Int
+    /// IVF: trained centroids (and SQ8 ranges) to fill the lists with instead of training
+    /// (shared-centroid shards, see IVFCentroids.swift). Not stored in the catalog: the built
+    /// index keeps its centroids in its own records.
+    public var quantizer: IVFQuantizer?
 
-    public init(nlist: Int = 1024, m: Int = 16, efConstruction: Int = 200, seed: UInt64 = 42, buildThreads: Int = 0) {
+    public init(nlist: Int = 1024, m: Int = 16, efConstruction: Int = 200, seed: UInt64 = 42, buildThreads: Int = 0,
+                quantizer: IVFQuantizer? = nil) {
         self.nlist = nlist
         self.m = m
         self.efConstruction = efConstruction
         self.seed = seed
         self.buildThreads = buildThreads
+        self.quantizer = quantizer
     }
+
+    private enum CodingKeys: String, CodingKey { case nlist, m, efConstruction, seed, buildThreads }
 }
 
 /// Per-query search parameters; the fields that do not apply to an index are ignored.

@@ -2,6 +2,7 @@
 // encode and decode their records.
 
 import Synchronization
+import VDBSupport
 
 /// An in-memory implementation of both record protocols, for tests, benchmarks and tools that
 /// keep an index outside LMDB. It also counts writes, so tests can check that an update rewrites
@@ -111,38 +112,12 @@ struct RecordBuilder {
     }
 }
 
-/// Reads little-endian values from a record with bounds checks (a short record is corrupt, not a crash).
-struct RecordCursor {
-    let buffer: UnsafeRawBufferPointer
-    let key: [UInt8]
-    var offset = 0
-    init(_ buffer: UnsafeRawBufferPointer, key: [UInt8]) { self.buffer = buffer; self.key = key }
+/// Reads little-endian values from an index record with bounds checks (a short record is corrupt,
+/// not a crash): a `ByteCursor` reporting `VDBError.corruptIndexRecord` with the record's key.
+typealias RecordCursor = ByteCursor
 
-    var remaining: Int { buffer.count - offset }
-
-    mutating func need(_ n: Int) throws {
-        guard n >= 0, offset + n <= buffer.count else {
-            throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "truncated: need \(n) bytes at offset \(offset), record has \(buffer.count)")
-        }
-    }
-    mutating func read<T: FixedWidthInteger>(_: T.Type) throws -> T {
-        try need(MemoryLayout<T>.size)
-        let v = buffer.loadUnaligned(fromByteOffset: offset, as: T.self)
-        offset += MemoryLayout<T>.size
-        return T(littleEndian: v)
-    }
-    mutating func readFloat() throws -> Float { Float(bitPattern: try read(UInt32.self)) }
-    /// The next `n` bytes, advancing past them.
-    mutating func bytes(_ n: Int) throws -> UnsafeRawBufferPointer {
-        try need(n)
-        let r = UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
-        offset += n
-        return r
-    }
-    /// Copies `n` floats into `dst`.
-    mutating func copyFloats(_ n: Int, to dst: UnsafeMutablePointer<Float>) throws {
-        let b = try bytes(n * 4)
-        if n > 0 { UnsafeMutableRawPointer(dst).copyMemory(from: b.baseAddress!, byteCount: n * 4) }
+extension ByteCursor {
+    init(_ buffer: UnsafeRawBufferPointer, key: [UInt8]) {
+        self.init(buffer) { VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "truncated: \($0.description)") }
     }
 }
-

@@ -2,6 +2,7 @@
 
 import COpenBLAS
 import CVDBKernels
+import VDBSupport
 
 /// Lloyd's k-means (10 iterations, as Faiss uses for IVF) with Faiss-style choices: training on a random sample of at most
 /// `maxPointsPerCentroid * k` points, initialisation with k distinct random sample points, the

@@ -1,6 +1,7 @@
 // The search API of a collection and the choice between exact and index search.
 
 import Foundation
+import VDBSupport
 
 /// What one search reads: a snapshot (a read transaction), or a write transaction in progress
 /// (which sees its own writes).
@@ -93,7 +94,7 @@ extension Collection {
         }
         let nq = queries.count / dimension
         if nq > 0 { try prepare(&queries, count: nq) }
-        return (nq, parameters.threads <= 0 ? ProcessInfo.processInfo.activeProcessorCount : parameters.threads)
+        return (nq, resolvedThreads(parameters.threads))
     }
 
     /// The hits of each query's best (score, id) pairs, with metadata read from snapshot `txn`.

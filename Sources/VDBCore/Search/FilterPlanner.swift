@@ -6,6 +6,7 @@
 
 import CVDBKernels
 import Dispatch
+import VDBSupport
 
 /// How a filtered search ran (``Collection/searchExplained(contiguous:k:parameters:where:)``,
 /// `vdb search --explain`, the `plan` field of `vdb search --json`).

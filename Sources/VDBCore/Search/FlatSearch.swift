@@ -4,6 +4,7 @@ import COpenBLAS
 import CVDBKernels
 import Dispatch
 import Foundation
+import VDBSupport
 
 /// L2 norm of a row.
 @inline(__always)

@@ -3,6 +3,7 @@
 
 import Dispatch
 import Synchronization
+import VDBSupport
 
 /// One index result with the id the slot table gives its slot (`emptySlotID` if none).
 struct IndexCandidate {

@@ -56,8 +56,7 @@ extension Collection {
         try env.writeSession { session in
             let w = try session.enter(self, loadingIndex: false)
             let txn = session.txn
-            var cfg = try Database.config(named: name, txn.reader)
-            guard cfg.id == cid else { throw VDBError.collectionNotFound(name) }
+            guard try Database.config(named: name, txn.reader).id == cid else { throw VDBError.collectionNotFound(name) }
             let (slots, ids, vectors) = try liveVectors(txn.reader)
             let writer = TxnIndexWriter(txn: txn, prefix: prefix)
             try writer.deleteAll()
@@ -69,13 +68,25 @@ extension Collection {
             }
             let table = SlotTable(baseEpoch: w.epoch)
             table.apply(epoch: 0, assigned: Array(zip(slots, ids).map { (slot: $0.0, id: $0.1) }), freed: [])
-            cfg.index = kind
-            cfg.parameters = parameters
-            cfg.indexBuilt = true
-            try txn.put(txn.dbis.catalog, Array(name.utf8), Array(try JSONEncoder().encode(cfg)))
-            w.replace(config: cfg, live: LiveIndex(index: built, table: table))
-            try w.save(txn)
+            try install(built, kind: kind, parameters: parameters, table: table, w, txn)
         }
+    }
+
+    /// Makes `index` (whose records are already written in `txn`) the collection's built index of
+    /// `kind`: records it in the catalog and, from the commit on, searches use it with `table`.
+    /// The one place a build (``buildIndex(kind:parameters:progress:)``, a merge's concatenated
+    /// IVF lists) marks an index built.
+    func install(_ index: any VectorIndex, kind: IndexKind, parameters: IndexParameters, table: SlotTable,
+                 _ w: CollectionWrite, _ txn: WriteTxn) throws {
+        var cfg = try Database.config(named: name, txn.reader)
+        guard cfg.id == cid else { throw VDBError.collectionNotFound(name) }
+        cfg.index = kind
+        cfg.parameters = parameters
+        cfg.parameters.quantizer = nil  // never stored: the index keeps its centroids in its records
+        cfg.indexBuilt = true
+        try txn.put(txn.dbis.catalog, Array(name.utf8), Array(try JSONEncoder().encode(cfg)))
+        w.replace(config: cfg, live: LiveIndex(index: index, table: table))
+        try w.save(txn)
     }
 
     /// Removes the collection's index; searches become exact (FLAT).

@@ -131,6 +131,15 @@ extension Collection {
         return try env.writeSession { try write(batch, $0.enter(self), $0.txn) }
     }
 
+    /// Inserts vectors read back from a vdb collection (merge, import of an export): cosine rows
+    /// that already have unit length are stored bit for bit, because normalizing them again is not
+    /// idempotent in float32. Otherwise as ``insert(contiguous:ids:metadata:)``.
+    @discardableResult
+    func insertStored(contiguous vectors: [Float], ids: [UInt64]?, metadata: [Metadata?]?) throws -> [UInt64] {
+        let batch = try WriteBatch(self, vectors, count: try rows(in: vectors), ids: ids, metadata: metadata, replace: false, keepUnit: true)
+        return try env.writeSession { try write(batch, $0.enter(self), $0.txn) }
+    }
+
     /// Deletes vectors by id; ids that are not stored are ignored. Returns how many were deleted.
     @discardableResult
     public func delete(ids: [UInt64]) throws -> Int {
@@ -313,7 +322,9 @@ struct WriteBatch {
     let metadata: [[UInt8]?]?
     let replace: Bool
 
-    init(_ c: Collection, _ input: [Float], count: Int, ids: [UInt64]?, metadata: [Metadata?]?, replace: Bool) throws {
+    /// `keepUnit`: cosine rows that already have unit length are stored as given (see `Collection.prepare`).
+    init(_ c: Collection, _ input: [Float], count: Int, ids: [UInt64]?, metadata: [Metadata?]?, replace: Bool,
+         keepUnit: Bool = false) throws {
         if let ids, ids.count != count {
             throw VDBError.invalidArgument("\(ids.count) ids given for \(count) vectors")
         }
@@ -322,7 +333,7 @@ struct WriteBatch {
         }
         if replace && ids == nil { throw VDBError.invalidArgument("upsert needs ids") }
         var flat = input
-        try c.prepare(&flat, count: count)
+        try c.prepare(&flat, count: count, keepUnit: keepUnit)
         if let ids {
             var seen = Set<UInt64>(minimumCapacity: ids.count)
             for id in ids {

@@ -237,8 +237,10 @@ public final class Collection: Sendable {
         return flat.count / dimension
     }
 
-    /// Checks finiteness and normalizes for cosine (in place).
-    func prepare(_ flat: inout [Float], count: Int) throws {
+    /// Checks finiteness and normalizes for cosine (in place); with `keepUnit`, rows whose norm is
+    /// already 1 (within 1e-5) are left exactly as they are (normalizing again is not idempotent
+    /// in float32, so vectors read back from a collection would drift in the last bits).
+    func prepare(_ flat: inout [Float], count: Int, keepUnit: Bool = false) throws {
         let d = dimension
         let normalize = metric.normalizes
         try flat.withUnsafeMutableBufferPointer { buf in
@@ -253,6 +255,7 @@ public final class Collection: Sendable {
                 if normalize {
                     let n = vdbNorm(row, d)
                     guard n > 0, n.isFinite else { throw VDBError.zeroVector(index: count == 1 ? nil : i) }
+                    if keepUnit && abs(n - 1) <= 1e-5 { continue }
                     let inv = 1 / n
                     for j in 0..<d { row[j] *= inv }
                 }

@@ -13,7 +13,7 @@ import Synchronization
 
 /// Shared/exclusive gate: transactions enter shared, map resizing enters exclusive.
 /// Waiting resizers block new entrants so a stream of searches cannot starve a writer.
-final class ResizeGate: @unchecked Sendable {  // all state is guarded by `cond`
+final class ResizeGate: @unchecked Sendable {  // all state is guarded by `cond` (a condition variable: `Mutex` cannot wait)
     private let cond = NSCondition()
     private var active = 0
     private var exclusiveWaiting = 0
@@ -135,8 +135,7 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
 
     // MARK: process-wide registry
 
-    private static let registryLock = NSLock()
-    nonisolated(unsafe) private static var registry: [String: WeakEnvironment] = [:]  // guarded by registryLock
+    private static let registry = Mutex<[String: WeakEnvironment]>([:])
 
     private final class WeakEnvironment { weak var value: Environment?; init(_ v: Environment) { value = v } }
 
@@ -160,12 +159,12 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
             }
         }
         let key = url.resolvingSymlinksInPath().standardizedFileURL.path
-        registryLock.lock()
-        defer { registryLock.unlock() }
-        if let existing = registry[key]?.value { return existing }
-        let e = try Environment(url: url, initialMapSize: initialMapSize)
-        registry[key] = WeakEnvironment(e)
-        return e
+        return try registry.withLock { registry in
+            if let existing = registry[key]?.value { return existing }
+            let e = try Environment(url: url, initialMapSize: initialMapSize)
+            registry[key] = WeakEnvironment(e)
+            return e
+        }
     }
 
     private init(url: URL, initialMapSize: Int) throws {

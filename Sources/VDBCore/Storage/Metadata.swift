@@ -1,3 +1,5 @@
+import VDBSupport
+
 /// One metadata value: a string, a 64-bit integer, a double or a boolean.
 public enum MetadataValue: Sendable, Hashable, CustomStringConvertible,
     ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral
@@ -71,7 +73,7 @@ enum MetadataCodec {
     }
 
     static func decode(_ buf: UnsafeRawBufferPointer) throws -> Metadata {
-        var r = ByteReader(buf)
+        var r = ByteCursor(storedRecord: buf)
         let n = Int(try r.read(UInt16.self))
         var m = Metadata(minimumCapacity: n)
         for _ in 0..<n {
@@ -92,23 +94,19 @@ enum MetadataCodec {
     /// only those: `body(index, value)` for each key present.
     static func forEachValue(_ buf: UnsafeRawBufferPointer, of wanted: [[UInt8]],
                              _ body: (_ index: Int, _ value: MetadataValue) throws -> Void) throws {
-        var r = ByteReader(buf)
+        var r = ByteCursor(storedRecord: buf)
         let n = Int(try r.read(UInt16.self))
         for _ in 0..<n {
-            let kl = Int(try r.read(UInt16.self))
-            guard r.offset + kl <= buf.count else { throw VDBError.corrupt("record truncated") }
-            let keyBytes = UnsafeRawBufferPointer(rebasing: buf[r.offset..<(r.offset + kl)])
-            r.offset += kl
-            let index = wanted.firstIndex { $0.count == kl && $0.withUnsafeBytes { keyBytes.elementsEqual($0) } }
+            let key = try r.bytes(Int(try r.read(UInt16.self)))
+            let index = wanted.firstIndex { $0.count == key.count && $0.withUnsafeBytes { key.elementsEqual($0) } }
             let tag = try r.read(UInt8.self)
             guard let index else {
                 switch tag {
-                case 0: r.offset += Int(try r.read(UInt32.self))
-                case 1, 2: r.offset += 8
-                case 3: r.offset += 1
+                case 0: _ = try r.bytes(Int(try r.read(UInt32.self)))
+                case 1, 2: _ = try r.bytes(8)
+                case 3: _ = try r.bytes(1)
                 default: throw VDBError.corrupt("unknown metadata tag \(tag)")
                 }
-                guard r.offset <= buf.count else { throw VDBError.corrupt("record truncated") }
                 continue
             }
             switch tag {
@@ -132,24 +130,9 @@ func appendBE<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
     withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
 }
 
-/// Bounds-checked little-endian reader over a byte buffer.
-struct ByteReader {
-    let buf: UnsafeRawBufferPointer
-    var offset = 0
-    init(_ buf: UnsafeRawBufferPointer) { self.buf = buf }
-
-    mutating func read<T: FixedWidthInteger>(_: T.Type) throws -> T {
-        let size = MemoryLayout<T>.size
-        guard offset + size <= buf.count else { throw VDBError.corrupt("record truncated") }
-        let v = buf.loadUnaligned(fromByteOffset: offset, as: T.self)
-        offset += size
-        return T(littleEndian: v)
-    }
-
-    mutating func string(_ n: Int) throws -> String {
-        guard n >= 0, offset + n <= buf.count else { throw VDBError.corrupt("record truncated") }
-        let s = String(decoding: UnsafeRawBufferPointer(rebasing: buf[offset..<(offset + n)]), as: UTF8.self)
-        offset += n
-        return s
+extension ByteCursor {
+    /// A bounds-checked little-endian reader over a stored record (a short one is `VDBError.corrupt`).
+    init(storedRecord buf: UnsafeRawBufferPointer) {
+        self.init(buf) { _ in VDBError.corrupt("record truncated") }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VDBSupport
 
 /// The id value that marks an empty slot inside a vector block. It cannot be used as a vector id.
 let emptySlotID = UInt64.max
@@ -57,7 +58,7 @@ struct CollectionState: Sendable, Equatable {
     init() {}
 
     init(_ buf: UnsafeRawBufferPointer) throws {
-        var r = ByteReader(buf)
+        var r = ByteCursor(storedRecord: buf)
         count = try r.read(UInt64.self)
         let hs = try r.read(UInt64.self)
         guard hs <= UInt64(UInt32.max) else { throw VDBError.corrupt("slot high-water mark out of range") }
@@ -166,11 +167,4 @@ final class AlignedArena {
     }
 
     deinit { for a in allocations { a.deallocate() } }
-}
-
-/// Lets values that are safe by construction (disjoint writes, read-only pointers into a live
-/// snapshot) cross into `concurrentPerform` closures.
-struct UnsafeTransfer<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Helpers of Benchmarks/serve/run.sh (standard library only; loopback only).
+
+  bodies  query.fvecs -> one search request body per line (for wrk's search.lua)
+  writer  concurrent upserts at a fixed rate for a bounded time, with latency and errors
+  text    sequential text searches (CLIP text tower + search) for latency
+  report  one JSON summary and a Markdown table from the pieces
+"""
+import argparse
+import array
+import json
+import random
+import statistics
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def read_fvecs(path, limit=None):
+    rows = []
+    with open(path, "rb") as f:
+        while limit is None or len(rows) < limit:
+            head = f.read(4)
+            if len(head) < 4:
+                break
+            dim = int.from_bytes(head, "little")
+            row = array.array("f")
+            row.frombytes(f.read(4 * dim))
+            if len(row) != dim:
+                raise SystemExit(f"{path}: truncated row {len(rows)}")
+            rows.append(row)
+    return rows
+
+
+def loopback(url):
+    host = urllib.request.urlparse(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"refusing to send load to {host}: loopback only")
+    return url
+
+
+def send(method, url, body, timeout=30):
+    """One JSON request; returns (status, milliseconds); status 0 for a connection failure."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
+                                 headers={"Content-Type": "application/json"})
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    except OSError:
+        status = 0
+    return status, (time.perf_counter() - t0) * 1000
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def cmd_bodies(a):
+    queries = read_fvecs(a.queries)
+    with open(a.out, "w") as f:
+        for q in queries:
+            body = {"vector": [round(x, 6) for x in q], "k": a.k, "params": {"ef": a.ef}}
+            f.write(json.dumps(body, separators=(",", ":")) + "\n")
+    print(f"wrote {len(queries)} request bodies to {a.out}", file=sys.stderr)
+
+
+def cmd_writer(a):
+    url = loopback(f"{a.url}/api/v1/collections/{a.collection}/points")
+    base = read_fvecs(a.base, limit=5000)
+    rng = random.Random(7)
+    latencies, errors, written = [], 0, 0
+    start = time.monotonic()
+    next_id = a.first_id
+    interval = 1.0 / a.rate
+    tick = start
+    while time.monotonic() - start < a.duration:
+        points = []
+        for _ in range(a.batch):
+            row = base[rng.randrange(len(base))]
+            points.append({"id": next_id, "vector": [x + rng.uniform(-0.01, 0.01) for x in row]})
+            next_id += 1
+        status, ms = send("PUT", url, {"points": points})
+        latencies.append(ms)
+        if status == 200:
+            written += a.batch
+        else:
+            errors += 1
+        tick += interval
+        time.sleep(max(0.0, tick - time.monotonic()))
+    out = {"batches": len(latencies), "vectors": written, "batch": a.batch, "errors": errors,
+           "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+           "rate_per_s": len(latencies) / (time.monotonic() - start)}
+    json.dump(out, open(a.out, "w"))
+    print(f"writer: {out}", file=sys.stderr)
+
+
+def cmd_text(a):
+    url = loopback(f"{a.url}/api/v1/collections/{a.collection}/search")
+    queries = [json.loads(l)["query"] for l in open(a.queries) if l.strip()]
+    latencies, errors = [], 0
+    send("POST", url, {"text": queries[0], "k": 10})  # warm-up
+    for i in range(a.n):
+        status, ms = send("POST", url, {"text": queries[i % len(queries)], "k": 10})
+        latencies.append(ms)
+        errors += status != 200
+    out = {"requests": a.n, "errors": errors, "p50_ms": percentile(latencies, 50),
+           "p99_ms": percentile(latencies, 99), "mean_ms": statistics.mean(latencies)}
+    json.dump(out, open(a.out, "w"))
+    print(f"text search: {out}", file=sys.stderr)
+
+
+def cmd_report(a):
+    inproc = [json.loads(l) for l in open(a.inprocess) if l.strip().startswith("{")][-1]
+    wrk = None
+    for line in open(a.wrk):
+        if line.startswith("WRKJSON "):
+            wrk = json.loads(line[len("WRKJSON "):])
+    if wrk is None:
+        raise SystemExit(f"{a.wrk}: no WRKJSON line (did wrk run?)")
+    writer = json.load(open(a.writer))
+    text = json.load(open(a.text))
+    errors = sum(wrk["errors"].values()) + writer["errors"] + text["errors"]
+    summary = {
+        "settings": {"clients": a.clients, "duration_s": a.duration, "index": inproc.get("index"),
+                     "params": inproc.get("params"), "k": inproc.get("k"), "threads": inproc.get("threads")},
+        "http": wrk, "inprocess": inproc, "writer": writer, "text": text,
+        "ratio_http_to_inprocess_qps": wrk["qps"] / inproc["qps"] if inproc.get("qps") else None,
+        "errors_total": errors,
+    }
+    json.dump(summary, open(a.out, "w"), indent=2)
+    ratio = summary["ratio_http_to_inprocess_qps"]
+    print(f"| measure | value |\n|---|---|")
+    print(f"| HTTP vector search, {a.clients} clients, {a.duration} s | {wrk['qps']:.0f} QPS, p50 {wrk['p50_ms']:.2f} ms, p99 {wrk['p99_ms']:.2f} ms |")
+    print(f"| in-process `vdb bench` ({inproc.get('index')} {inproc.get('params')}, {inproc.get('threads')} threads) | {inproc['qps']:.0f} QPS, recall@{inproc.get('k')} {inproc.get('recall', 0):.3f} |")
+    print(f"| ratio HTTP / in-process | {ratio:.2f}x (target >= 0.7x) |")
+    print(f"| concurrent upserts | {writer['vectors']} vectors in {writer['batches']} batches of {writer['batch']}, p50 {writer['p50_ms']:.1f} ms, p99 {writer['p99_ms']:.1f} ms |")
+    print(f"| text search (demo model), 1 client | p50 {text['p50_ms']:.2f} ms, p99 {text['p99_ms']:.2f} ms |")
+    print(f"| errors (must be 0) | {errors} (wrk {wrk['errors']}, writer {writer['errors']}, text {text['errors']}) |")
+    if errors:
+        sys.exit(1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bodies"); b.add_argument("--queries", required=True); b.add_argument("--out", required=True)
+    b.add_argument("--k", type=int, default=10); b.add_argument("--ef", type=int, default=64)
+    w = sub.add_parser("writer"); w.add_argument("--url", required=True); w.add_argument("--collection", required=True)
+    w.add_argument("--base", required=True); w.add_argument("--rate", type=float, default=10); w.add_argument("--batch", type=int, default=10)
+    w.add_argument("--duration", type=float, required=True); w.add_argument("--first-id", type=int, default=10_000_000)
+    w.add_argument("--out", required=True)
+    t = sub.add_parser("text"); t.add_argument("--url", required=True); t.add_argument("--collection", default="photos")
+    t.add_argument("--queries", required=True); t.add_argument("--n", type=int, default=200); t.add_argument("--out", required=True)
+    r = sub.add_parser("report"); r.add_argument("--inprocess", required=True); r.add_argument("--wrk", required=True)
+    r.add_argument("--writer", required=True); r.add_argument("--text", required=True); r.add_argument("--out", required=True)
+    r.add_argument("--clients", type=int, required=True); r.add_argument("--duration", type=int, required=True)
+    a = ap.parse_args()
+    {"bodies": cmd_bodies, "writer": cmd_writer, "text": cmd_text, "report": cmd_report}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Load test of `vdb serve` over loopback (issue 12): CLIENTS concurrent clients (wrk) send vector
+# searches for DURATION seconds to a 50k x 384 HNSW collection (ann-dev) while a writer upserts
+# batches at a fixed rate; then text-search latency with the demo model. Reports QPS, p50/p99,
+# errors (must be 0) and the ratio of HTTP QPS to in-process `vdb bench` QPS at the same
+# settings (same index, ef, k, THREADS search threads). Bounded in time; loopback only.
+#
+#   bash Benchmarks/serve/run.sh                 # the full run (several minutes: index build + 60 s load)
+#   SMOKE=1 VDB=.build/debug/vdb bash Benchmarks/serve/run.sh   # seconds, tiny synthetic data: proves the script works
+#
+# Settings (environment): DATASET (../shared/data/ann-dev), METRIC (l2), CLIENTS (32), DURATION (60),
+# THREADS (2: wrk threads and in-process search threads), EF (64), K (10), M (16), EFC (200),
+# WRITE_RATE (batches/s, 10), WRITE_BATCH (vectors per batch, 10), OUT (results folder), VDB (binary).
+# Needs wrk (Debian package; installed when missing). Run it on a quiet machine: the load
+# generator shares the cores with the server, so the ratio is a lower bound.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SMOKE="${SMOKE:-0}"
+METRIC="${METRIC:-l2}"
+K="${K:-10}"
+EF="${EF:-64}"
+THREADS="${THREADS:-2}"
+if [ "$SMOKE" = 1 ]; then
+    CLIENTS="${CLIENTS:-2}"; DURATION="${DURATION:-3}"; M="${M:-8}"; EFC="${EFC:-64}"
+    WRITE_RATE="${WRITE_RATE:-5}"; WRITE_BATCH="${WRITE_BATCH:-5}"; TEXT_N="${TEXT_N:-10}"
+else
+    CLIENTS="${CLIENTS:-32}"; DURATION="${DURATION:-60}"; M="${M:-16}"; EFC="${EFC:-200}"
+    WRITE_RATE="${WRITE_RATE:-10}"; WRITE_BATCH="${WRITE_BATCH:-10}"; TEXT_N="${TEXT_N:-200}"
+fi
+OUT="${OUT:-Benchmarks/serve/results/$(date +%Y%m%d-%H%M%S)$([ "$SMOKE" = 1 ] && echo -smoke)}"
+mkdir -p "$OUT"
+
+if ! command -v wrk >/dev/null; then
+    echo "==> installing wrk"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+if [ -z "${VDB:-}" ]; then
+    echo "==> building vdb (release)"
+    swift build -c release --product vdb 2>&1 | grep -E "error|Build" | tail -2
+    VDB=.build/release/vdb
+fi
+
+WORK="$(mktemp -d)"
+SERVER_PID=""; WRITER_PID=""
+cleanup() {
+    for pid in $WRITER_PID $SERVER_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [ "$SMOKE" = 1 ]; then
+    DATASET="$WORK/data"
+    "$VDB" bench synth --n 2000 --dim 32 --clusters 20 --queries 200 --metrics "$METRIC" --out "$DATASET" >/dev/null
+else
+    DATASET="${DATASET:-../shared/data/ann-dev}"
+fi
+
+echo "==> in-process: vdb bench (hnsw M=$M ef_construction=$EFC, ef=$EF, k=$K, $THREADS threads) on $DATASET"
+"$VDB" bench --dataset "$DATASET" --metric "$METRIC" --index hnsw --M "$M" --ef-construction "$EFC" \
+    --ef "$EF" -k "$K" --threads "$THREADS" --json --db "$WORK/db" --collection bench | tee "$OUT/inprocess.jsonl"
+
+echo "==> ingesting Samples/photos for the text-search latency"
+"$VDB" ingest Samples/photos --db "$WORK/db" --collection photos --model Models/demo-clip >/dev/null
+
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+URL="http://127.0.0.1:$PORT"
+"$VDB" serve --db "$WORK/db" --host 127.0.0.1 --port "$PORT" --model Models/demo-clip >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+python3 - "$URL" <<'PY'
+import sys, time, urllib.request
+for _ in range(300):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=1).read(); sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit("the server did not start")
+PY
+
+python3 Benchmarks/serve/load.py bodies --queries "$DATASET/query.fvecs" --k "$K" --ef "$EF" --out "$WORK/bodies.txt"
+
+echo "==> load: $CLIENTS clients for $DURATION s, upserts $WRITE_RATE x $WRITE_BATCH vectors/s"
+python3 Benchmarks/serve/load.py writer --url "$URL" --collection bench --base "$DATASET/base.fvecs" \
+    --rate "$WRITE_RATE" --batch "$WRITE_BATCH" --duration "$DURATION" --out "$OUT/writer.json" &
+WRITER_PID=$!
+VDB_BODIES="$WORK/bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${DURATION}s" --timeout 10s --latency \
+    -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/search" | tee "$OUT/wrk.txt"
+wait "$WRITER_PID"; WRITER_PID=""
+
+echo "==> text search latency (demo model, 1 client, $TEXT_N requests)"
+python3 Benchmarks/serve/load.py text --url "$URL" --queries Samples/demo-queries.jsonl --n "$TEXT_N" --out "$OUT/text.json"
+python3 -c "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen('$URL/metrics').read().decode())" >"$OUT/metrics.txt"
+
+{
+    echo "# vdb serve load test, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+    echo
+    echo "Command: \`CLIENTS=$CLIENTS DURATION=$DURATION THREADS=$THREADS EF=$EF K=$K M=$M EFC=$EFC WRITE_RATE=$WRITE_RATE WRITE_BATCH=$WRITE_BATCH bash Benchmarks/serve/run.sh\` on $DATASET ($METRIC)"
+    echo
+    python3 Benchmarks/serve/load.py report --inprocess "$OUT/inprocess.jsonl" --wrk "$OUT/wrk.txt" \
+        --writer "$OUT/writer.json" --text "$OUT/text.json" --out "$OUT/summary.json" \
+        --clients "$CLIENTS" --duration "$DURATION"
+} | tee "$OUT/summary.md"
+echo "results in $OUT"

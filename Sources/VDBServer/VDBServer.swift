@@ -1,0 +1,113 @@
+import Dispatch
+import Foundation
+import Hummingbird
+import Logging
+import VDBCLIP
+import VDBCore
+import VDBIngest
+
+/// `vdb serve`: the HTTP API (under `/api/v1`, in Qdrant's layout) and the photo-search web app
+/// (at `/`), over one open ``Database`` and one shared ``CLIPModel``.
+///
+/// ```swift
+/// let db = try Database(path: "photos.vdb")
+/// let model = try CLIPModel.load(directory: URL(fileURLWithPath: "Models/demo-clip"))
+/// var config = ServerConfiguration()
+/// config.port = 8080
+/// try await VDBServer(database: db, model: model, configuration: config).run()
+/// ```
+///
+/// Every route calls the libraries; the server adds only HTTP concerns (JSON, statuses, keys,
+/// limits). Library calls block (LMDB, search, CLIP), so they run on dispatch queues, never on
+/// Swift's cooperative threads: reads on a concurrent queue, writes on one serial queue (LMDB
+/// has one writer anyway), embeddings through ``EmbeddingQueue``'s bounded slots.
+public final class VDBServer: Sendable {
+    public let database: Database
+    /// The CLIP model for text and image search and for ingest (nil: those routes answer 422).
+    public let model: CLIPModel?
+    public let configuration: ServerConfiguration
+    let logger: Logger
+    let metrics = ServerMetrics()
+    let embeddings: EmbeddingQueue
+    let images: RecordedImages
+    let ingests: IngestJobs
+    let startTime = Date()
+
+    private let readQueue = DispatchQueue(label: "vdb.serve.read", qos: .userInitiated, attributes: .concurrent)
+    private let writeQueue = DispatchQueue(label: "vdb.serve.write", qos: .userInitiated)
+
+    /// - Throws: ``ServerError`` for a configuration that must not start (see ``ServerConfiguration/validate()``)
+    ///   or an `--allow-ingest-from` folder that does not exist.
+    public init(database: Database, model: CLIPModel?, configuration: ServerConfiguration,
+                logger: Logger = Logger(label: "vdb.serve")) throws {
+        try configuration.validate()
+        self.database = database
+        self.model = model
+        self.configuration = configuration
+        self.logger = logger
+        embeddings = EmbeddingQueue(limit: configuration.embeddingConcurrency, maxWaiting: configuration.embeddingQueueLimit,
+                                    maxWait: configuration.embeddingWait)
+        images = RecordedImages(thumbnailCacheBytes: configuration.thumbnailCacheBytes)
+        ingests = try IngestJobs(allowedFolders: configuration.allowIngestFrom)
+    }
+
+    /// The router with every route and middleware.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        if let origin = configuration.corsOrigin {
+            router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin),
+                                                  allowHeaders: [.authorization, .contentType],
+                                                  allowMethods: [.get, .put, .post, .delete, .options], maxAge: .seconds(600)))
+        }
+        router.add(middleware: RequestObserver(server: self))
+        if let key = configuration.apiKey, !key.isEmpty {
+            router.add(middleware: APIKeyCheck(key: key))
+        }
+        addRoutes(to: router)
+        return router
+    }
+
+    /// The Hummingbird application serving ``makeRouter()`` on the configured host and port.
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol {
+        let (seconds, attoseconds) = configuration.idleTimeout.components
+        let idleNanoseconds = seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000
+        return Application(
+            router: makeRouter(),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(max(1_000_000, idleNanoseconds)))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vdb"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await makeApplication(onServerRunning: onServerRunning).runService()
+    }
+
+    // MARK: - where library calls run
+
+    /// Runs a blocking read (search, get, info...) off the cooperative threads.
+    func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in readQueue.async { c.resume(with: Result(catching: body)) } }
+    }
+
+    /// Runs a write (upsert, delete, index build...) on the serial write queue.
+    func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in writeQueue.async { c.resume(with: Result(catching: body)) } }
+    }
+
+    /// Runs a CLIP embedding (and the search that uses it) in a bounded slot.
+    func embed<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await embeddings.run { try await self.read(body) }
+    }
+
+    /// The model, or 422 naming how to give one.
+    func requireModel() throws -> CLIPModel {
+        guard let model else {
+            throw ServerError(.unprocessableContent, "no_model",
+                              "this server has no CLIP model: start it with --model DIR (or $VDB_MODEL) for text and image search and ingest")
+        }
+        return model
+    }
+}
