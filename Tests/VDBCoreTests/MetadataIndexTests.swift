@@ -143,6 +143,25 @@ import VDBSupport
         #expect(left == 0)
     }
 
+    /// `Database.merge` declares the union of the shards' indexed fields on the merged
+    /// collection, indexes what it copies, and refuses a field two shards type differently.
+    @Test func mergeCarriesIndexedFields() throws {
+        let dir = TempDir("mindex-merge"); defer { dir.cleanup() }
+        let a = try Database(path: dir.sub("a")), b = try Database(path: dir.sub("b"))
+        let ca = try a.createCollection(name: "c", dimension: 4, metric: .l2, fields: [Self.fields[0], Self.fields[1]])
+        let cb = try b.createCollection(name: "c", dimension: 4, metric: .l2, fields: [Self.fields[1], Self.fields[3]])
+        try ca.insert(randomVectors(50, 4, seed: 7), ids: (0..<50).map(UInt64.init), metadata: (0..<50).map { Self.metadata($0, seed: 7) })
+        try cb.insert(randomVectors(50, 4, seed: 8), ids: (50..<100).map(UInt64.init), metadata: (0..<50).map { Self.metadata($0, seed: 8) })
+        let out = try Database(path: dir.sub("out"))
+        try out.merge(shards: [a, b])
+        let merged = try out.collection(named: "c")
+        #expect(try merged.fields() == [Self.fields[0], Self.fields[1], Self.fields[3]])
+        try merged.verifyFieldIndex()
+        let c = try Database(path: dir.sub("c"))
+        try c.createCollection(name: "c", dimension: 4, metric: .l2, fields: [FieldDefinition(name: "year", type: .float)])
+        #expect(throws: VDBError.self) { try Database(path: dir.sub("out2")).merge(shards: [a, c]) }
+    }
+
     /// A database written before the `fields` DBI existed opens (the DBI is created) and takes fields.
     @Test func databaseWithoutTheFieldsDBIOpens() throws {
         let dir = TempDir("mindex-old"); defer { dir.cleanup() }
