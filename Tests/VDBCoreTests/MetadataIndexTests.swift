@@ -153,7 +153,7 @@ import VDBSupport
         try ca.insert(randomVectors(50, 4, seed: 7), ids: (0..<50).map(UInt64.init), metadata: (0..<50).map { Self.metadata($0, seed: 7) })
         try cb.insert(randomVectors(50, 4, seed: 8), ids: (50..<100).map(UInt64.init), metadata: (0..<50).map { Self.metadata($0, seed: 8) })
         let out = try Database(path: dir.sub("out"))
-        try out.merge(shards: [a, b])
+        _ = try out.merge(shards: [a, b])
         let merged = try out.collection(named: "c")
         #expect(try merged.fields() == [Self.fields[0], Self.fields[1], Self.fields[3]])
         try merged.verifyFieldIndex()
