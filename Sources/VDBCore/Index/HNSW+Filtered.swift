@@ -11,13 +11,6 @@
 //   the matches. Both walks stop once they have computed more distances than there are matches, an
 //   exact scan of the matches being cheaper from there; the caller then runs that scan.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import CVDBKernels
-
 extension HNSWIndex {
     package func filteredSearch(query: UnsafePointer<Float>, k: Int, parameters sp: SearchParameters,
                                 visibility: SlotVisibility?, filter: SlotFilter) throws -> FilteredSearchResult {
@@ -54,27 +47,17 @@ extension HNSWIndex {
     func acornLevel0(_ scratch: HNSWScratch, query: UnsafePointer<Float>, ep: UInt32, ef: Int,
                      visibility: SlotVisibility?, filter: SlotFilter, budget: Int) -> (count: Int, computed: Int, exhausted: Bool) {
         let tag = scratch.begin(nodes: capacity, ef: ef)
-        let visited = scratch.visited
+        let visited = scratch.visited, pending = scratch.pending
         var top = MaxHeap(scratch.top)
         var cand = MinHeap(scratch.cand)
-        let base = level0
-        let sw = strideWords
-        let hw = headerWord
-        let d = dimension
-        let l2 = isL2
         let cap = maxM0
-        let pending = scratch.pending
         @inline(__always) func allowed(_ s: UInt32) -> Bool {
             if !filter.contains(s) { return false }
             if let visibility { return visibility.contains(s) }
-            return base[Int(s) &* sw &+ hw] & HNSWIndex.headerDeleted == 0
-        }
-        @inline(__always) func score(_ s: UInt32) -> Float {
-            let v = UnsafeRawPointer(base + Int(s) &* sw).assumingMemoryBound(to: Float.self)
-            return l2 ? vdb_l2sq(query, v, d) : -vdb_ip(query, v, d)
+            return !isDeleted(s)
         }
         var computed = 1
-        let d0 = score(ep)
+        let d0 = dist(query, ep)
         visited[Int(ep)] = tag
         var lower = Float.infinity
         if allowed(ep) { top.push(packScore(d0, ep)); lower = d0 }
@@ -83,9 +66,7 @@ extension HNSWIndex {
             let c = cand.top
             if unpackScore(c) > lower && top.count == ef { break }
             _ = cand.pop()
-            let h = base + (Int(unpackSlot(c)) &* sw &+ hw)
-            let n = Int(h.pointee & HNSWIndex.countMask)
-            let lk = h + 1
+            let (lk, n) = links(unpackSlot(c), 0)
             // The matching nodes among the neighbours and, through each non-matching neighbour,
             // among its neighbours; at most `cap` of them.
             var fresh = 0
@@ -100,11 +81,10 @@ extension HNSWIndex {
                     fresh += 1
                     continue
                 }
-                let h2 = base + (Int(nb) &* sw &+ hw)
-                let n2 = Int(h2.pointee & HNSWIndex.countMask)
+                let (lk2, n2) = links(nb, 0)
                 var j2 = 0
                 while j2 < n2 && fresh < cap {
-                    let nb2 = h2[1 + j2]
+                    let nb2 = lk2[j2]
                     j2 += 1
                     if visited[Int(nb2)] == tag || !allowed(nb2) { continue }
                     visited[Int(nb2)] = tag
@@ -116,7 +96,7 @@ extension HNSWIndex {
             if computed > budget { return (top.count, computed, true) }
             for i in 0..<fresh {
                 let nb = pending[i]
-                let dn = score(nb)
+                let dn = dist(query, nb)
                 if top.count < ef || dn < lower {
                     let key = packScore(dn, nb)
                     cand.push(key)
