@@ -66,14 +66,14 @@ def needed_modules(a):
     return mods + ([] if a.no_plot else ["matplotlib"])
 
 
-def ensure_environment(modules):
-    """Re-executes this script inside a venv that has `modules`, unless this Python has them."""
+def ensure_environment(modules, script=None):
+    """Re-executes `script` (default: this one) inside a venv that has `modules`, unless this Python has them."""
     import importlib.util
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if not missing:
         return
     if os.environ.get("VDB_BENCH_REEXEC"):
-        sys.exit("compare.py: the venv at %s still lacks %s" % (DEFAULT_VENV, ", ".join(missing)))
+        sys.exit("%s: the venv at %s still lacks %s" % (os.path.basename(script or __file__), DEFAULT_VENV, ", ".join(missing)))
     py = os.path.join(DEFAULT_VENV, "bin", "python")
     if not os.path.exists(py):
         progress("creating venv %s" % DEFAULT_VENV)
@@ -84,7 +84,7 @@ def ensure_environment(modules):
         progress("installing %s into %s" % (" ".join(packages), DEFAULT_VENV))
         subprocess.check_call([py, "-m", "pip", "install", "-q"] + packages)
     env = dict(os.environ, VDB_BENCH_REEXEC="1")
-    os.execve(py, [py, os.path.abspath(__file__)] + sys.argv[1:], env)
+    os.execve(py, [py, os.path.abspath(script or __file__)] + sys.argv[1:], env)
 
 
 # ----------------------------------------------------------------------------- data
@@ -478,18 +478,23 @@ def parse_args(argv=None):
     return a
 
 
+def build_vdb(dry_run):
+    """Builds vdb in release mode (or, dry, prints the command); returns the executable's path."""
+    build = ["swift", "build", "-c", "release", "--product", "vdb"]
+    if dry_run:
+        print("(cd %s && %s)" % (shlex.quote(ROOT), shlex.join(build)))
+    else:
+        progress("building vdb (release)")
+        subprocess.check_call(build, cwd=ROOT)
+    return os.path.join(ROOT, ".build", "release", "vdb")
+
+
 def main():
     a = parse_args()
     if not a.dry_run:
         ensure_environment(needed_modules(a))
     if "vdb" in a.systems and a.vdb is None:
-        a.vdb = os.path.join(ROOT, ".build", "release", "vdb")
-        build = ["swift", "build", "-c", "release", "--product", "vdb"]
-        if a.dry_run:
-            print("(cd %s && %s)" % (shlex.quote(ROOT), shlex.join(build)))
-        else:
-            progress("building vdb (release)")
-            subprocess.check_call(build, cwd=ROOT)
+        a.vdb = build_vdb(a.dry_run)
     elif a.vdb is None:
         a.vdb = "vdb"  # only --synthetic needs it then
     folder = synthetic_folder(a) if a.synthetic else a.dataset

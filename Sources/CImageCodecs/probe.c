@@ -18,30 +18,7 @@ static uint32_t rd32(const uint8_t *p, int le) {
               : (((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3]);
 }
 
-int vdb_exif_orientation_tiff(const uint8_t *t, size_t n) {
-    if (n < 8) return 1;
-    int le;
-    if (t[0] == 'I' && t[1] == 'I') le = 1;
-    else if (t[0] == 'M' && t[1] == 'M') le = 0;
-    else return 1;
-    if (rd16(t + 2, le) != 42) return 1;
-    uint32_t ifd = rd32(t + 4, le);
-    if (ifd > n || n - ifd < 2) return 1;
-    uint32_t count = rd16(t + ifd, le);
-    const uint8_t *e = t + ifd + 2;
-    for (uint32_t i = 0; i < count; i++, e += 12) {
-        if ((size_t)(e + 12 - t) > n) break;
-        if (rd16(e, le) == 0x0112) {
-            uint32_t type = rd16(e + 2, le);
-            uint32_t v;
-            if (type == 3) v = rd16(e + 8, le);        /* SHORT */
-            else if (type == 4) v = rd32(e + 8, le);   /* LONG (non-standard but seen) */
-            else return 1;
-            return (v >= 1 && v <= 8) ? (int)v : 1;
-        }
-    }
-    return 1;
-}
+/* vdb_exif_orientation_tiff: in exif.c. */
 
 static int probe_jpeg(const uint8_t *d, size_t n, vdb_image_info *info) {
     size_t p = 2;

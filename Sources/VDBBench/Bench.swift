@@ -40,12 +40,29 @@ public enum Bench {
         guard base.dimension == queries.dimension else {
             throw BenchError.mismatch("base vectors have dimension \(base.dimension) but queries have \(queries.dimension)")
         }
+        let metadata = try plan.metadata.map { try BenchDataset.loadMetadata($0, rows: base.count) }
         let groundTruth: BenchNeighborRows
         if let t = truth {
             guard t.count >= queries.count else {
                 throw BenchError.mismatch("ground truth has \(t.count) rows for \(queries.count) queries")
             }
             groundTruth = try BenchDataset.firstRows(t, queries.count)
+        } else if let filter = plan.filter {
+            guard let metadata else { throw BenchError.invalidArgument("a filter needs the base vectors' metadata (--metadata) or a ground-truth file") }
+            // Exact filtered ground truth: brute force over the matching rows, ids mapped back.
+            let rows = metadata.indices.filter { filter.matches(metadata[$0] ?? [:], fields: plan.fields) }
+            guard rows.count >= plan.k else {
+                throw BenchError.invalidArgument("only \(rows.count) base vectors match the filter; k is \(plan.k)")
+            }
+            onEvent(.preparing("computing exact filtered ground truth (\(queries.count) queries x \(rows.count) matching vectors)"))
+            var subset: [Float] = []
+            subset.reserveCapacity(rows.count * base.dimension)
+            for r in rows { subset += base.data[r * base.dimension ..< (r + 1) * base.dimension] }
+            let sub = try BenchVectors(dimension: base.dimension, data: subset)
+            let (b, q) = plan.metric.normalizes ? (sub.normalized(), queries.normalized()) : (sub, queries)
+            let local = try BenchGroundTruth.compute(base: b, queries: q, k: plan.k, metric: plan.metric.kernel,
+                                                     threads: plan.resolvedThreads)
+            groundTruth = try BenchNeighborRows(width: local.width, ids: local.ids.map { Int32(rows[Int($0)]) })
         } else {
             onEvent(.preparing("computing exact ground truth (\(queries.count) queries x \(base.count) vectors)"))
             let (b, q) = plan.metric.normalizes ? (base.normalized(), queries.normalized()) : (base, queries)
@@ -53,8 +70,11 @@ public enum Bench {
                                                        threads: plan.resolvedThreads)
         }
 
-        let target = BenchDatabase.Target(databasePath: plan.databasePath, collection: plan.collection, metric: plan.metric,
+        var target = BenchDatabase.Target(databasePath: plan.databasePath, collection: plan.collection, metric: plan.metric,
                                           index: plan.index, parameters: plan.parameters)
+        target.metadata = metadata
+        target.fields = plan.fields
+        target.filter = plan.filter
         let (subject, handle) = try BenchDatabase.subject(target: target, base: base)
         defer { handle.close() }
         let configuration = BenchConfiguration(k: plan.k, threads: plan.resolvedThreads, batchRuns: plan.runs,

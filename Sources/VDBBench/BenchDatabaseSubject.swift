@@ -15,6 +15,12 @@ enum BenchDatabase {
         var index: IndexKind
         /// Index build parameters.
         var parameters: IndexParameters
+        /// Metadata stored with each base vector (row order), if any.
+        var metadata: [Metadata?]?
+        /// Indexed metadata fields of the collection.
+        var fields: [FieldDefinition] = []
+        /// The filter every search runs with, if any.
+        var filter: Filter?
 
         init(databasePath: String?, collection: String = "bench", metric: Metric, index: IndexKind,
                     parameters: IndexParameters) {
@@ -84,19 +90,22 @@ enum BenchDatabase {
                     if target.index != .flat && !(info.indexBuilt && info.index == target.index && info.parameters == target.parameters) {
                         try existing.buildIndex(kind: target.index, parameters: target.parameters) { progress($0) }
                     }
+                    if !Set(target.fields).isSubset(of: Set(info.fields)) { try existing.addFields(target.fields) }
                     handle.collection = existing
                     handle.reusedExisting = true
                     progress(1)
                     return
                 }
                 let c = try database.createCollection(name: target.collection, dimension: base.dimension,
-                                                      metric: target.metric, index: target.index, parameters: target.parameters)
+                                                      metric: target.metric, index: target.index, parameters: target.parameters,
+                                                      fields: target.fields)
                 // Insert in chunks (one transaction each) so progress moves; ids are row numbers.
                 let chunk = 10_000, d = base.dimension
                 let insertShare = target.index == .flat ? 1.0 : 0.2
                 for start in stride(from: 0, to: base.count, by: chunk) {
                     let end = min(base.count, start + chunk)
-                    try c.insert(contiguous: Array(base.data[start * d ..< end * d]), ids: (start ..< end).map { UInt64($0) })
+                    try c.insert(contiguous: Array(base.data[start * d ..< end * d]), ids: (start ..< end).map { UInt64($0) },
+                                 metadata: target.metadata.map { Array($0[start ..< end]) })
                     progress(insertShare * Double(end) / Double(base.count))
                 }
                 if target.index != .flat {
@@ -108,10 +117,16 @@ enum BenchDatabase {
             },
             searchBatch: { queries, k, parameters in
                 guard let c = handle.collection else { throw BenchError.invalidArgument("search before build") }
+                if let filter = target.filter {
+                    return try c.search(contiguous: queries.data, k: k, parameters: parameters, where: filter).map { $0.map { Int64($0.id) } }
+                }
                 return try c.search(contiguous: queries.data, k: k, parameters: parameters).map { $0.map { Int64($0.id) } }
             },
             searchOne: { query, k, parameters in
                 guard let c = handle.collection else { throw BenchError.invalidArgument("search before build") }
+                if let filter = target.filter {
+                    return try c.search(Array(query), k: k, parameters: parameters, where: filter).map { Int64($0.id) }
+                }
                 return try c.search(Array(query), k: k, parameters: parameters).map { Int64($0.id) }
             },
             bytesOnDisk: { try BenchSystem.bytesOnDisk(path) })

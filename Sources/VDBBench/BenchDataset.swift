@@ -51,6 +51,46 @@ enum BenchDataset {
         return try BenchNeighborRows(width: width, ids: rows.flatMap { $0 })
     }
 
+    /// Loads metadata for `rows` base vectors: a JSONL file with one object of strings, numbers
+    /// and booleans per line (an empty line or `null` for a row without metadata).
+    static func loadMetadata(_ path: String, rows: Int) throws -> [Metadata?] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw BenchError.io(path: path, reason: "cannot read the metadata file (\(error.localizedDescription))")
+        }
+        var out: [Metadata?] = []
+        out.reserveCapacity(rows)
+        let decoder = JSONDecoder()
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where out.count < rows {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed == "null" {
+                if i < rows { out.append(nil) }
+                continue
+            }
+            do {
+                out.append(try decoder.decode([String: BenchMetadataValue].self, from: Data(trimmed.utf8)).mapValues(\.value))
+            } catch {
+                throw BenchError.corruptFile(path: path, reason: "line \(i + 1) is not a JSON object of strings, numbers and booleans")
+            }
+        }
+        guard out.count == rows else {
+            throw BenchError.corruptFile(path: path, reason: "holds metadata for \(out.count) rows, the base has \(rows)")
+        }
+        return out
+    }
+
+    /// A metadata value as JSON gives it (integers stay integers).
+    struct BenchMetadataValue: Decodable {
+        var value: MetadataValue
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let b = try? c.decode(Bool.self) { value = .bool(b) }
+            else if let i = try? c.decode(Int64.self) { value = .int(i) }
+            else if let d = try? c.decode(Double.self) { value = .double(d) }
+            else { value = .string(try c.decode(String.self)) }
+        }
+    }
+
     /// The first `n` rows of `rows`.
     static func firstRows(_ rows: BenchNeighborRows, _ n: Int) throws(BenchError) -> BenchNeighborRows {
         try BenchNeighborRows(width: rows.width, ids: Array(rows.ids[0 ..< min(n, rows.count) * rows.width]))

@@ -37,6 +37,17 @@ public struct BenchPlan: Sendable {
     /// IVF_SQ8: re-rank candidates with the exact stored vectors.
     public var rerank = false
 
+    /// Metadata of the base vectors: a JSONL file with one object per base row, in row order
+    /// (`{"lang": "en", "year": 2020}`), stored with the vectors.
+    public var metadata: String?
+    /// Indexed metadata fields of the collection.
+    public var fields: [FieldDefinition] = []
+    /// Every query of the run is searched with this filter (ground truth, when computed, is the
+    /// exact filtered one).
+    public var filter: Filter?
+    /// Filtered searches scan the matches exactly up to this many (nil: the library's default).
+    public var filterExactThreshold: Int?
+
     /// Neighbours per query.
     public var k = 10
     /// Search threads for the batch runs, also used for BLAS in the ground-truth computation
@@ -62,6 +73,14 @@ public struct BenchPlan: Sendable {
 
     /// The search settings of the sweep.
     func settings() -> [BenchSetting] {
+        var settings = unfilteredSettings()
+        if let threshold = filterExactThreshold {
+            for i in settings.indices { settings[i].parameters.filterExactThreshold = threshold }
+        }
+        return settings
+    }
+
+    private func unfilteredSettings() -> [BenchSetting] {
         let threads = resolvedThreads
         switch index {
         case .flat:
@@ -87,6 +106,7 @@ public struct BenchPlan: Sendable {
         guard k >= 1 else { throw .invalidArgument("k must be >= 1, got \(k)") }
         guard threads >= 0 else { throw .invalidArgument("threads must be >= 0 (0 = all cores), got \(threads)") }
         guard runs >= 1 else { throw .invalidArgument("runs must be >= 1, got \(runs)") }
+        if let t = filterExactThreshold, t < 0 { throw .invalidArgument("filterExactThreshold must be >= 0, got \(t)") }
         for (name, value) in [("limitBase", limitBase), ("limitQueries", limitQueries), ("latencyQueries", latencyQueries)] {
             if let v = value, v < 1 { throw .invalidArgument("\(name) must be >= 1, got \(v)") }
         }

@@ -61,6 +61,9 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A ``ReadTransaction`` or ``WriteTransaction`` (or a collection view of one) was used after
     /// the closure it was given to returned.
     case transactionEnded
+    /// A ``Filter`` (JSON or `--where` shorthand) is malformed; the message names the part
+    /// (`filter.must[1].range.gte`, or the column of a shorthand) and what was found there.
+    case invalidFilter(String)
 
     public var description: String {
         switch self {
@@ -117,6 +120,8 @@ public enum VDBError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): \(location.map { "\($0): " } ?? "")\(problem); \(what)"
         case .transactionEnded:
             return "a transaction was used after its read { } or write { } closure returned"
+        case let .invalidFilter(m):
+            return "invalid filter: \(m)"
         }
     }
 

@@ -173,8 +173,9 @@ enum IngestProperty {
 /// ```
 ///
 /// Each image becomes one cosine vector whose id is derived from its absolute path, with
-/// metadata `path`, `width`, `height`, `bytes`, `mtime`, `sha256`, `format` and `caption` (when
-/// one exists). Captions are embedded with the text tower into `<collection>.captions`, same ids.
+/// metadata `path`, `width`, `height`, `bytes`, `mtime`, `sha256`, `format`, `caption` (when
+/// one exists) and what ``PhotoMetadata/metadata(of:mtime:)`` reads from EXIF (`taken_at`,
+/// `camera`, `lens`, GPS...); ``PhotoMetadata/fields`` are declared as indexed fields. Captions are embedded with the text tower into `<collection>.captions`, same ids.
 ///
 /// The run is resumable and incremental: every batch commits in one transaction (``Database/write(_:)``),
 /// images and their captions together, ids are stable per path, and a file whose content hash is already stored is not embedded again, so a
@@ -345,7 +346,13 @@ public final class Ingestor: Sendable {
         } else {
             c = try database.createCollection(name: name, dimension: model.embeddingDimension, metric: .cosine,
                                               index: role == "images" ? options.index : .flat,
-                                              parameters: options.indexParameters)
+                                              parameters: options.indexParameters,
+                                              fields: role == "images" ? PhotoMetadata.fields : [])
+        }
+        if role == "images", !Set(PhotoMetadata.fields).isSubset(of: Set(try c.fields())) {
+            // A collection made before photo fields existed. Values that do not fit (written by
+            // something else) leave the fields undeclared: filters then work by scan.
+            try? c.addFields(PhotoMetadata.fields)
         }
         if try c.property(IngestProperty.fingerprint) == nil {
             try c.setProperties([IngestProperty.fingerprint: model.fingerprint, IngestProperty.modelPath: model.directory.path,
@@ -548,8 +555,12 @@ struct WorkerContext: Sendable {
             let (id, existing) = try identify(path)
             if let existing, existing.metadata["sha256"]?.stringValue == hash {
                 let stored = existing.metadata["caption"]?.stringValue
-                if stored != job.caption {
-                    return .caption(CaptionUpdate(id: id, path: path, caption: job.caption, imageMetadata: existing.metadata))
+                // Stored before ingest read EXIF: add the photo metadata without embedding again.
+                let lacksPhotoMetadata = existing.metadata["taken_at_source"] == nil
+                if stored != job.caption || lacksPhotoMetadata {
+                    var m = existing.metadata
+                    if lacksPhotoMetadata { m.merge(PhotoMetadata.metadata(of: data, mtime: job.file.mtime)) { _, new in new } }
+                    return .caption(CaptionUpdate(id: id, path: path, caption: job.caption, imageMetadata: m))
                 }
                 return .unchanged
             }
@@ -560,6 +571,7 @@ struct WorkerContext: Sendable {
                 "bytes": .int(Int64(data.count)), "mtime": .double(job.file.mtime), "sha256": .string(hash),
                 "format": .string(format.rawValue),
             ]
+            m.merge(PhotoMetadata.metadata(of: data, mtime: job.file.mtime)) { old, _ in old }
             if let c = job.caption { m["caption"] = .string(c) }
             return .ready(Ready(id: id, path: path, pixels: result.pixels, metadata: m, caption: job.caption,
                                 hadCaption: existing?.metadata["caption"] != nil, isUpdate: existing != nil))

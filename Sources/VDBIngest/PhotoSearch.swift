@@ -11,18 +11,50 @@ extension Collection {
     ///   collection was embedded with another model; storage errors.
     public func search(text: String, model: CLIPModel, k: Int = 10,
                        parameters: SearchParameters = SearchParameters(), filter: SearchFilter? = nil) throws -> [SearchHit] {
-        try checkModel(model)
-        let q = try model.embed(texts: [text])[0]
-        return try search(q, k: k, parameters: parameters, filter: filter)
+        try search(query(text: text, model: model), k: k, parameters: parameters, filter: filter)
     }
 
     /// The images closest to the image file at `path` (JPEG or PNG; preprocessed as the model expects).
     public func search(image path: String, model: CLIPModel, k: Int = 10,
                        parameters: SearchParameters = SearchParameters(), filter: SearchFilter? = nil) throws -> [SearchHit] {
+        try search(query(image: .file(path), model: model), k: k, parameters: parameters, filter: filter)
+    }
+
+    /// The images closest to a text among those that satisfy `filter` (at least `k` of them
+    /// when `k` match; see ``Filter``).
+    public func search(text: String, model: CLIPModel, k: Int = 10,
+                       parameters: SearchParameters = SearchParameters(), where filter: Filter) throws -> [SearchHit] {
+        try searchExplained(text: text, model: model, k: k, parameters: parameters, where: filter).hits
+    }
+
+    /// The images closest to the image file at `path` among those that satisfy `filter`.
+    public func search(image path: String, model: CLIPModel, k: Int = 10,
+                       parameters: SearchParameters = SearchParameters(), where filter: Filter) throws -> [SearchHit] {
+        try searchExplained(image: path, model: model, k: k, parameters: parameters, where: filter).hits
+    }
+
+    /// The images closest to a text among those that satisfy `filter`, and how the search ran
+    /// (``SearchPlan``):
+    ///
+    /// ```swift
+    /// let found = try photos.searchExplained(text: "beach", model: model, k: 10,
+    ///                                        where: try Filter(where: ["taken_at>=2024-06-01", "make=Google"]))
+    /// ```
+    public func searchExplained(text: String, model: CLIPModel, k: Int = 10,
+                                parameters: SearchParameters = SearchParameters(), where filter: Filter?) throws -> SearchResult {
+        try searchExplained(contiguous: query(text: text, model: model), k: k, parameters: parameters, where: filter)[0]
+    }
+
+    /// The images closest to the image file at `path` among those that satisfy `filter`, and how the search ran.
+    public func searchExplained(image path: String, model: CLIPModel, k: Int = 10,
+                                parameters: SearchParameters = SearchParameters(), where filter: Filter?) throws -> SearchResult {
+        try searchExplained(contiguous: query(image: .file(path), model: model), k: k, parameters: parameters, where: filter)[0]
+    }
+
+    /// The CLIP embedding of a text query, after checking the model is the collection's.
+    func query(text: String, model: CLIPModel) throws -> [Float] {
         try checkModel(model)
-        let pixels = try CLIPImageLoader.pixels(fromFile: path, config: model.preprocess)
-        let q = try model.embed(pixels: [pixels])[0]
-        return try search(q, k: k, parameters: parameters, filter: filter)
+        return try model.embed(texts: [text])[0]
     }
 
     /// The fingerprint of the model that embedded this collection, if it was made by ingest.

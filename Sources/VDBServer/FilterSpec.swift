@@ -1,85 +1,44 @@
 import VDBCore
 
-/// The `filter` field of search and scroll requests, turned into the library's
-/// ``MetadataCondition``s (all must hold).
+/// The `filter` field of search and scroll requests, in vdb's one filter language (``Filter``):
 ///
-/// Accepted forms today:
-/// - a string in `vdb search --where` syntax: `"format=png"`, `"width>=1000"`;
-/// - an array of such strings: `["format=png", "width>=1000"]`;
-/// - an object in the style of Qdrant's filter, for the subset the conditions express:
-///   `{"must": [{"key": "format", "match": {"value": "png"}}, {"key": "width", "range": {"gte": 1000}}],
-///     "must_not": [{"key": "caption", "match": {"value": ""}}]}`.
+/// - a string in `vdb search --where` syntax: `"format=png"`, `"width>=1000"`, `"lang in en,fr"`;
+/// - an array of such strings (all must hold): `["format=png", "width>=1000"]`;
+/// - the JSON form (Qdrant's): `{"must": [{"key": "format", "match": {"value": "png"}}],
+///   "should": [...], "must_not": [{"is_null": {"key": "caption"}}]}` with `match` (`value`, `any`,
+///   `except`), `range` (`gt`, `gte`, `lt`, `lte`: numbers or dates) and `is_null`.
 ///
-/// The object form is where the full JSON filter language (`should`, `any`, `is_null`, ...)
-/// will arrive; until the library has it, other keys are refused with 422 naming them.
+/// A filter that does not parse is a 422 `invalid_filter` naming the part.
 struct FilterSpec: Decodable, Sendable {
-    var conditions: [MetadataCondition]
+    var filter: Filter
 
-    init(conditions: [MetadataCondition]) { self.conditions = conditions }
+    init(filter: Filter) { self.filter = filter }
 
     init(from decoder: any Decoder) throws {
         if let c = try? decoder.singleValueContainer(), let text = try? c.decode(String.self) {
-            conditions = try FilterSpec.parse([text])
+            filter = try FilterSpec.parse([text])
         } else if let c = try? decoder.singleValueContainer(), let texts = try? c.decode([String].self) {
-            conditions = try FilterSpec.parse(texts)
-        } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
-            conditions = try FilterSpec.parse(object)
+            filter = try FilterSpec.parse(texts)
+        } else if (try? decoder.container(keyedBy: AnyKey.self)) != nil {
+            do { filter = try Filter(from: decoder) } catch DecodingError.dataCorrupted(let context) {
+                throw ServerError.invalidFilter(context.debugDescription)
+            }
         } else {
             throw ServerError.invalidFilter("'filter' must be a condition string such as \"format=png\", an array of them, or an object {\"must\": [...]}")
         }
     }
 
-    /// The library filter, or nil when there is no condition.
-    var searchFilter: SearchFilter? { MetadataCondition.filter(conditions) }
-
-    /// Parses `--where`-style conditions; a bad one is a 422 naming it.
-    static func parse(_ texts: [String]) throws -> [MetadataCondition] {
-        do {
-            return try texts.map { try MetadataCondition(parsing: $0) }
-        } catch let e as VDBError {
-            throw ServerError.invalidFilter(e.description)
-        }
+    /// Parses `--where`-style conditions (all must hold); a bad one is a 422 naming it.
+    static func parse(_ texts: [String]) throws -> Filter {
+        do { return try Filter(where: texts) } catch let e as VDBError { throw ServerError.invalidFilter(e.description) }
     }
 
-    private static func parse(_ object: KeyedDecodingContainer<AnyKey>) throws -> [MetadataCondition] {
-        var out: [MetadataCondition] = []
-        for key in object.allKeys {
-            switch key.stringValue {
-            case "must", "must_not":
-                let negate = key.stringValue == "must_not"
-                guard let clauses = try? object.decode([Clause].self, forKey: key) else {
-                    throw ServerError.invalidFilter("filter.\(key.stringValue) must be an array of {\"key\": ..., \"match\": {\"value\": ...}} or {\"key\": ..., \"range\": {...}}")
-                }
-                for clause in clauses { out += try clause.conditions(negate: negate, in: key.stringValue) }
-            default:
-                throw ServerError.invalidFilter("filter.\(key.stringValue) is not supported yet: use \"must\" and \"must_not\" with \"match\" or \"range\" (or --where strings)")
-            }
-        }
-        return out
-    }
-
-    /// One Qdrant-style field condition.
-    private struct Clause: Decodable {
-        struct Match: Decodable { var value: JSONMetadataValue }
-        struct Range: Decodable { var gt: Double?; var gte: Double?; var lt: Double?; var lte: Double? }
-        var key: String
-        var match: Match?
-        var range: Range?
-
-        func conditions(negate: Bool, in part: String) throws -> [MetadataCondition] {
-            if let match, range == nil {
-                return [MetadataCondition(key: key, op: negate ? .notEqual : .equal, value: match.value.value.description)]
-            }
-            if let range, match == nil, !negate {
-                let bounds: [(Double?, MetadataCondition.Operator)] =
-                    [(range.gt, .greater), (range.gte, .greaterOrEqual), (range.lt, .less), (range.lte, .lessOrEqual)]
-                let out = bounds.compactMap { b, op in b.map { MetadataCondition(key: key, op: op, value: String($0)) } }
-                if out.isEmpty { throw ServerError.invalidFilter("filter.\(part): range on '\(key)' has none of gt, gte, lt, lte") }
-                return out
-            }
-            throw ServerError.invalidFilter("filter.\(part): the condition on '\(key)' needs exactly one of \"match\" and \"range\""
-                + (negate ? " (must_not takes match only, for now)" : ""))
-        }
+    /// The filter as a predicate on (id, metadata), for the library calls that take one
+    /// (scroll, find-similar); values of `collection`'s indexed fields compare by their type.
+    func predicate(for collection: Collection) throws -> SearchFilter {
+        let fields = try collection.fields()
+        let filter = self.filter
+        return { _, metadata in filter.matches(metadata, fields: fields) }
     }
 }
 

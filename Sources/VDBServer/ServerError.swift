@@ -73,6 +73,7 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidK, .invalidArgument, .invalidCollectionName, .repeatedID, .indexUnavailable,
              .invalidParameter, .emptyIndex, .nlistExceedsVectors:
             self = .invalid(e.description)
+        case .invalidFilter: self = .invalidFilter(e.description)
         case .collectionNotFound: self = .notFound(e.description)
         case .collectionExists, .duplicateID: self = .conflict(e.description)
         case .diskFull: self = ServerError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "disk_full", e.description)

@@ -85,3 +85,15 @@ func parseIDs(_ text: String, option: String) throws -> [UInt64] {
         return id
     }
 }
+
+/// The filter of `--where` conditions (all must hold) and a `--filter` JSON together, nil when
+/// neither is given; a malformed one is a `ValidationError` naming the part and column.
+func parseFilter(conditions: [String], json: String?) throws -> Filter? {
+    do {
+        var f = try Filter(where: conditions)
+        if let json { f = f.and(try Filter(json: json)) }
+        return f.isEmpty && json == nil ? nil : f
+    } catch let e as VDBError {
+        throw ValidationError(e.description)
+    }
+}

@@ -37,6 +37,10 @@ struct BenchRunCommand: ParsableCommand {
         keys in snake_case: index, params, threads, k, recall, qps, cpu_qps, p50_ms, p99_ms, p999_ms, build_s, \
         bytes, rss_bytes, peak_rss_bytes, and results_file with --results-dir (see Docs/cli.md).
 
+        Filtered search: --metadata FILE (JSONL, one object per base row) is stored with the vectors, \
+        --field NAME:TYPE declares indexed fields, and --filter JSON / --where COND filter every query \
+        (ground truth, when computed, is the exact filtered one); --exact-below N sets the planner's threshold.
+
         Examples:
           vdb bench --dataset ../shared/data/ann-dev --metric cosine --index hnsw --ef 16,32,64,128 --threads 2
           vdb bench --synthetic 20000:64:50 --index ivf_flat --nlist 128 --nprobe 1,4,16 --json
@@ -62,6 +66,14 @@ struct BenchRunCommand: ParsableCommand {
     @Option(help: "IVF: comma-separated nprobe values to sweep (each >= 1).") var nprobe = "1,2,4,8,16,32,64,128"
     @Option(help: "HNSW: comma-separated ef values to sweep (each >= 1; raised to at least k).") var ef = "10,16,32,64,128,256,512"
     @Flag(help: "IVF_SQ8: re-rank candidates with the exact stored vectors.") var rerank = false
+    @Option(help: "Metadata of the base vectors: JSONL, one object per base row.") var metadata: String?
+    @Option(name: .customLong("field"), help: ArgumentHelp("Indexed metadata field NAME:TYPE (repeatable).", valueName: "NAME:TYPE"))
+    var fields: [String] = []
+    @Option(help: ArgumentHelp("Filter every query with this JSON filter (see vdb search --help).", valueName: "JSON")) var filter: String?
+    @Option(name: .customLong("where"), help: ArgumentHelp("Filter every query with this condition (repeatable).", valueName: "COND"))
+    var conditions: [String] = []
+    @Option(name: .customLong("exact-below"), parsing: .unconditional, help: ArgumentHelp("Filtered searches: scan the matches exactly up to N matches.", valueName: "N"))
+    var exactBelow: Int?
 
     @Option(name: .short, parsing: .unconditional, help: "Neighbours per query (>= 1).") var k = 10
     @Option(parsing: .unconditional, help: "Threads for a batch of queries (0 = all cores), as in vdb search.") var threads = 1
@@ -91,7 +103,13 @@ struct BenchRunCommand: ParsableCommand {
         try requireAtLeast(1, latencyQueries, "--latency-queries")
         _ = try parseIntList(nprobe, flag: "--nprobe")
         _ = try parseIntList(ef, flag: "--ef")
+        try requireAtLeast(0, exactBelow, "--exact-below")
+        _ = try parseFields(fields)
+        _ = try parsedFilter()
     }
+
+    /// The filter of --where and --filter together (nil when neither is given).
+    func parsedFilter() throws -> Filter? { try parseFilter(conditions: conditions, json: filter) }
 
     func run() throws { try measure() }
 
@@ -111,6 +129,10 @@ struct BenchRunCommand: ParsableCommand {
         plan.nprobe = try parseIntList(nprobe, flag: "--nprobe")
         plan.ef = try parseIntList(ef, flag: "--ef")
         plan.rerank = rerank
+        plan.metadata = metadata
+        plan.fields = try parseFields(fields)
+        plan.filter = try parsedFilter()
+        plan.filterExactThreshold = exactBelow
         plan.k = k
         plan.threads = threads
         plan.runs = runs

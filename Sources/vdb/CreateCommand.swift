@@ -1,7 +1,7 @@
 import ArgumentParser
 import VDBCore
 
-/// `vdb create NAME --dim D --metric l2|ip|cosine [--index hnsw|ivf_flat|ivf_sq8 [params]]`
+/// `vdb create NAME --dim D --metric l2|ip|cosine [--index hnsw|ivf_flat|ivf_sq8 [params]] [--field NAME:TYPE ...]`
 struct CreateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
@@ -14,10 +14,14 @@ struct CreateCommand: ParsableCommand {
             it is built by 'vdb index build NAME' once vectors are imported (until then \
             searches are exact).
 
+            --field NAME:TYPE declares an indexed metadata field (keyword, int, float or time; \
+            see 'vdb field --help'): filters on it are answered from the metadata index.
+
             Examples:
               vdb create docs --dim 384 --metric cosine
               vdb create docs --dim 384 --metric cosine --index hnsw --M 16
               vdb create docs --dim 384 --metric l2 --index ivf_sq8 --nlist 256
+              vdb create docs --dim 384 --metric cosine --field lang:keyword --field year:int
               vdb --db ./my.vdb create points --dim 3 --metric l2
             """)
 
@@ -41,17 +45,23 @@ struct CreateCommand: ParsableCommand {
             help: ArgumentHelp("Recorded with the index: threads its builds and batch inserts use (0 = all cores; 1 = deterministic HNSW).", valueName: "N"))
     var buildThreads: Int?
 
+    @Option(name: .customLong("field"), help: ArgumentHelp("An indexed metadata field, NAME:TYPE with TYPE keyword, int, float or time (repeatable).", valueName: "NAME:TYPE"))
+    var fields: [String] = []
+
     func validate() throws {
         try requireAtLeast(1, dimension, "--dim")
         try requireAtLeast(0, buildThreads, "--build-threads")
+        _ = try parseFields(fields)
     }
 
     func run() throws {
         var params = indexParameters.apply(to: IndexParameters())
         if let buildThreads { params.buildThreads = buildThreads }
         let db = try global.open()
-        try db.createCollection(name: name, dimension: dimension, metric: metric, index: index, parameters: params)
+        let definitions = try parseFields(fields)
+        try db.createCollection(name: name, dimension: dimension, metric: metric, index: index, parameters: params, fields: definitions)
         let indexNote = index == .flat ? "" : ", index \(describeIndex(index, params)) built by 'vdb index build \(name)'"
-        print("created collection '\(name)' (dimension \(dimension), metric \(metric)\(indexNote)) in \(db.path)")
+        let fieldNote = definitions.isEmpty ? "" : ", fields \(definitions.map(\.description).joined(separator: ", "))"
+        print("created collection '\(name)' (dimension \(dimension), metric \(metric)\(indexNote)\(fieldNote)) in \(db.path)")
     }
 }

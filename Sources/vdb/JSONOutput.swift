@@ -73,7 +73,8 @@ struct JSONMetadataValue: Encodable {
 
 // MARK: - shapes
 
-/// `vdb search --json`, one line per query: `{"query": 0, "results": [{"distance", "id", "metadata"}]}`.
+/// `vdb search --json`, one line per query: `{"query": 0, "results": [{"distance", "id", "metadata"}]}`,
+/// with `"plan": {...}` (``SearchPlan``) when the search was filtered or `--explain` was given.
 struct SearchResultsJSON: Encodable {
     struct Hit: Encodable {
         var id: UInt64
@@ -82,11 +83,19 @@ struct SearchResultsJSON: Encodable {
     }
     var query: Int
     var results: [Hit]
+    var plan: SearchPlan?
 
-    init(query: Int, hits: [SearchHit]) {
+    init(query: Int, hits: [SearchHit], plan: SearchPlan? = nil) {
         self.query = query
         results = hits.map { Hit(id: $0.id, distance: JSONFloat($0.distance), metadata: JSONMetadataValue.object($0.metadata)) }
+        self.plan = plan
     }
+}
+
+/// `vdb field list --json`: `{"collection", "fields": [{"name", "type"}]}`.
+struct FieldsJSON: Encodable {
+    var collection: String
+    var fields: [FieldDefinition]
 }
 
 /// Build parameters of an index, as `vdb info` and `vdb index build` print them.
@@ -113,11 +122,12 @@ struct CollectionInfoJSON: Encodable {
     var parameters: IndexParametersJSON
     var bytesOnDisk: Int
     var indexMemoryBytes: Int
+    var fields: [FieldDefinition]
 
     init(_ i: CollectionInfo) {
         name = i.name; dimension = i.dimension; metric = i.metric; count = i.count; index = i.index
         indexBuilt = i.indexBuilt; parameters = IndexParametersJSON(i.parameters)
-        bytesOnDisk = i.bytesOnDisk; indexMemoryBytes = i.indexMemoryBytes
+        bytesOnDisk = i.bytesOnDisk; indexMemoryBytes = i.indexMemoryBytes; fields = i.fields
     }
 }
 

@@ -13,7 +13,19 @@ struct SearchCommand: ParsableCommand {
             Distances: squared L2 for l2, inner product for ip, cosine similarity for cosine.
             --json prints one line per query:
               {"query":0,"results":[{"distance":0.53,"id":7,"metadata":{...}},...]}
+            and, for a filtered search or with --explain, "plan":{...} (the path taken, the \
+            estimated and counted matches, the nodes the index visited).
             --threads: batch queries (--queries) and CLIP inference (--text, --image).
+
+            Filters keep only vectors whose metadata satisfies them; k results come back \
+            whenever k vectors match. --where takes key=value, key!=value, key in a,b,c, \
+            key not in a,b, key<n, key<=n, key>n, key>=n (n a number or a date like \
+            2024-06-01), split at the first operator (caption=a<b is key caption); repeat it \
+            for conditions that must all hold. --filter takes the JSON form \
+            ({"must":[...],"should":[...],"must_not":[...]} with {"key":K,"match":{"value":V}}, \
+            {"key":K,"match":{"any":[...]}}, {"key":K,"range":{"gte":X,"lt":Y}}, \
+            {"is_null":{"key":K}}); both may be given. Fields declared with 'vdb field add' \
+            are answered from the metadata index, other keys by reading every vector's metadata.
 
             Examples:
               vdb search docs -k 5 --vector -0.1,0.2,0.3
@@ -21,6 +33,7 @@ struct SearchCommand: ParsableCommand {
               vdb search docs -k 10 --queries q.npy --nprobe 32    (IVF index)
               vdb search docs -k 10 --queries q.npy --ef 128       (HNSW index)
               vdb search docs --vector 0.1,0.2,0.3 --where lang=en --where 'year>=2020'
+              vdb search docs --queries q.fvecs --filter '{"must":[{"key":"lang","match":{"any":["en","fr"]}}]}' --explain
 
             Photo collections made by `vdb ingest` are searched by words or by an example \
             image (CLIP embeddings; the model is --model, else $VDB_MODEL, else the one that \
@@ -29,6 +42,7 @@ struct SearchCommand: ParsableCommand {
               vdb search photos --text "a dog on the beach" -k 10
               vdb search photos --image query.jpg -k 10 --json
               vdb search photos --text "birthday" --captions
+              vdb search photos --text beach --where "taken_at>=2024-06-01" --where "camera=Google Pixel 8" --sort taken_at
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -57,8 +71,21 @@ struct SearchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CLIP checkpoint directory for --text / --image.", valueName: "DIR"))
     var model: String?
 
-    @Option(name: .customLong("where"), help: ArgumentHelp("Only vectors whose metadata satisfies key=value, key!=value, key<n, key<=n, key>n or key>=n (repeatable; all must hold).", valueName: "COND"))
+    @Option(name: .customLong("where"), help: ArgumentHelp("Only vectors whose metadata satisfies key=value, key!=value, key in a,b, key<n, key<=n, key>n or key>=n (repeatable; all must hold).", valueName: "COND"))
     var conditions: [String] = []
+
+    @Option(help: ArgumentHelp("Only vectors whose metadata satisfies this filter (JSON: must / should / must_not).", valueName: "JSON"))
+    var filter: String?
+
+    @Flag(help: "Print how each search ran (path, matches, nodes visited).")
+    var explain = false
+
+    @Option(help: ArgumentHelp("Order the k results by a metadata field instead of by distance (FIELD or FIELD:desc).", valueName: "FIELD"))
+    var sort: String?
+
+    @Option(name: .customLong("exact-below"), parsing: .unconditional,
+            help: ArgumentHelp("Filtered searches: scan the matches exactly when at most N vectors match (default \(SearchParameters.defaultFilterExactThreshold)).", valueName: "N"))
+    var exactBelow: Int?
 
     @OptionGroup var threads: ThreadsOption
 
@@ -88,8 +115,14 @@ struct SearchCommand: ParsableCommand {
         try requireAtLeast(1, nprobe, "--nprobe")
         try requireAtLeast(1, ef, "--ef")
         try requireAtLeast(1, `repeat`, "--repeat")
+        try requireAtLeast(0, exactBelow, "--exact-below")
         if let vector { _ = try parseVector(vector, option: "--vector") }
+        _ = try parsedFilter()
+        if let sort { do { _ = try HitOrder(parsing: sort) } catch let e as VDBError { throw ValidationError(e.description) } }
     }
+
+    /// The filter of --where and --filter together (nil when neither is given).
+    func parsedFilter() throws -> Filter? { try parseFilter(conditions: conditions, json: filter) }
 
     /// The per-query parameters given on the command line.
     func parameters(threads: Int) -> SearchParameters {
@@ -97,12 +130,13 @@ struct SearchCommand: ParsableCommand {
         if let nprobe { params.nprobe = nprobe }
         if let ef { params.ef = ef }
         params.rerank = rerank
+        if let exactBelow { params.filterExactThreshold = exactBelow }
         return params
     }
 
     func run() throws {
         let db = try global.open()
-        let filter = MetadataCondition.filter(try conditions.map { try MetadataCondition(parsing: $0) })
+        let filter = try parsedFilter()
         if text != nil || image != nil {
             try searchPhotos(db, filter: filter)
             return
@@ -125,21 +159,30 @@ struct SearchCommand: ParsableCommand {
         let params = parameters(threads: threads.count)
         try noteClampedParameters(collection)
         var times: [Double] = []
-        var results: [[SearchHit]] = []
+        var found: [[SearchHit]] = []
+        var plans: [SearchPlan]?
         for _ in 0..<`repeat` {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            results = try collection.search(contiguous: flat, k: k, parameters: params, filter: filter)
+            if filter != nil || explain {
+                let explained = try collection.searchExplained(contiguous: flat, k: k, parameters: params, where: filter)
+                found = explained.map(\.hits)
+                plans = explained.map(\.plan)
+            } else {
+                found = try collection.search(contiguous: flat, k: k, parameters: params)
+            }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
+        let results = try ordered(found)
         if json {
             var out = JSONLineWriter()
-            for (qi, hits) in results.enumerated() { try out.write(SearchResultsJSON(query: qi, hits: hits)) }
+            for (qi, hits) in results.enumerated() { try out.write(SearchResultsJSON(query: qi, hits: hits, plan: plans?[qi])) }
             out.flush()
         } else {
             var out = StdoutBuffer()
             let style = JSONStyle()
             for (qi, hits) in results.enumerated() {
                 if results.count > 1 { out.line("query \(qi)") }
+                if explain, let plan = plans?[qi] { out.line("plan: \(plan.summary)") }
                 out.line("rank  id                    distance      metadata")
                 for (r, h) in hits.enumerated() {
                     let rank = String(r + 1).padding(toLength: 4, withPad: " ", startingAt: 0)
@@ -167,24 +210,34 @@ struct SearchCommand: ParsableCommand {
         }
     }
 
+    /// The hits of each query in `--sort` order (by distance without it).
+    private func ordered(_ results: [[SearchHit]]) throws -> [[SearchHit]] {
+        guard let sort else { return results }
+        let order = try HitOrder(parsing: sort)
+        return results.map(order.sorted)
+    }
+
     /// `--text` / `--image`: CLIP query against a collection made by `vdb ingest`.
-    private func searchPhotos(_ db: Database, filter: SearchFilter?) throws {
+    private func searchPhotos(_ db: Database, filter: Filter?) throws {
         let images = try db.collection(named: name)
         let target = captions ? try captionCollection(db) : images
         try noteClampedParameters(target)
         let clip = try ModelLocation.resolve(explicit: model, collection: images).load(threads: threads.count)
         let params = parameters(threads: 1)
-        let hits: [SearchHit]
+        let result: SearchResult
         if let text {
-            hits = try target.search(text: text, model: clip, k: k, parameters: params, filter: filter)
+            result = try target.searchExplained(text: text, model: clip, k: k, parameters: params, where: filter)
         } else {
-            hits = try target.search(image: image ?? "", model: clip, k: k, parameters: params, filter: filter)
+            result = try target.searchExplained(image: image ?? "", model: clip, k: k, parameters: params, where: filter)
         }
+        let hits = try ordered([result.hits])[0]
+        let plan = filter != nil || explain ? result.plan : nil
         if json {
-            try JSONLineWriter.print(SearchResultsJSON(query: 0, hits: hits))
+            try JSONLineWriter.print(SearchResultsJSON(query: 0, hits: hits, plan: plan))
             return
         }
         var out = StdoutBuffer()
+        if explain, let plan { out.line("plan: \(plan.summary)") }
         out.line("rank  score    path" + (hits.contains { $0.metadata["caption"] != nil } ? "  (caption)" : ""))
         for (r, h) in hits.enumerated() {
             let rank = String(r + 1).padding(toLength: 4, withPad: " ", startingAt: 0)

@@ -21,7 +21,7 @@ struct VDB: ParsableCommand {
               vdb info
             """,
         subcommands: [CreateCommand.self, ImportCommand.self, SearchCommand.self, InfoCommand.self,
-                      DeleteCommand.self, DropCommand.self, IndexCommand.self, IngestCommand.self,
+                      DeleteCommand.self, DropCommand.self, IndexCommand.self, FieldCommand.self, IngestCommand.self,
                       EmbedCommand.self, ClassifyCommand.self, BenchCommand.self, ServeCommand.self,
                       ExportCommand.self, MergeCommand.self, CheckCommand.self, BackupCommand.self])
 }

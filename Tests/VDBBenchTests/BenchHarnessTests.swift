@@ -371,3 +371,36 @@ final class BenchEventLog: Sendable {
         h3.close()
     }
 }
+
+@Suite struct BenchFilterTests {
+    /// `vdb bench --metadata --field --filter`: the harness stores the metadata, computes the
+    /// exact filtered ground truth, and exact FLAT search with the filter reaches recall 1.
+    @Test func filteredSearchThroughTheHarness() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-bench-filter-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try BenchSynthetic(count: 500, dimension: 8, clusters: 5, queries: 20, seed: 6).generate()
+        try BenchTexmex.writeFvecs(data.base, to: dir.path + "/base.fvecs")
+        try BenchTexmex.writeFvecs(data.queries, to: dir.path + "/query.fvecs")
+        let lines = (0..<500).map { "{\"tag\":\"\($0 % 7 == 0 ? "a" : "b")\",\"num\":\($0)}" } + [""]
+        try lines.joined(separator: "\n").write(toFile: dir.path + "/meta.jsonl", atomically: true, encoding: .utf8)
+        var plan = BenchPlan()
+        plan.base = dir.path + "/base.fvecs"
+        plan.queries = dir.path + "/query.fvecs"
+        plan.metadata = dir.path + "/meta.jsonl"
+        plan.fields = [FieldDefinition(name: "tag", type: .keyword)]
+        plan.latencyQueries = 3
+        for (filter, index) in [(try Filter(where: ["tag=a"]), IndexKind.flat), (try Filter(where: ["num<120", "tag=b"]), .hnsw)] {
+            plan.filter = filter
+            plan.index = index
+            plan.ef = [200]
+            plan.parameters = IndexParameters(m: 8, efConstruction: 64, buildThreads: 1)
+            let report = try Bench.run(plan)
+            #expect(report.records.count == 1)
+            #expect(report.records[0].recall >= (index == .flat ? 1 : 0.95), "\(filter.json) \(index)")
+        }
+        // A filter without metadata (or ground truth) is refused.
+        plan.metadata = nil
+        #expect(throws: BenchError.self) { try Bench.run(plan) }
+    }
+}

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import VDBCore
 import VDBSupport
@@ -41,6 +44,27 @@ struct Sandbox {
         let r = try run(args, env: env)
         #expect(r.status == 0, "vdb \(args.joined(separator: " ")): \(r)", sourceLocation: sourceLocation)
         return r
+    }
+
+    /// Starts `vdb args`, waits until collection `collection` holds at least `count` vectors
+    /// (at most a minute), then kills the process with SIGKILL and waits for it. Returns whether
+    /// the kill landed while it ran (false: it finished first).
+    func killMidway(_ args: [String], collection: String, atLeast count: Int) throws -> Bool {
+        let child = Process()
+        child.executableURL = vdb
+        child.arguments = args
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        var seen = 0
+        let deadline = Date().addingTimeInterval(60)
+        while seen < count && Date() < deadline && child.isRunning {
+            seen = (try? Database(path: db).collection(named: collection).count()) ?? 0
+            usleep(2000)
+        }
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        return child.terminationReason == .uncaughtSignal
     }
 
     /// Writes vectors as an .fvecs file in the sandbox and returns its path.

@@ -46,22 +46,10 @@ import Glibc
         let file = try box.fvecs("big.fvecs", base)
         try box.ok(["create", "big", "--dim", "\(d)", "--db", box.db])
 
-        let child = Process()
-        child.executableURL = box.vdb
-        child.arguments = ["import", "big", file, "--resume", "--batch-size", "\(batch)", "--db", box.db]
-        child.standardOutput = FileHandle.nullDevice
-        child.standardError = FileHandle.nullDevice
-        try child.run()
         // Wait until a few batches are committed, then kill the importer without warning.
-        var seen = 0
-        let deadline = Date().addingTimeInterval(60)
-        while seen < 5 * batch && Date() < deadline && child.isRunning {
-            seen = (try? Database(path: box.db).collection(named: "big").count()) ?? 0
-            usleep(2000)
-        }
-        kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
-        #expect(child.terminationReason == .uncaughtSignal, "the import finished before it could be killed")
+        let killed = try box.killMidway(["import", "big", file, "--resume", "--batch-size", "\(batch)", "--db", box.db],
+                                        collection: "big", atLeast: 5 * batch)
+        #expect(killed, "the import finished before it could be killed")
 
         let db = try Database(path: box.db)
         let c = try db.collection(named: "big")

@@ -277,3 +277,30 @@ final class StopFlag: Sendable {
         #expect(try a.get(id: 7)?.metadata == ["n": 7])
     }
 }
+
+/// The metadata index of indexed fields is sealed like every other record.
+@Suite struct MetadataIndexIntegrityTests {
+    @Test func aDamagedMetadataIndexRecordIsReported() throws {
+        let tmp = TempDir(); defer { tmp.cleanup() }
+        let db = try Database(path: tmp.path)
+        let c = try db.createCollection(name: "c", dimension: 4, metric: .l2)
+        try c.addFields([FieldDefinition(name: "lang", type: .keyword), FieldDefinition(name: "year", type: .int)])
+        try c.insert(randomVectors(50, 4, seed: 1), metadata: (0..<50).map { ["lang": .string($0 % 2 == 0 ? "en" : "fr"), "year": .int(Int64(2000 + $0))] })
+        #expect(try db.check().ok)
+        #expect(try c.search([0, 0, 0, 0], k: 100, where: try Filter(where: ["lang=en"])).count == 25)
+        // Damage every metadata-index record of the collection.
+        let keys: [[UInt8]] = try db.env.read { txn in
+            var all: [[UInt8]] = []
+            try txn.scan(txn.dbis.fields, prefix: c.prefix) { k, _ in all.append(Array(k)); return true }
+            return all
+        }
+        #expect(keys.count >= 3)
+        for key in keys { try IntegrityTests.flipByte(db, { $0.fields }, key: key, at: 0) }
+        let problems = try db.check().collections[0].problems
+        #expect(problems.count == keys.count && problems.allSatisfy { $0.hasPrefix("metadata index record") && $0.contains("fails its checksum") },
+                "\(problems)")
+        for condition in ["lang=en", "year>=2010"] {
+            #expect(throws: VDBError.self) { _ = try c.search([0, 0, 0, 0], k: 100, where: try Filter(where: [condition])) }
+        }
+    }
+}

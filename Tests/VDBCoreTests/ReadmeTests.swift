@@ -15,6 +15,9 @@ import VDBCore
         try docs.buildIndex(kind: .hnsw, parameters: IndexParameters(m: 16, efConstruction: 200))
         let hits = try docs.search([0.1, 0.2, 0.25], k: 5, parameters: SearchParameters(ef: 64))
         for hit in hits { print(hit.id, hit.distance, hit.metadata) }
+        // Filtered: k results whenever k match; indexed fields answer from the metadata index.
+        try docs.addFields([FieldDefinition(name: "lang", type: .keyword)])
+        let english = try docs.search([0.1, 0.2, 0.25], k: 5, where: try Filter(where: ["lang=en"]))
 
         // Changes to several collections commit together or not at all (`db.write`), and the reads
         // inside one `db.read` all see the same committed snapshot.
@@ -31,6 +34,7 @@ import VDBCore
         // README snippet end
         #expect(hits.count == 2 && hits[0].metadata["lang"] == "en")
         #expect(total == 3)
+        #expect(english.map(\.metadata) == [["lang": "en"]])
         #expect(nearest[0].metadata["lang"] == "de")
         #expect(try captions.get(id: nearest[0].id) != nil)
     }

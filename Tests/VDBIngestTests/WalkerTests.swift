@@ -99,18 +99,19 @@ import VDBCore
     }
 }
 
+/// The `--where` shorthand on photo metadata (what `vdb search photos --where` passes on).
 @Suite struct MetadataFilterTests {
     @Test func parsesAndMatches() throws {
         let m: Metadata = ["format": "png", "width": .int(1200), "ratio": .double(0.5), "hdr": .bool(true)]
-        func ok(_ s: String) throws -> Bool { try MetadataCondition(parsing: s).matches(m) }
+        func ok(_ s: String) throws -> Bool { try Filter(where: [s]).matches(m) }
         #expect(try ok("format=png") && !(try ok("format=jpeg")) && (try ok("format!=jpeg")))
         #expect(try ok("width>=1200") && !(try ok("width>1200")) && (try ok("width<=1200.0")) && (try ok("width=1200")))
         #expect(try ok("ratio<1") && (try ok("hdr=true")) && (try ok("missing!=x")) && !(try ok("missing=x")))
-        #expect(throws: VDBError.self) { try MetadataCondition(parsing: "width>big") }
-        #expect(throws: VDBError.self) { try MetadataCondition(parsing: "novalue") }
-        #expect(throws: VDBError.self) { try MetadataCondition(parsing: "=3") }
-        let f = try #require(MetadataCondition.filter([try .init(parsing: "format=png"), try .init(parsing: "width>1000")]))
-        #expect(f(1, m) && !f(1, ["format": "png", "width": .int(10)]))
+        #expect(throws: VDBError.self) { try Filter(where: ["width>big"]) }
+        #expect(throws: VDBError.self) { try Filter(where: ["novalue"]) }
+        #expect(throws: VDBError.self) { try Filter(where: ["=3"]) }
+        let f = try Filter(where: ["format=png", "width>1000"])
+        #expect(f.matches(m) && !f.matches(["format": "png", "width": .int(10)]))
     }
 }
 

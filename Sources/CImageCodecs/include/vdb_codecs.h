@@ -68,6 +68,31 @@ int vdb_probe(const uint8_t *data, size_t size, vdb_image_info *info);
 /* Fast signature check only: VDB_FORMAT_JPEG, VDB_FORMAT_PNG or VDB_FORMAT_UNKNOWN. */
 int vdb_sniff_format(const uint8_t *data, size_t size);
 
+/* EXIF metadata of a photo. Strings are NUL-terminated, trimmed, control characters replaced by
+   spaces (not necessarily valid UTF-8); empty when absent. */
+typedef struct {
+    int has_exif;                  /* an EXIF block was found */
+    int corrupt;                   /* the block is malformed: fields read before the problem are kept */
+    int orientation;               /* 1...8 (1 when absent or invalid) */
+    char datetime_original[32];    /* DateTimeOriginal as stored, "YYYY:MM:DD HH:MM:SS" */
+    char offset_time_original[16]; /* OffsetTimeOriginal, e.g. "+02:00" */
+    char datetime[32];             /* DateTime (last change) as stored */
+    char make[64];
+    char model[64];
+    char lens_model[96];
+    int has_gps;                   /* latitude and longitude are valid */
+    double gps_latitude;           /* degrees, south negative */
+    double gps_longitude;          /* degrees, west negative */
+} vdb_exif;
+
+/* Reads the EXIF block of a JPEG (first APP1 "Exif" segment) or PNG (eXIf chunk) held in memory,
+   without decoding pixels. Returns 1 if a block was found (see out->corrupt), 0 if there is none
+   (out is then empty, orientation 1). Never fails otherwise: bad offsets and counts stop parsing. */
+int vdb_exif_read(const uint8_t *data, size_t size, vdb_exif *out);
+
+/* The same for a TIFF structure (starting at the byte-order mark), e.g. an EXIF block found elsewhere. */
+void vdb_exif_parse_tiff(const uint8_t *tiff, size_t size, vdb_exif *out);
+
 /* A decoded 8-bit RGB image (alpha already composited on white, CMYK converted). */
 typedef struct {
     uint8_t *pixels;     /* width*height*3 bytes, row-major RGB; free with vdb_decoded_free */

@@ -266,27 +266,12 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
             let ef = max(1, min(max(sp.ef, k), capacity))
             guard maxLevel >= 0 else { return [] }
             return pool.with { scratch in
-                var cur = entryPoint
-                var curDist = dist(query, cur)
-                var l = maxLevel
-                while l > 0 {
-                    var changed = true
-                    while changed {
-                        changed = false
-                        let (lk, n) = links(cur, l)
-                        for j in 0..<n {
-                            let c = lk[j]
-                            let d = dist(query, c)
-                            if d < curDist { curDist = d; cur = c; changed = true }
-                        }
-                    }
-                    l -= 1
-                }
+                let cur = descend(query).entry
                 let n: Int
                 if visibility == nil && filter == nil && deletedCount == 0 {
-                    n = searchLevel0(scratch, query: query, ep: cur, ef: ef, checkAllowed: false, visibility: nil, filter: nil)
+                    n = searchLevel0(scratch, query: query, ep: cur, ef: ef, checkAllowed: false, visibility: nil, filter: nil).count
                 } else {
-                    n = searchLevel0(scratch, query: query, ep: cur, ef: ef, checkAllowed: true, visibility: visibility, filter: filter)
+                    n = searchLevel0(scratch, query: query, ep: cur, ef: ef, checkAllowed: true, visibility: visibility, filter: filter).count
                 }
                 var top = MaxHeap(scratch.top)
                 top.count = n
@@ -296,13 +281,41 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
         }
     }
 
+    /// Greedy descent through the upper levels (shared lock held): the level-0 entry for `query`
+    /// and the distances computed on the way.
+    @inline(__always)
+    func descend(_ query: UnsafePointer<Float>) -> (entry: UInt32, computed: Int) {
+        var cur = entryPoint
+        var curDist = dist(query, cur)
+        var computed = 1
+        var l = maxLevel
+        while l > 0 {
+            var changed = true
+            while changed {
+                changed = false
+                let (lk, n) = links(cur, l)
+                computed += n
+                for j in 0..<n {
+                    let c = lk[j]
+                    let d = dist(query, c)
+                    if d < curDist { curDist = d; cur = c; changed = true }
+                }
+            }
+            l -= 1
+        }
+        return (cur, computed)
+    }
+
     /// The level-0 best-first search of a query (shared lock held, no node locks): leaves up to
     /// `ef` allowed nodes in `scratch.top` and returns their count. Disallowed nodes (outside
     /// `visibility`, or deleted when there is none, or filtered out) are expanded but never kept,
     /// as in hnswlib.
+    /// With `slotFilter`, only its slots are allowed; the search stops (`exhausted`) once it has
+    /// computed more than `budget` distances.
     @inline(__always)
     func searchLevel0(_ scratch: HNSWScratch, query: UnsafePointer<Float>, ep: UInt32, ef: Int,
-                      checkAllowed: Bool, visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?) -> Int {
+                      checkAllowed: Bool, visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?,
+                      slotFilter: SlotFilter? = nil, budget: Int = .max) -> (count: Int, computed: Int, exhausted: Bool) {
         let tag = scratch.begin(nodes: capacity, ef: ef)
         let visited = scratch.visited
         var top = MaxHeap(scratch.top)
@@ -318,6 +331,7 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
             } else if base[Int(s) &* sw &+ hw] & HNSWIndex.headerDeleted != 0 {
                 return false
             }
+            if let slotFilter, !slotFilter.contains(s) { return false }
             if let filter { return filter(s) }
             return true
         }
@@ -325,6 +339,7 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
             let v = UnsafeRawPointer(base + Int(s) &* sw).assumingMemoryBound(to: Float.self)
             return l2 ? vdb_l2sq(query, v, d) : -vdb_ip(query, v, d)
         }
+        var computed = 1
         let d0 = score(ep)
         visited[Int(ep)] = tag
         var lower = Float.infinity
@@ -353,6 +368,8 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
                 fresh &+= 1
             }
             if fresh > 0 { vdb_prefetch(base + Int(pending[0]) &* sw, prefetchBytes) }
+            computed &+= fresh
+            if computed > budget { return (top.count, computed, true) }
             for j in 0..<fresh {
                 let nb = pending[j]
                 if j + 1 < fresh { vdb_prefetch(base + Int(pending[j + 1]) &* sw, prefetchBytes) }
@@ -367,6 +384,6 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
                 }
             }
         }
-        return top.count
+        return (top.count, computed, false)
     }
 }

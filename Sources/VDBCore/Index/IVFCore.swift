@@ -270,92 +270,155 @@ final class IVFCore: @unchecked Sendable {
 
     func search(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
                 visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)] {
-        guard k > 0 else { throw VDBError.invalidK(k) }
-        guard parameters.nprobe > 0 else {
-            throw VDBError.invalidParameter(name: "nprobe", value: parameters.nprobe, reason: "must be at least 1 (values above nlist \(nlist) visit every list)")
-        }
-        let nprobe = min(parameters.nprobe, nlist)
-        let d = dimension
+        let nprobe = try checkedProbes(k: k, parameters)
         return lock.read {
             // Never size the result heap beyond the slots the lists hold.
             let k = min(k, max(1, listSlots.reduce(0) { $0 + $1.count }))
             let admitAll = visibility == nil && filter == nil && pendingRemoval.isEmpty
+            let pending = visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
             return scratch.with { s in
-                // 1. Coarse quantizer: the nprobe closest centroids.
-                // -q.c for all centroids (four at a time), then |c|^2 - 2 q.c for L2.
-                centroids.withUnsafeBufferPointer { cb in
-                    vdb_scan4_f32(query, cb.baseAddress!, nlist, d, 1, s.coarse)
-                }
-                if metric == .l2 {
-                    centroidNorms.withUnsafeBufferPointer { nb in
-                        for c in 0..<nlist { s.coarse[c] = nb[c] + 2 * s.coarse[c] }
-                    }
-                }
-                s.ensureHeap(max(nprobe, k))
-                var probes = MaxHeap(s.heap)
-                for c in 0..<nlist {
-                    let key = packScore(s.coarse[c], UInt32(c))
-                    if probes.count < nprobe { probes.push(key) } else if key < probes.top { probes.replaceTop(key) }
-                }
-                // Keep the probes (list and coarse score; visit order does not matter for exact top-k).
-                let probeCount = probes.count
-                let probeKeys = s.probes
-                for i in 0..<probeCount { probeKeys[i] = s.heap[i] }
-
-                // A slot removed in this transaction is only returned to readers whose visibility
-                // still shows it (searches without one never get it).
-                let pending = visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
-                @inline(__always) func admitted(_ slot: UInt32) -> Bool {
-                    if let visibility {
-                        if !visibility.contains(slot) { return false }
-                    } else if let pending, pending.contains(slot) {
-                        return false
-                    }
-                    if let filter { return filter(slot) }
-                    return true
-                }
-
-                // 2. Scan the lists.
-                var sq = vdb_sq8_query()
-                if codec == .sq8 {
-                    sq.wq = s.wq
-                    vmin.withUnsafeBufferPointer { mn in
-                        vdiff.withUnsafeBufferPointer { df in vdb_sq8_prepare(query, d, mn.baseAddress!, df.baseAddress!, &sq) }
-                    }
-                }
+                var scan = ListScan(core: self, query: query, scratch: s)
+                let probeCount = scan.nearestLists(nprobe)
+                s.ensureHeap(k)
                 var top = MaxHeap(s.heap)
                 for pi in 0..<probeCount {
-                    let l = Int(unpackSlot(probeKeys[pi]))
-                    let coarse = unpackScore(probeKeys[pi])
-                    let n = listSlots[l].count
-                    if n == 0 { continue }
-                    s.ensureDist(n)
-                    let dist = s.dist
-                    listData[l].withUnsafeBytes { raw in
-                        switch codec {
-                        case .flat:
-                            vdb_scan_f32(query, raw.baseAddress!.assumingMemoryBound(to: Float.self), n, d, metricCode, dist)
-                        case .sq8:
-                            // bias: |q - c|^2 = coarse + |q|^2 for L2, q . c = -coarse for inner product.
-                            let bias = metric == .l2 ? coarse + sq.qnorm : -coarse
-                            vdb_sq8_scan(&sq, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), n, metricCode, bias, dist)
-                        }
-                    }
-                    listSlots[l].withUnsafeBufferPointer { sl in
-                        for i in 0..<n {
-                            let key = packScore(dist[i], sl[i])
-                            if top.count < k {
-                                if !admitAll && !admitted(sl[i]) { continue }
-                                top.push(key)
-                            } else if key < top.top {
-                                if !admitAll && !admitted(sl[i]) { continue }
-                                top.replaceTop(key)
-                            }
-                        }
+                    scan.scan(list: s.probes[pi], into: &top, k: k) { slot in
+                        admitAll || admitted(slot, visibility, pending) && (filter?(slot) ?? true)
                     }
                 }
                 return top.drainSorted()
             }
+        }
+    }
+
+    /// Filtered search: the bitset is checked in the list scan; `nprobe` is scaled up as the
+    /// selectivity falls (``FilteredSearchTuning/probeScale(_:)``), and lists are then visited further
+    /// in order of their centroid's distance until `k` matches are found. Stops (`exhausted`)
+    /// when it has scanned more entries than there are matches before finding them.
+    func filteredSearch(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
+                        visibility: SlotVisibility?, filter: SlotFilter) throws -> FilteredSearchResult {
+        let requested = try checkedProbes(k: k, parameters)
+        let scaled = (Double(requested) * FilteredSearchTuning.probeScale(filter.selectivity)).rounded(.up)
+        let nprobe = min(nlist, Int(min(scaled, Double(nlist))))
+        let budget = max(filter.matches, k)
+        return lock.read {
+            let pending = visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
+            return scratch.with { s in
+                var scan = ListScan(core: self, query: query, scratch: s)
+                let order = scan.allListsInOrder()
+                s.ensureHeap(k)
+                var top = MaxHeap(s.heap)
+                var visited = 0, probed = 0, exhausted = false
+                for key in order {
+                    if probed >= nprobe && top.count >= k { break }
+                    if visited > budget { exhausted = true; break }
+                    visited += scan.scan(list: key, into: &top, k: k) { slot in
+                        filter.contains(slot) && admitted(slot, visibility, pending)
+                    }
+                    probed += 1
+                }
+                return FilteredSearchResult(hits: top.drainSorted(), visited: visited, exhausted: exhausted, nprobe: probed)
+            }
+        }
+    }
+
+    /// `nprobe` bounded by `nlist`, after checking `k` and `nprobe`.
+    private func checkedProbes(k: Int, _ parameters: SearchParameters) throws -> Int {
+        guard k > 0 else { throw VDBError.invalidK(k) }
+        guard parameters.nprobe > 0 else {
+            throw VDBError.invalidParameter(name: "nprobe", value: parameters.nprobe, reason: "must be at least 1 (values above nlist \(nlist) visit every list)")
+        }
+        return min(parameters.nprobe, nlist)
+    }
+
+    /// Whether a search may return `slot`: shown by `visibility`, or (without one) not removed by
+    /// the transaction in progress (`pending`).
+    @inline(__always)
+    private func admitted(_ slot: UInt32, _ visibility: SlotVisibility?, _ pending: Set<UInt32>?) -> Bool {
+        if let visibility { return visibility.contains(slot) }
+        if let pending { return !pending.contains(slot) }
+        return true
+    }
+
+    /// One query's pass over the lists (read lock held): coarse scores, probe order, list scans.
+    private struct ListScan {
+        let core: IVFCore
+        let query: UnsafePointer<Float>
+        let s: IVFScratch
+        var sq = vdb_sq8_query()
+
+        init(core: IVFCore, query: UnsafePointer<Float>, scratch: IVFScratch) {
+            self.core = core
+            self.query = query
+            s = scratch
+            let d = core.dimension, nlist = core.nlist
+            // -q.c for all centroids (four at a time), then |c|^2 - 2 q.c for L2.
+            core.centroids.withUnsafeBufferPointer { cb in vdb_scan4_f32(query, cb.baseAddress!, nlist, d, 1, s.coarse) }
+            if core.metric == .l2 {
+                core.centroidNorms.withUnsafeBufferPointer { nb in
+                    for c in 0..<nlist { s.coarse[c] = nb[c] + 2 * s.coarse[c] }
+                }
+            }
+            if core.codec == .sq8 {
+                sq.wq = s.wq
+                core.vmin.withUnsafeBufferPointer { mn in
+                    core.vdiff.withUnsafeBufferPointer { df in vdb_sq8_prepare(query, d, mn.baseAddress!, df.baseAddress!, &sq) }
+                }
+            }
+        }
+
+        /// Puts the `nprobe` lists with the closest centroids in `s.probes` (as packed
+        /// (coarse score, list) keys, in no particular order) and returns their count.
+        mutating func nearestLists(_ nprobe: Int) -> Int {
+            s.ensureHeap(nprobe)
+            var probes = MaxHeap(s.heap)
+            for c in 0..<core.nlist {
+                let key = packScore(s.coarse[c], UInt32(c))
+                if probes.count < nprobe { probes.push(key) } else if key < probes.top { probes.replaceTop(key) }
+            }
+            for i in 0..<probes.count { s.probes[i] = s.heap[i] }
+            return probes.count
+        }
+
+        /// Every list as a packed (coarse score, list) key, closest centroid first.
+        func allListsInOrder() -> [UInt64] {
+            (0..<core.nlist).map { packScore(s.coarse[$0], UInt32($0)) }.sorted()
+        }
+
+        /// Scans the list of `probe` (a packed key) into `top` (at most `k` entries), keeping only
+        /// the slots `admit` accepts; returns the entries scanned.
+        @discardableResult
+        mutating func scan(list probe: UInt64, into top: inout MaxHeap, k: Int, admit: (UInt32) -> Bool) -> Int {
+            let l = Int(unpackSlot(probe))
+            let coarse = unpackScore(probe)
+            let n = core.listSlots[l].count
+            if n == 0 { return 0 }
+            s.ensureDist(n)
+            let dist = s.dist
+            let d = core.dimension
+            core.listData[l].withUnsafeBytes { raw in
+                switch core.codec {
+                case .flat:
+                    vdb_scan_f32(query, raw.baseAddress!.assumingMemoryBound(to: Float.self), n, d, core.metricCode, dist)
+                case .sq8:
+                    // bias: |q - c|^2 = coarse + |q|^2 for L2, q . c = -coarse for inner product.
+                    let bias = core.metric == .l2 ? coarse + sq.qnorm : -coarse
+                    vdb_sq8_scan(&sq, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), n, core.metricCode, bias, dist)
+                }
+            }
+            core.listSlots[l].withUnsafeBufferPointer { sl in
+                for i in 0..<n {
+                    let key = packScore(dist[i], sl[i])
+                    if top.count < k {
+                        if !admit(sl[i]) { continue }
+                        top.push(key)
+                    } else if key < top.top {
+                        if !admit(sl[i]) { continue }
+                        top.replaceTop(key)
+                    }
+                }
+            }
+            return n
         }
     }
 }

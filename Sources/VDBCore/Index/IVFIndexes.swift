@@ -56,6 +56,11 @@ package class IVFIndexBase: @unchecked Sendable {
         try core.search(query: query, k: k, parameters: parameters, visibility: visibility, filter: filter)
     }
 
+    package func filteredSearch(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
+                                visibility: SlotVisibility?, filter: SlotFilter) throws -> FilteredSearchResult {
+        try core.filteredSearch(query: query, k: k, parameters: parameters, visibility: visibility, filter: filter)
+    }
+
     package func checkInvariants(liveSlots: Set<UInt32>?) throws { try core.checkInvariants(liveSlots: liveSlots) }
 }
 

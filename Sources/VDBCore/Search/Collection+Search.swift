@@ -67,15 +67,9 @@ extension Collection {
     /// Searches `queries` (row-major) in `scope`: with its index, else exactly.
     func search(_ scope: SearchScope, contiguous queries: [Float], k: Int, parameters: SearchParameters,
                 filter: SearchFilter?) throws -> [[SearchHit]] {
-        guard k > 0 else { throw VDBError.invalidK(k) }
-        guard queries.count % dimension == 0 else {
-            throw VDBError.invalidArgument("query buffer of \(queries.count) floats is not a whole number of \(dimension)-d vectors")
-        }
-        let nq = queries.count / dimension
-        if nq == 0 { return [] }
         var q = queries
-        try prepare(&q, count: nq)
-        let threads = resolvedThreads(parameters.threads)
+        let (nq, threads) = try preparedQueries(&q, k: k, parameters: parameters)
+        if nq == 0 { return [] }
         let txn = scope.txn, st = scope.state
         // No search returns more than the snapshot holds: `k` (and `ef`) are capped at its count
         // before anything is sized by them, so any `k` from a flag or a request is safe.
@@ -86,7 +80,8 @@ extension Collection {
         parameters.ef = max(k, min(parameters.ef, stored))
         let tops: [[(score: Float, id: UInt64)]]
         if let view = scope.index {
-            tops = try indexSearch(scope, view, q, nq: nq, k: k, parameters: parameters, threads: threads, filter: filter)
+            tops = try indexSearch(scope, view, q, nq: nq, k: k, parameters: parameters, threads: threads,
+                                   filter: filter.map { .metadata($0) } ?? .none).map(\.top)
         } else if nq == 1 || filter != nil {
             tops = try q.withUnsafeBufferPointer { qb in
                 try (0..<nq).map { try flatSearch(txn, st, qb.baseAddress! + $0 * dimension, k: k, filter: filter).sorted() }
@@ -94,6 +89,23 @@ extension Collection {
         } else {
             tops = try flatBatch(txn, st, cacheEpoch: scope.cacheEpoch, q, nq: nq, k: k, threads: threads)
         }
+        return try hits(txn, tops)
+    }
+
+    /// Checks a query buffer and prepares its queries (normalized for cosine); returns the query
+    /// count (0 for an empty buffer) and the resolved thread count.
+    func preparedQueries(_ queries: inout [Float], k: Int, parameters: SearchParameters) throws -> (nq: Int, threads: Int) {
+        guard k > 0 else { throw VDBError.invalidK(k) }
+        guard queries.count % dimension == 0 else {
+            throw VDBError.invalidArgument("query buffer of \(queries.count) floats is not a whole number of \(dimension)-d vectors")
+        }
+        let nq = queries.count / dimension
+        if nq > 0 { try prepare(&queries, count: nq) }
+        return (nq, resolvedThreads(parameters.threads))
+    }
+
+    /// The hits of each query's best (score, id) pairs, with metadata read from snapshot `txn`.
+    func hits(_ txn: ReadTxn, _ tops: [[(score: Float, id: UInt64)]]) throws -> [[SearchHit]] {
         var hasMetadata = false
         try txn.scan(txn.dbis.metadata, prefix: prefix) { _, _ in hasMetadata = true; return false }
         return try tops.map { top in

@@ -12,8 +12,30 @@ struct IndexCandidate {
     var id: UInt64
 }
 
+/// What an index search admits besides the snapshot's visibility.
+enum CandidateFilter {
+    case none
+    /// A predicate on (id, metadata), reading each candidate's metadata from the snapshot.
+    case metadata(SearchFilter)
+    /// The slots a metadata filter evaluated to, checked in the traversal.
+    case slots(SlotFilter)
+
+    var isNone: Bool { if case .none = self { return true } else { return false } }
+}
+
+/// One query's index search: the best candidates as (score, id), and what the search did.
+struct IndexQueryOutcome {
+    var top: [(score: Float, id: UInt64)] = []
+    /// Distances the index computed (filtered searches; 0 when not counted).
+    var visited = 0
+    /// A filtered search stopped because an exact scan of the matches is cheaper.
+    var exhausted = false
+    var ef: Int?
+    var nprobe: Int?
+}
+
 extension Collection {
-    /// Runs the index for prepared queries (in parallel over queries when there is no filter).
+    /// Runs the index for prepared queries (in parallel over queries unless `filter` reads metadata).
     ///
     /// The index admits only the slots the slot table shows to the scope's snapshot, so `k`
     /// results come back whenever `k` are reachable, and maps them to ids through the table, with
@@ -23,27 +45,29 @@ extension Collection {
     /// a snapshot older than the table (rare: the ids and distances are then checked against the
     /// snapshot, and a query that lost hits to the race is searched again).
     func indexSearch(_ scope: SearchScope, _ view: IndexView, _ queries: [Float], nq: Int, k: Int,
-                     parameters: SearchParameters, threads: Int, filter: SearchFilter?) throws -> [[(score: Float, id: UInt64)]] {
+                     parameters: SearchParameters, threads: Int, filter: CandidateFilter) throws -> [IndexQueryOutcome] {
         let factor = parameters.rerank ? max(1, parameters.rerankFactor) : 1
         // Candidates to ask the index for: never more than the snapshot holds (k is already capped).
         let (product, overflow) = k.multipliedReportingOverflow(by: factor)
         let wanted = min(overflow ? Int.max : product, max(k, Int(clamping: scope.state.count)))
-        var out = [[(score: Float, id: UInt64)]](repeating: [], count: nq)
+        var out = [IndexQueryOutcome](repeating: IndexQueryOutcome(), count: nq)
         var pending = Array(0..<nq)
         for attempt in 0..<3 {
-            let (candidates, stable) = try candidates(scope, view, queries, pending, count: wanted,
-                                                      parameters: parameters, threads: threads, filter: filter)
+            let (found, stable) = try candidates(scope, view, queries, pending, count: wanted,
+                                                 parameters: parameters, threads: threads, filter: filter)
             var again: [Int] = []
             try queries.withUnsafeBufferPointer { qb in
                 for (j, qi) in pending.enumerated() {
-                    let found = candidates[j]
+                    let (candidates, stats) = found[j]
+                    out[qi] = stats
+                    if stats.exhausted { continue }
                     if factor == 1 && stable {
-                        out[qi] = found.lazy.filter { $0.id != emptySlotID }.prefix(k).map { ($0.score, $0.id) }
+                        out[qi].top = candidates.lazy.filter { $0.id != emptySlotID }.prefix(k).map { ($0.score, $0.id) }
                         continue
                     }
-                    let exact = try rescore(scope.txn, qb.baseAddress! + qi * dimension, found, k: k, filter: stable ? nil : filter)
-                    out[qi] = exact
-                    if !stable && exact.count < min(k, found.count) && attempt < 2 { again.append(qi) }
+                    let exact = try rescore(scope.txn, qb.baseAddress! + qi * dimension, candidates, k: k, filter: stable ? .none : filter)
+                    out[qi].top = exact
+                    if !stable && exact.count < min(k, candidates.count) && attempt < 2 { again.append(qi) }
                 }
             }
             if again.isEmpty { break }
@@ -53,25 +77,23 @@ extension Collection {
     }
 
     /// The index's `count` best candidates for each query of `which`, in one read of the slot
-    /// table; `stable` tells whether the table matched the snapshot throughout.
+    /// table, with what each search did; `stable` tells whether the table matched the snapshot
+    /// throughout.
     private func candidates(_ scope: SearchScope, _ view: IndexView, _ queries: [Float], _ which: [Int], count: Int,
                             parameters: SearchParameters, threads: Int,
-                            filter: SearchFilter?) throws -> (candidates: [[IndexCandidate]], stable: Bool) {
+                            filter: CandidateFilter) throws -> (found: [([IndexCandidate], IndexQueryOutcome)], stable: Bool) {
         let index = view.live.index
         let d = dimension
         var adjusted = parameters
         adjusted.ef = max(adjusted.ef, count)
         let sp = adjusted
         let txn = scope.txn
-        let (found, stable) = try view.live.table.read(epoch: view.epoch) { visibility -> [[IndexCandidate]] in
+        let (found, stable) = try view.live.table.read(epoch: view.epoch) { visibility -> [([IndexCandidate], IndexQueryOutcome)] in
             // Without writes newer than the snapshot, the index's own live slots are the visible
             // ones: no per-candidate check in its search loop.
             let admit = visibility.showsEveryLiveSlot ? nil : visibility
-            func withIDs(_ hits: [(score: Float, slot: UInt32)]) -> [IndexCandidate] {
-                hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
-            }
-            var results = [[IndexCandidate]](repeating: [], count: which.count)
-            if let filter {
+            var results = [([IndexCandidate], IndexQueryOutcome)](repeating: ([], IndexQueryOutcome()), count: which.count)
+            if case .metadata(let filter) = filter {
                 // The filter reads metadata from the snapshot, one query at a time.
                 var failure: Error?
                 let slotFilter: (UInt32) -> Bool = { s in
@@ -80,8 +102,9 @@ extension Collection {
                 }
                 try queries.withUnsafeBufferPointer { qb in
                     for (j, qi) in which.enumerated() {
-                        results[j] = withIDs(try index.search(query: qb.baseAddress! + qi * d, k: count, parameters: sp,
-                                                              visibility: admit, filter: slotFilter))
+                        let hits = try index.search(query: qb.baseAddress! + qi * d, k: count, parameters: sp,
+                                                    visibility: admit, filter: slotFilter)
+                        results[j].0 = hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
                     }
                 }
                 if let failure { throw failure }
@@ -91,15 +114,23 @@ extension Collection {
             let firstError = Mutex<Error?>(nil)
             results.withUnsafeMutableBufferPointer { out in
                 queries.withUnsafeBufferPointer { qb in
-                    let shared = UnsafeTransfer((out, qb, visibility, admit))
+                    let shared = UnsafeTransfer((out, qb, visibility, admit, filter))
                     DispatchQueue.concurrentPerform(iterations: nThreads) { t in
-                        let (out, qb, visibility, admit) = shared.value
+                        let (out, qb, visibility, admit, filter) = shared.value
                         var j = t
                         while j < which.count {
                             do {
-                                let hits = try index.search(query: qb.baseAddress! + which[j] * d, k: count, parameters: sp,
-                                                            visibility: admit, filter: nil)
-                                out[j] = hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
+                                let query = qb.baseAddress! + which[j] * d
+                                var stats = IndexQueryOutcome()
+                                let hits: [(score: Float, slot: UInt32)]
+                                if case .slots(let f) = filter {
+                                    let r = try index.filteredSearch(query: query, k: count, parameters: sp, visibility: admit, filter: f)
+                                    hits = r.hits
+                                    stats = IndexQueryOutcome(visited: r.visited, exhausted: r.exhausted, ef: r.ef, nprobe: r.nprobe)
+                                } else {
+                                    hits = try index.search(query: query, k: count, parameters: sp, visibility: admit, filter: nil)
+                                }
+                                out[j] = (hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }, stats)
                             } catch {
                                 firstError.withLock { if $0 == nil { $0 = error } }
                             }
@@ -119,7 +150,7 @@ extension Collection {
     /// dropped; `filter`, when given, is applied to those ids). Reads only the blocks the
     /// candidates are in, each once.
     func rescore(_ txn: ReadTxn, _ query: UnsafePointer<Float>, _ candidates: [IndexCandidate], k: Int,
-                 filter: SearchFilter?) throws -> [(score: Float, id: UInt64)] {
+                 filter: CandidateFilter) throws -> [(score: Float, id: UInt64)] {
         var top = TopK(k: k)
         let d = dimension, B = UInt32(slotsPerBlock)
         var blockNumber = UInt32.max
@@ -135,7 +166,11 @@ extension Collection {
             guard let block, let base = block.baseAddress else { continue }
             let id = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: o * 8, as: UInt64.self))
             if id == emptySlotID { continue }
-            if let filter, !filter(id, try metadata(txn, id) ?? [:]) { continue }
+            switch filter {
+            case .none: break
+            case .metadata(let f): if !f(id, try metadata(txn, id) ?? [:]) { continue }
+            case .slots(let f): if !f.contains(c.slot) { continue }
+            }
             let row = base + rowsOffset + o * d * 4
             let score: Float
             if Int(bitPattern: row) % 4 == 0 {

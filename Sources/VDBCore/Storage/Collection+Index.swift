@@ -169,7 +169,7 @@ extension Collection {
         }
         var state = st
         state.epoch = epoch
-        return CollectionWrite(collection: self, state: state, live: live)
+        return CollectionWrite(collection: self, state: state, live: live, schema: try schema(txn.reader))
     }
 
     /// After the transaction of `w` committed: the index drops what only older snapshots needed,

@@ -18,13 +18,16 @@ final class CollectionWrite {
     var freedHere = Set<UInt32>()
     /// Whether the transaction stored the state record (that is, changed the collection).
     private(set) var saved = false
+    /// The indexed metadata fields, as the transaction sees them.
+    var schema: FieldSchema
 
     var epoch: UInt64 { state.epoch }
 
-    init(collection: Collection, state: CollectionState, live: LiveIndex?) {
+    init(collection: Collection, state: CollectionState, live: LiveIndex?, schema: FieldSchema) {
         self.collection = collection
         self.state = state
         self.live = live
+        self.schema = schema
     }
 
     func replace(config: CollectionConfig, live: LiveIndex?) {
@@ -161,12 +164,13 @@ extension Collection {
         }
         // Existing ids: an error for insert, a slot to free for upsert.
         var freed: [UInt32] = []
-        var replaced = [Bool](repeating: false, count: count)
+        var replaced = [UInt32?](repeating: nil, count: count)
         for i in 0..<count {
             if let raw = try txn.get(txn.dbis.ids, Keys.id(cid, assigned[i])) {
                 if !batch.replace { throw VDBError.duplicateID(assigned[i]) }
-                freed.append(UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self)))
-                replaced[i] = true
+                let old = UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))
+                freed.append(old)
+                replaced[i] = old
             }
         }
         let slots = try allocate(count, w, txn)
@@ -188,19 +192,26 @@ extension Collection {
                 }
             }
         }
-        // Id map and metadata.
+        // Id map, metadata and the metadata index (the old slot of an upserted id leaves it).
         var maxID: UInt64 = 0
+        var fieldChanges = MetadataIndexChanges(cid: cid, fields: w.schema.fields)
         for i in 0..<count {
             let key = Keys.id(cid, assigned[i])
             maxID = max(maxID, assigned[i])
             var s = slots[i].littleEndian
             try txn.put(txn.dbis.ids, key, withUnsafeBytes(of: &s) { Array($0) })
+            if let old = replaced[i], fieldChanges != nil,
+               let record = try txn.reader.getSealed(txn.dbis.metadata, key, what: "metadata of id \(assigned[i]) in '\(name)'") {
+                try fieldChanges?.remove(slot: old, record: record)
+            }
             if let m = batch.metadata?[i] {
                 try txn.putSealed(txn.dbis.metadata, key, m)
-            } else if replaced[i] {
+                try m.withUnsafeBytes { try fieldChanges?.add(slot: slots[i], id: assigned[i], record: $0) }
+            } else if replaced[i] != nil {
                 try txn.delete(txn.dbis.metadata, key)
             }
         }
+        try fieldChanges?.store(txn)
         w.state.count += UInt64(count - freed.count)
         w.state.nextID = max(w.state.nextID, maxID + 1)
         if let live = w.live {
@@ -219,16 +230,21 @@ extension Collection {
     func delete(ids: [UInt64], _ w: CollectionWrite, _ txn: WriteTxn) throws -> Int {
         var freed: [UInt32] = []
         var seen = Set<UInt64>()
+        var fieldChanges = MetadataIndexChanges(cid: cid, fields: w.schema.fields)
         for id in ids where seen.insert(id).inserted {
             let key = Keys.id(cid, id)
             guard let raw = try txn.get(txn.dbis.ids, key) else { continue }
             let slot = UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))
             try txn.delete(txn.dbis.ids, key)
+            if fieldChanges != nil, let record = try txn.reader.getSealed(txn.dbis.metadata, key, what: "metadata of id \(id) in '\(name)'") {
+                try fieldChanges?.remove(slot: slot, record: record)
+            }
             try txn.delete(txn.dbis.metadata, key)
             try txn.put(txn.dbis.free, Keys.slot(cid, slot), [])
             freed.append(slot)
         }
         w.freedHere.formUnion(freed)
+        try fieldChanges?.store(txn)
         if !freed.isEmpty {
             // Mark the slots empty in their blocks (the rows stay).
             try rewriteBlocks(txn, freed.sorted().map { ($0, 0) }) { block, o, _ in

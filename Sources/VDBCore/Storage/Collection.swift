@@ -45,6 +45,8 @@ public struct CollectionInfo: Sendable, Codable, Hashable {
     public var indexMemoryBytes: Int
     /// Vectors per storage block.
     public var slotsPerBlock: Int
+    /// The indexed metadata fields.
+    public var fields: [FieldDefinition] = []
 }
 
 /// A named collection of vectors of one dimension and metric. Obtain one from ``Database``.
@@ -87,6 +89,8 @@ public final class Collection: Sendable {
     let normCache = Mutex<(epoch: UInt64, norms: [Float])?>(nil)
     /// Block versions whose checksum this process verified, by block number (see `verifyBlock`).
     let verifiedBlocks = Mutex<[UInt32: VerifiedBlock]>([:])
+    /// The last field schema decoded, with the stored bytes it came from (see `schema(_:)`).
+    let schemaCache = Mutex<(raw: [UInt8], schema: FieldSchema)?>(nil)
 
     init(env: Environment, config: CollectionConfig, indexType: @escaping @Sendable (IndexKind) -> (any VectorIndex.Type)?) {
         self.env = env
@@ -198,6 +202,10 @@ public final class Collection: Sendable {
             return true
         }
         bytes += indexRecordBytes
+        try txn.scan(txn.dbis.fields, prefix: prefix) { k, v in
+            bytes += v.count > 2000 ? (v.count + 16 + page - 1) / page * page : k.count + v.count + 8
+            return true
+        }
         var indexMemory = 0
         if cfg.indexBuilt && cfg.index != .flat {
             if let raw = try txn.get(txn.dbis.state, Keys.indexStats(cid)), raw.count == 8 {
@@ -208,7 +216,8 @@ public final class Collection: Sendable {
         }
         return CollectionInfo(name: name, dimension: dimension, metric: metric, count: Int(st.count),
                               index: cfg.index, indexBuilt: cfg.indexBuilt, parameters: cfg.parameters,
-                              bytesOnDisk: bytes, indexMemoryBytes: indexMemory, slotsPerBlock: slotsPerBlock)
+                              bytesOnDisk: bytes, indexMemoryBytes: indexMemory, slotsPerBlock: slotsPerBlock,
+                              fields: try schema(txn).fields.map(\.definition))
     }
 
     // MARK: - input checks

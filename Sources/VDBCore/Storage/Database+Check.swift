@@ -95,7 +95,7 @@ extension Database {
             // Records of collections the catalog does not know (checked for the whole database only).
             if name == nil {
                 let known = Set(configs.map(\.id))
-                for dbiName in ["state", "blocks", "ids", "metadata", "free", "index"] {
+                for dbiName in ["state", "blocks", "ids", "metadata", "free", "index", "fields"] {
                     var orphans = 0
                     try txn.scan(txn.dbis[dbiName], prefix: []) { key, _ in
                         if key.count < 4 || !known.contains(Keys.readBE32(key, at: 0)) { orphans += 1 }
@@ -273,6 +273,21 @@ private struct CollectionChecker {
                 badIndexRecord = true
             }
             return true
+        }
+        // Metadata-index records (indexed fields): checksums, then the index against the metadata.
+        var badFieldRecord = false
+        try txn.scan(txn.dbis.fields, prefix: prefix) { key, value in
+            if let (s, c) = RecordChecksum.verify(value), s != c {
+                problem("\(MetadataIndexChanges.describe(Array(key))) fails its checksum (stored \(RecordChecksum.hex(s)), computed \(RecordChecksum.hex(c)))")
+                badFieldRecord = true
+            } else if value.count < RecordChecksum.size {
+                problem("\(MetadataIndexChanges.describe(Array(key))) is too short for its checksum")
+                badFieldRecord = true
+            }
+            return true
+        }
+        if !badFieldRecord && problems.isEmpty && dropped == 0 {
+            do { try collection.verifyFieldIndex(txn) } catch let e as VDBError { problem(Self.strip(e)) }
         }
         if !(config.indexBuilt && config.index != .flat) {
             if result.indexRecords > 0 { problem("\(result.indexRecords) index record(s) remain but no index is built") }

@@ -121,6 +121,7 @@ extension Database {
         let firstInfo = try first.info()
         let fingerprint = try IVFQuantizer.modelFingerprint(first)
         var properties: [String: String?] = [:]
+        var fields: [FieldDefinition] = []
         var total = 0
         for c in holders {
             guard c.dimension == first.dimension else {
@@ -137,11 +138,23 @@ extension Database {
                     + "but shard \(first.databasePath) with \(fingerprint ?? "(none)"): merge only shards made with the same model")
             }
             for (k, v) in try c.properties() where properties[k] == nil { properties[k] = v }
+            // Indexed fields: the union of the shards' (one type per name).
+            for f in try c.fields() {
+                if let declared = fields.first(where: { $0.name == f.name }) {
+                    guard declared.type == f.type else {
+                        throw VDBError.invalidArgument("shard \(c.databasePath): field '\(f.name)' of '\(name)' is \(f.type), "
+                            + "but an earlier shard declares it \(declared.type)")
+                    }
+                } else {
+                    fields.append(f)
+                }
+            }
             total += try c.count()
         }
         var params = firstInfo.parameters
         params.quantizer = nil
-        let out = try createCollection(name: name, dimension: first.dimension, metric: first.metric, index: firstInfo.index, parameters: params)
+        let out = try createCollection(name: name, dimension: first.dimension, metric: first.metric, index: firstInfo.index,
+                                       parameters: params, fields: fields)
         if !properties.isEmpty { try out.setProperties(properties) }
 
         // Vectors and metadata, shard by shard; an id already copied is a duplicate.

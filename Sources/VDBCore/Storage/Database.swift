@@ -65,14 +65,17 @@ public final class Database: Sendable {
     ///   - index: the index kind to carry; a non-flat kind is built by ``Collection/buildIndex(kind:parameters:progress:)``
     ///     (until then searches are exact).
     ///   - parameters: build parameters for `index`.
+    ///   - fields: indexed metadata fields (see ``Collection/addFields(_:)``).
     /// - Throws: ``VDBError/collectionExists(_:)``, ``VDBError/invalidCollectionName(_:)``, ``VDBError/invalidArgument(_:)``.
     @discardableResult
     public func createCollection(name: String, dimension: Int, metric: Metric,
-                                 index: IndexKind = .flat, parameters: IndexParameters = IndexParameters()) throws -> Collection {
+                                 index: IndexKind = .flat, parameters: IndexParameters = IndexParameters(),
+                                 fields: [FieldDefinition] = []) throws -> Collection {
         try Database.validate(name: name)
         guard (1...65536).contains(dimension) else {
             throw VDBError.invalidArgument("dimension must be between 1 and 65536 (got \(dimension))")
         }
+        let schema = try FieldSchema(declaring: fields)
         let nameKey = Array(name.utf8)
         let config: CollectionConfig = try env.write { txn in
             if try txn.get(txn.dbis.catalog, nameKey) != nil { throw VDBError.collectionExists(name) }
@@ -88,6 +91,7 @@ public final class Database: Sendable {
                                           slotsPerBlock: CollectionConfig.slotsPerBlock(dimension: dimension))
             try txn.put(txn.dbis.catalog, nameKey, Array(try JSONEncoder().encode(config)))
             try txn.put(txn.dbis.state, Keys.collection(cid), CollectionState().encoded())
+            if !schema.isEmpty { try txn.put(txn.dbis.state, Keys.fieldSchema(cid), MetadataIndexCodec.encode(schema)) }
             return config
         }
         return try handle(for: config)
@@ -144,7 +148,7 @@ public final class Database: Sendable {
             let config = try Database.config(named: name, txn.reader)
             let p = Keys.collection(config.id)
             try txn.delete(txn.dbis.catalog, nameKey)
-            for dbi in [txn.dbis.state, txn.dbis.blocks, txn.dbis.ids, txn.dbis.metadata, txn.dbis.free, txn.dbis.index] {
+            for dbi in [txn.dbis.state, txn.dbis.blocks, txn.dbis.ids, txn.dbis.metadata, txn.dbis.free, txn.dbis.index, txn.dbis.fields] {
                 try txn.deleteAll(dbi, prefix: p)
             }
             return config.id

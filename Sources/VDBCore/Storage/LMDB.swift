@@ -75,8 +75,13 @@ struct DBIs: Sendable {
     var free: MDB_dbi = 0
     /// Collection id + index-private key -> index record.
     var index: MDB_dbi = 0
+    /// Collection id + field number + ... -> metadata index record (MetadataIndexCodec.swift).
+    var fields: MDB_dbi = 0
 
-    static let names = ["meta", "catalog", "state", "blocks", "ids", "metadata", "free", "index"]
+    static let names = ["meta", "catalog", "state", "blocks", "ids", "metadata", "free", "index", "fields"]
+    /// DBIs added after format version 1 first shipped: a database made before them lacks them,
+    /// and opening it creates them (empty), which older builds ignore.
+    static let addedLater: Set<String> = ["fields"]
 
     subscript(name: String) -> MDB_dbi {
         get {
@@ -88,6 +93,7 @@ struct DBIs: Sendable {
             case "ids": return ids
             case "metadata": return metadata
             case "free": return free
+            case "fields": return fields
             default: return index
             }
         }
@@ -100,6 +106,7 @@ struct DBIs: Sendable {
             case "ids": ids = newValue
             case "metadata": metadata = newValue
             case "free": free = newValue
+            case "fields": fields = newValue
             default: index = newValue
             }
         }
@@ -208,6 +215,7 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
     /// refuses LMDB files that are not vdb databases or have another format version.
     private func openDBIs() throws {
         // First look without creating anything.
+        var missing: [String] = []
         let layout: (fresh: Bool, dbis: DBIs?) = try withRawTxn(readOnly: true) { txn in
             var main: MDB_dbi = 0
             try check(mdb_dbi_open(txn, nil, 0, &main), "mdb_dbi_open(main)")
@@ -226,6 +234,10 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
             for name in DBIs.names {
                 var dbi: MDB_dbi = 0
                 let rc2 = mdb_dbi_open(txn, name, 0, &dbi)
+                if rc2 == MDB_NOTFOUND && DBIs.addedLater.contains(name) {
+                    missing.append(name)
+                    continue
+                }
                 if rc2 == MDB_NOTFOUND {
                     throw VDBError.notADatabase(path: directory.path, reason: "the named database '\(name)' is missing")
                 }
@@ -234,9 +246,21 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
             }
             return (false, d)
         }
-        if let d = layout.dbis {
+        if var d = layout.dbis {
             dbis = d
-            if try checkFormat() == 1 { try migrateFromVersion1() }
+            let version = try checkFormat()  // refuses other formats before anything is written
+            if !missing.isEmpty {
+                // A database from before these DBIs: create them (empty) once.
+                try withRawTxn(readOnly: false) { txn in
+                    for name in missing {
+                        var dbi: MDB_dbi = 0
+                        try check(mdb_dbi_open(txn, name, UInt32(MDB_CREATE), &dbi), "mdb_dbi_open(\(name))")
+                        d[name] = dbi
+                    }
+                }
+                dbis = d
+            }
+            if version == 1 { try migrateFromVersion1() }
             return
         }
         // Fresh database: create all DBIs and write the format stamp in one transaction.
@@ -274,7 +298,7 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
     }
 
     /// Converts a format-1 database to format 2 in one write transaction: every vector block,
-    /// metadata record and index record gets its CRC32C trailer (the payload bytes are kept as
+    /// metadata record, index record and metadata-index record gets its CRC32C trailer (the payload bytes are kept as
     /// they are), and the format stamp becomes 2. All or nothing: a crash or a full disk leaves
     /// version 1, and the next open converts again. Another process of this build that opened
     /// the database meanwhile has converted it already (checked inside the transaction).
@@ -283,7 +307,7 @@ final class Environment: @unchecked Sendable {  // see the thread rules at the t
             let formatKey = Array("format".utf8)
             guard let f = try txn.get(dbis.meta, formatKey), f.count == 4,
                   UInt32(littleEndian: f.loadUnaligned(as: UInt32.self)) == 1 else { return }
-            for dbi in [dbis.blocks, dbis.metadata, dbis.index] {
+            for dbi in [dbis.blocks, dbis.metadata, dbis.index, dbis.fields] {
                 var records: [([UInt8], [UInt8])] = []
                 var after: [UInt8]? = nil
                 // In runs of up to 256 records: copy, then rewrite (a cursor does not survive puts).

@@ -89,6 +89,35 @@ enum MetadataCodec {
         }
         return m
     }
+
+    /// The values of the keys `wanted` (UTF-8 bytes; indexes into it are reported) holds, decoding
+    /// only those: `body(index, value)` for each key present.
+    static func forEachValue(_ buf: UnsafeRawBufferPointer, of wanted: [[UInt8]],
+                             _ body: (_ index: Int, _ value: MetadataValue) throws -> Void) throws {
+        var r = ByteCursor(storedRecord: buf)
+        let n = Int(try r.read(UInt16.self))
+        for _ in 0..<n {
+            let key = try r.bytes(Int(try r.read(UInt16.self)))
+            let index = wanted.firstIndex { $0.count == key.count && $0.withUnsafeBytes { key.elementsEqual($0) } }
+            let tag = try r.read(UInt8.self)
+            guard let index else {
+                switch tag {
+                case 0: _ = try r.bytes(Int(try r.read(UInt32.self)))
+                case 1, 2: _ = try r.bytes(8)
+                case 3: _ = try r.bytes(1)
+                default: throw VDBError.corrupt("unknown metadata tag \(tag)")
+                }
+                continue
+            }
+            switch tag {
+            case 0: try body(index, .string(try r.string(Int(try r.read(UInt32.self)))))
+            case 1: try body(index, .int(Int64(bitPattern: try r.read(UInt64.self))))
+            case 2: try body(index, .double(Double(bitPattern: try r.read(UInt64.self))))
+            case 3: try body(index, .bool(try r.read(UInt8.self) != 0))
+            default: throw VDBError.corrupt("unknown metadata tag \(tag)")
+            }
+        }
+    }
 }
 
 @inline(__always)

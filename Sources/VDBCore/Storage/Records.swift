@@ -101,6 +101,8 @@ enum Keys {
     /// The collection's index statistics (u64 LE: bytes the loaded index holds), in the `state`
     /// DBI after the collection's state record ("i" after the 4-byte id; properties use "p").
     static func indexStats(_ c: UInt32) -> [UInt8] { collection(c) + [0x69] }
+    /// The collection's field schema (MetadataIndexCodec), in the `state` DBI ("f" after the id).
+    static func fieldSchema(_ c: UInt32) -> [UInt8] { collection(c) + [0x66] }
     static func readBE32(_ key: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {
         UInt32(bigEndian: key.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }

@@ -114,7 +114,7 @@ public struct CollectionReader {
     /// The collection handle.
     public let collection: Collection
 
-    private func txn() throws -> ReadTxn {
+    func txn() throws -> ReadTxn {
         guard transaction.isOpen else { throw VDBError.transactionEnded }
         return transaction.txn
     }
@@ -153,7 +153,7 @@ public struct CollectionWriter {
     /// The collection handle.
     public let collection: Collection
 
-    private func enter() throws -> (CollectionWrite, WriteTxn) {
+    func enter() throws -> (CollectionWrite, WriteTxn) {
         guard transaction.isOpen else { throw VDBError.transactionEnded }
         let session = transaction.session
         return (try session.enter(collection), session.txn)

@@ -54,8 +54,10 @@ extension VDBServer {
         let spec = try await body(ScrollBody.self, request)
         let limit = spec.limit ?? 20
         let withVector = spec.with_vector ?? false
-        let filter = spec.filter?.searchFilter
-        let page = try await read { try c.scroll(from: spec.offset?.value, limit: limit, filter: filter, withVectors: withVector) }
+        let filter = spec.filter
+        let page = try await read {
+            try c.scroll(from: spec.offset?.value, limit: limit, filter: try filter?.predicate(for: c), withVectors: withVector)
+        }
         return try json(ScrollResult(points: page.records.map { PointOut($0, withVector: withVector) },
                                      next_page_offset: page.nextOffset.map(PointID.init)))
     }

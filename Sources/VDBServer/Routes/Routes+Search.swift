@@ -26,7 +26,7 @@ extension VDBServer {
         let offset = spec.offset ?? 0
         let window = try searchWindow(k: spec.k ?? 10, offset: offset)
         let parameters = try searchParameters(ef: spec.params?.ef, nprobe: spec.params?.nprobe, rerank: spec.params?.rerank)
-        let filter = spec.filter?.searchFilter
+        let filter = spec.filter
         let withVector = spec.with_vector ?? false
         let database = self.database
         // Each branch does its library work in one hop: open the collection, search, read vectors.
@@ -34,12 +34,14 @@ extension VDBServer {
         if let vector = spec.vector {
             hits = try await read {
                 let c = try database.collection(named: name)
-                return try Self.page(try c.search(vector, k: window, parameters: parameters, filter: filter), offset: offset, of: c, withVector: withVector)
+                let found = try filter.map { try c.search(vector, k: window, parameters: parameters, where: $0.filter) }
+                    ?? c.search(vector, k: window, parameters: parameters)
+                return try Self.page(found, offset: offset, of: c, withVector: withVector)
             }
         } else if let id = spec.id?.value {
             hits = try await read {
                 let c = try database.collection(named: name)
-                guard let found = try c.search(similarTo: id, k: window, parameters: parameters, filter: filter) else {
+                guard let found = try c.search(similarTo: id, k: window, parameters: parameters, filter: try filter?.predicate(for: c)) else {
                     throw ServerError.notFound("no point \(id) in collection '\(name)'")
                 }
                 return try Self.page(found, offset: offset, of: c, withVector: withVector)
@@ -51,8 +53,9 @@ extension VDBServer {
             let model = try requireModel()
             hits = try await embed {
                 let c = try database.collection(named: name)
-                return try Self.page(try c.search(text: text, model: model, k: window, parameters: parameters, filter: filter),
-                                     offset: offset, of: c, withVector: withVector)
+                let found = try filter.map { try c.search(text: text, model: model, k: window, parameters: parameters, where: $0.filter) }
+                    ?? c.search(text: text, model: model, k: window, parameters: parameters)
+                return try Self.page(found, offset: offset, of: c, withVector: withVector)
             }
         }
         return try results(hits, since: start)
@@ -70,13 +73,14 @@ extension VDBServer {
         let parameters = try searchParameters(ef: uri.queryParameters["ef"].map { try int($0, "ef") },
                                               nprobe: uri.queryParameters["nprobe"].map { try int($0, "nprobe") },
                                               rerank: try request.boolParameter("rerank", default: false))
-        let filter = FilterSpec(conditions: try FilterSpec.parse(uri.queryParameters.getAll("filter").map { String($0) })).searchFilter
+        let conditions = uri.queryParameters.getAll("filter").map { String($0) }
+        let filter = conditions.isEmpty ? nil : try FilterSpec.parse(conditions)
         let withVector = try request.boolParameter("with_vector", default: false)
         // Wait for an embedding slot before reading the upload, so waiting uploads stay unread.
         let hits = try await embeddings.run {
             let image = try await self.uploadedImage(request)
             return try await self.read {
-                try Self.page(try c.search(image: .encoded(image), model: model, k: window, parameters: parameters, filter: filter),
+                try Self.page(try c.search(image: .encoded(image), model: model, k: window, parameters: parameters, where: filter),
                               offset: offset, of: c, withVector: withVector)
             }
         }
