@@ -261,31 +261,10 @@ private struct CollectionChecker {
             if (m == live.count || live[m].id != id) && badBlocks.isEmpty { problem("metadata of id \(id) belongs to no stored vector") }
             return true
         }
-        // Index records: checksums, then the index itself.
-        var badIndexRecord = false
-        try txn.scan(txn.dbis.index, prefix: prefix) { key, value in
-            result.indexRecords += 1
-            if let (s, c) = RecordChecksum.verify(value), s != c {
-                problem("index record \(RecordKey.describe(Array(key[4...]))) fails its checksum (stored \(RecordChecksum.hex(s)), computed \(RecordChecksum.hex(c)))")
-                badIndexRecord = true
-            } else if value.count < RecordChecksum.size {
-                problem("index record \(RecordKey.describe(Array(key[4...]))) is too short for its checksum")
-                badIndexRecord = true
-            }
-            return true
-        }
-        // Metadata-index records (indexed fields): checksums, then the index against the metadata.
-        var badFieldRecord = false
-        try txn.scan(txn.dbis.fields, prefix: prefix) { key, value in
-            if let (s, c) = RecordChecksum.verify(value), s != c {
-                problem("\(MetadataIndexChanges.describe(Array(key))) fails its checksum (stored \(RecordChecksum.hex(s)), computed \(RecordChecksum.hex(c)))")
-                badFieldRecord = true
-            } else if value.count < RecordChecksum.size {
-                problem("\(MetadataIndexChanges.describe(Array(key))) is too short for its checksum")
-                badFieldRecord = true
-            }
-            return true
-        }
+        // Index records and metadata-index records (indexed fields): checksums, then each index.
+        let (indexRecords, badIndexRecord) = try verifySealed(txn.dbis.index, prefix) { "index record \(RecordKey.describe(Array($0[4...])))" }
+        result.indexRecords = indexRecords
+        let (_, badFieldRecord) = try verifySealed(txn.dbis.fields, prefix) { MetadataIndexChanges.describe($0) }
         if !badFieldRecord && problems.isEmpty && dropped == 0 {
             do { try collection.verifyFieldIndex(txn) } catch let e as VDBError { problem(Self.strip(e)) }
         }
@@ -303,6 +282,25 @@ private struct CollectionChecker {
                 problem("the \(config.index) index: \(Self.strip(e))")
             }
         }
+    }
+
+    /// Checks the checksum of every record of `dbi` under `prefix`, reporting each that fails
+    /// (named by `describe(key)`); returns how many records there are and whether any failed.
+    private mutating func verifySealed(_ dbi: MDB_dbi, _ prefix: [UInt8],
+                                       describe: ([UInt8]) -> String) throws -> (count: Int, bad: Bool) {
+        var count = 0, bad = false
+        try txn.scan(dbi, prefix: prefix) { key, value in
+            count += 1
+            if let (s, c) = RecordChecksum.verify(value), s != c {
+                problem("\(describe(Array(key))) fails its checksum (stored \(RecordChecksum.hex(s)), computed \(RecordChecksum.hex(c)))")
+                bad = true
+            } else if value.count < RecordChecksum.size {
+                problem("\(describe(Array(key))) is too short for its checksum")
+                bad = true
+            }
+            return true
+        }
+        return (count, bad)
     }
 
     /// An error's message without the "corrupt database: " lead (the report says it already).
