@@ -28,7 +28,7 @@ else
     CLIENTS="${CLIENTS:-32}"; DURATION="${DURATION:-60}"; M="${M:-16}"; EFC="${EFC:-200}"
     WRITE_RATE="${WRITE_RATE:-10}"; WRITE_BATCH="${WRITE_BATCH:-10}"; TEXT_N="${TEXT_N:-200}"
 fi
-OUT="${OUT:-Benchmarks/serve/results/$(date +%Y%m%d-%H%M%S)$([ "$SMOKE" = 1 ] && echo -smoke)}"
+OUT="${OUT:-Benchmarks/serve/results/$(date +%Y%m%d-%H%M%S)$([ "$SMOKE" = 1 ] && echo -smoke || true)}"
 mkdir -p "$OUT"
 
 if ! command -v wrk >/dev/null; then
