@@ -53,12 +53,12 @@ struct FolderWalker: Sequence, IteratorProtocol {
     ///   path (symbolic links resolved) lies inside one of these folders; others become problems.
     init(roots: [String], includeHidden: Bool = false, confinedTo: [String]? = nil) {
         self.includeHidden = includeHidden
-        let confinement = confinedTo.map { $0.compactMap(FolderWalker.realPath) }
+        let confinement = confinedTo.map { $0.compactMap(PathConfinement.realPath) }
         self.confinement = confinement
         var dirs: [String] = []
         for root in roots {
             var st = stat()
-            if let confinement, !FolderWalker.resolves(root, insideAnyOf: confinement) {
+            if let confinement, !PathConfinement.resolves(root, insideAnyOf: confinement) {
                 problems.append(WalkProblem(path: root, reason: FolderWalker.outside))
             } else if stat(root, &st) != 0 {
                 problems.append(WalkProblem(path: root, reason: errnoText(errno)))
@@ -138,25 +138,10 @@ struct FolderWalker: Sequence, IteratorProtocol {
 extension FolderWalker {
     static let outside = "leads outside the allowed folders (symbolic link?), skipped"
 
-    /// The canonical absolute path of an existing file or folder (symbolic links, `.` and `..`
-    /// resolved), or nil when it does not exist.
-    static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
-    }
-
-    /// Whether `path` exists and its real path is one of `folders` (given as real paths) or lies
-    /// inside one of them.
-    static func resolves(_ path: String, insideAnyOf folders: [String]) -> Bool {
-        guard let real = realPath(path) else { return false }
-        return folders.contains { real == $0 || real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
-    }
-
     /// Whether `path` resolves inside one of the confinement folders (always true without one).
     private func isInsideConfinement(_ path: String) -> Bool {
         guard let confinement else { return true }
-        return FolderWalker.resolves(path, insideAnyOf: confinement)
+        return PathConfinement.resolves(path, insideAnyOf: confinement)
     }
 }
 
@@ -171,10 +156,18 @@ func mtimeOf(_ st: stat) -> Double {
 /// The walker's path confinement rules, for `vdb serve` (which checks `--allow-ingest-from`
 /// folders the same way an ingest walk does).
 package enum PathConfinement {
-    /// The real path of `path` (every symbolic link resolved), or nil if it does not exist.
-    package static func realPath(_ path: String) -> String? { FolderWalker.realPath(path) }
-    /// Whether the real path of `path` lies inside one of `folders` (given as real paths).
+    /// The canonical absolute path of an existing file or folder (symbolic links, `.` and `..`
+    /// resolved), or nil when it does not exist.
+    package static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// Whether `path` exists and its real path is one of `folders` (given as real paths) or lies
+    /// inside one of them.
     package static func resolves(_ path: String, insideAnyOf folders: [String]) -> Bool {
-        FolderWalker.resolves(path, insideAnyOf: folders)
+        guard let real = realPath(path) else { return false }
+        return folders.contains { real == $0 || real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
     }
 }

@@ -136,10 +136,10 @@ import VDBCore
         var outsideRoot = FolderWalker(roots: [outside], confinedTo: [root])
         #expect(outsideRoot.next() == nil)
         #expect(outsideRoot.problems.count == 1)
-        #expect(FolderWalker.resolves(root + "/out/secret.jpg", insideAnyOf: [root]) == false)
-        #expect(FolderWalker.resolves(root + "/a.jpg", insideAnyOf: [root]))
+        #expect(PathConfinement.resolves(root + "/out/secret.jpg", insideAnyOf: [root]) == false)
+        #expect(PathConfinement.resolves(root + "/a.jpg", insideAnyOf: [root]))
         try FileManager.default.createDirectory(atPath: root + "-other", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root + "-other") }
-        #expect(FolderWalker.resolves(root + "-other", insideAnyOf: [root]) == false, "a sibling sharing the prefix is outside")
+        #expect(PathConfinement.resolves(root + "-other", insideAnyOf: [root]) == false, "a sibling sharing the prefix is outside")
     }
 }
