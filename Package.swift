@@ -96,7 +96,7 @@ let package = Package(
         // Runs the built `vdb` executable as a subprocess (build it first: `swift build`).
         .testTarget(name: "VDBCLITests", dependencies: ["VDBCore", "VDBCLIP", "VDBIngest", "VDBSupport", "VDBTestSupport"]),
         .testTarget(name: "VDBServerTests", dependencies: [
-            "VDBServer", "VDBCore", "VDBIngest", "VDBCLIP", "VDBTestSupport",
+            "VDBServer", "VDBCore", "VDBIngest", "VDBCLIP", "VDBSupport", "VDBTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         // Shared by the test targets only: repository paths, the built `vdb`, running a process.

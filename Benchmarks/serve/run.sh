@@ -84,8 +84,11 @@ echo "==> load: $CLIENTS clients for $DURATION s, upserts $WRITE_RATE x $WRITE_B
 python3 Benchmarks/serve/load.py writer --url "$URL" --collection bench --base "$DATASET/base.fvecs" \
     --rate "$WRITE_RATE" --batch "$WRITE_BATCH" --duration "$DURATION" --out "$OUT/writer.json" &
 WRITER_PID=$!
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }   # utime + stime of the server
+CPU_BEFORE="$(cpu_ticks)"
 VDB_BODIES="$WORK/bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${DURATION}s" --timeout 10s --latency \
     -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/search" | tee "$OUT/wrk.txt"
+echo "{\"server_cpu_s\": $(( $(cpu_ticks) - CPU_BEFORE )).0, \"ticks_per_s\": $(getconf CLK_TCK)}" >"$OUT/server_cpu.json"
 wait "$WRITER_PID"; WRITER_PID=""
 
 echo "==> text search latency (demo model, 1 client, $TEXT_N requests)"
@@ -98,7 +101,7 @@ python3 -c "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen(
     echo "Command: \`CLIENTS=$CLIENTS DURATION=$DURATION THREADS=$THREADS EF=$EF K=$K M=$M EFC=$EFC WRITE_RATE=$WRITE_RATE WRITE_BATCH=$WRITE_BATCH bash Benchmarks/serve/run.sh\` on $DATASET ($METRIC)"
     echo
     python3 Benchmarks/serve/load.py report --inprocess "$OUT/inprocess.jsonl" --wrk "$OUT/wrk.txt" \
-        --writer "$OUT/writer.json" --text "$OUT/text.json" --out "$OUT/summary.json" \
+        --writer "$OUT/writer.json" --text "$OUT/text.json" --server-cpu "$OUT/server_cpu.json" --out "$OUT/summary.json" \
         --clients "$CLIENTS" --duration "$DURATION"
 } | tee "$OUT/summary.md"
 echo "results in $OUT"

@@ -18,7 +18,7 @@ extension VDBServer {
     @Sendable func search(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
         let name = try collectionName(context)
-        let spec = try await body(SearchBody.self, request)
+        let spec = try await bodyBytes(request).withUnsafeReadableBytes { try SearchBody(json: $0) }
         let given = [spec.vector != nil, spec.text != nil, spec.id != nil].filter { $0 }.count
         guard given == 1 else {
             throw ServerError.invalid("give exactly one of \"vector\", \"text\" and \"id\" (got \(given))")
@@ -133,7 +133,9 @@ extension VDBServer {
     /// The answer of both search routes.
     private func results(_ hits: [Hit], since start: UInt64) throws -> Response {
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        return try json(SearchResult(results: hits, took_ms: (ms * 1000).rounded() / 1000))
+        let answer = SearchResult(results: hits, took_ms: (ms * 1000).rounded() / 1000)
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
     }
 
     /// The uploaded image bytes: the raw body, or the file part of a multipart/form-data body.

@@ -1,0 +1,451 @@
+import Foundation
+
+/// A forward-only reader of one JSON document (RFC 8259), for the request bodies on the search
+/// hot path. A search body is mostly an array of a few hundred numbers, which Foundation's
+/// `JSONDecoder` decodes through one generic container call per element: two thirds of a
+/// vector search's server time went there. This reader turns the array into `[Float]` in one
+/// pass, with the same strictness (no trailing commas, no comments, no leading zeros, no
+/// unescaped control characters, valid UTF-8) and errors that name the byte and the field.
+///
+/// It reads from a buffer that outlives it (see ``withReader(_:_:)``); it never copies the body.
+struct JSONReader: ~Copyable {
+    private let bytes: UnsafeRawBufferPointer
+    private(set) var position = 0
+    /// Nesting limit for skipped values (a body is a few levels deep; this keeps recursion bounded).
+    static let maxDepth = 256
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    // MARK: errors
+
+    /// A syntax error at the current byte.
+    func malformed(_ what: String) -> ServerError {
+        let found = position < bytes.count ? "'\(Self.printable(bytes[position]))'" : "the end of the body"
+        return .badJSON("malformed JSON at byte \(position): \(what), found \(found)")
+    }
+
+    /// A well-formed value of the wrong type (the message reads like ``ServerError/describe(_:)``'s).
+    func mismatch(_ field: String, expected: String) -> ServerError {
+        .badJSON("'\(field)' has the wrong type, expected \(expected)")
+    }
+
+    private static func printable(_ b: UInt8) -> String {
+        (0x20..<0x7f).contains(b) ? String(UnicodeScalar(b)) : String(format: "\\x%02x", b)
+    }
+
+    // MARK: structure
+
+    mutating func skipWhitespace() {
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x09, 0x0a, 0x0d: position += 1
+            default: return
+            }
+        }
+    }
+
+    /// The next non-whitespace byte, not consumed.
+    mutating func peek() -> UInt8? {
+        skipWhitespace()
+        return position < bytes.count ? bytes[position] : nil
+    }
+
+    private mutating func expect(_ byte: UInt8, _ what: String) throws {
+        guard peek() == byte else { throw malformed("expected \(what)") }
+        position += 1
+    }
+
+    /// Consumes `{`; then call ``nextKey(_:)`` with a `first` flag set to true until it returns nil:
+    ///
+    ///     try reader.beginObject("params")
+    ///     var first = true
+    ///     while let key = try reader.nextKey(&first) { ... consume the value ... }
+    mutating func beginObject(_ field: String) throws {
+        guard peek() == UInt8(ascii: "{") else { throw mismatchOrMalformed(field, expected: "an object") }
+        position += 1
+    }
+
+    /// The next key of the current object (its `:` consumed; the caller must consume the value),
+    /// or nil after the closing `}`.
+    mutating func nextKey(_ first: inout Bool) throws -> String? {
+        if first {
+            first = false
+            if peek() == UInt8(ascii: "}") { position += 1; return nil }
+        } else {
+            switch peek() {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "}"): position += 1; return nil
+            default: throw malformed("expected ',' or '}' after an object member")
+            }
+        }
+        guard peek() == UInt8(ascii: "\"") else { throw malformed("expected a quoted object key") }
+        let key = try string()
+        try expect(UInt8(ascii: ":"), "':' after an object key")
+        return key
+    }
+
+    /// Consumes `null` if it is next; true when it did.
+    mutating func null() -> Bool {
+        guard peek() == UInt8(ascii: "n"), literal("null") else { return false }
+        return true
+    }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard bytes.count - position >= n else { return false }
+        for i in 0..<n where bytes[position + i] != word.utf8Start[i] { return false }
+        position += n
+        return true
+    }
+
+    /// Ends the document: only whitespace may follow.
+    mutating func end() throws {
+        skipWhitespace()
+        guard position == bytes.count else { throw malformed("expected the end of the body") }
+    }
+
+    /// A type mismatch when the next byte starts another JSON value, else a syntax error.
+    private mutating func mismatchOrMalformed(_ field: String, expected: String) -> ServerError {
+        switch peek() ?? 0 {
+        case UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "\""), UInt8(ascii: "t"), UInt8(ascii: "f"),
+             UInt8(ascii: "n"), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return mismatch(field, expected: expected)
+        default:
+            return malformed(field.isEmpty ? "expected a value" : "expected a value for '\(field)'")
+        }
+    }
+
+    // MARK: scalars
+
+    mutating func bool(_ field: String) throws -> Bool {
+        switch peek() {
+        case UInt8(ascii: "t") where literal("true"): return true
+        case UInt8(ascii: "f") where literal("false"): return false
+        default: throw mismatchOrMalformed(field, expected: "true or false")
+        }
+    }
+
+    /// A string value, escapes decoded.
+    mutating func string(_ field: String = "") throws -> String {
+        guard peek() == UInt8(ascii: "\"") else { throw mismatchOrMalformed(field, expected: "a string") }
+        position += 1
+        let start = position
+        // Fast path: no escapes.
+        while position < bytes.count {
+            let b = bytes[position]
+            if b == UInt8(ascii: "\"") {
+                let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
+                position += 1
+                guard let s = String(validating: raw, as: UTF8.self) else { throw ServerError.badJSON("'\(field)': the string is not valid UTF-8") }
+                return s
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw malformed("unescaped control character in a string") }
+            position += 1
+        }
+        var out = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
+        while position < bytes.count {
+            let b = bytes[position]
+            position += 1
+            switch b {
+            case UInt8(ascii: "\""):
+                guard let s = String(validating: out, as: UTF8.self) else { throw ServerError.badJSON("'\(field)': the string is not valid UTF-8") }
+                return s
+            case UInt8(ascii: "\\"):
+                guard position < bytes.count else { break }
+                let e = bytes[position]
+                position += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "n"): out.append(0x0a)
+                case UInt8(ascii: "r"): out.append(0x0d)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xd800..<0xdc00).contains(scalar) {
+                        guard literal("\\u") else { throw malformed("a high surrogate must be followed by a \\u low surrogate") }
+                        let low = try hex4()
+                        guard (0xdc00..<0xe000).contains(low) else { throw malformed("invalid low surrogate") }
+                        scalar = 0x10000 + ((scalar - 0xd800) << 10) + (low - 0xdc00)
+                    } else if (0xdc00..<0xe000).contains(scalar) {
+                        throw malformed("a lone low surrogate")
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw malformed("invalid \\u escape") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default:
+                    position -= 1
+                    throw malformed("invalid escape in a string")
+                }
+            default:
+                if b < 0x20 { position -= 1; throw malformed("unescaped control character in a string") }
+                out.append(b)
+            }
+        }
+        throw malformed("unterminated string")
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard bytes.count - position >= 4 else { throw malformed("a \\u escape needs four hex digits") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[position]
+            let d: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
+            default: throw malformed("a \\u escape needs four hex digits")
+            }
+            v = v << 4 | UInt32(d)
+            position += 1
+        }
+        return v
+    }
+
+    /// The bytes of the number token at the current position (validated against JSON's grammar),
+    /// and whether it is an integer (no fraction, no exponent).
+    private mutating func numberToken(_ field: @autoclosure () -> String, expected: String) throws -> (Range<Int>, integer: Bool) {
+        guard let first = peek(), first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+            throw mismatchOrMalformed(field(), expected: expected)
+        }
+        let start = position
+        var integer = true
+        if bytes[position] == UInt8(ascii: "-") { position += 1 }
+        func digits(_ r: inout JSONReader) -> Int {
+            let s = r.position
+            while r.position < r.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(r.bytes[r.position]) { r.position += 1 }
+            return r.position - s
+        }
+        let leading = position
+        let intDigits = digits(&self)
+        guard intDigits > 0 else { throw malformed("expected digits in a number") }
+        if intDigits > 1, bytes[leading] == UInt8(ascii: "0") {
+            position = leading + 1
+            throw malformed("a number cannot have a leading zero")
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+            integer = false
+            position += 1
+            guard digits(&self) > 0 else { throw malformed("expected digits after the decimal point") }
+        }
+        if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
+            integer = false
+            position += 1
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
+            guard digits(&self) > 0 else { throw malformed("expected digits in the exponent") }
+        }
+        return (start..<position, integer)
+    }
+
+    /// A number as a 32-bit float (correctly rounded). A number beyond Float's range is an error.
+    mutating func float(_ field: @autoclosure () -> String) throws -> Float {
+        let (range, _) = try numberToken(field(), expected: "a number")
+        if let exact = shortFloat(range) { return exact }
+        let value = withCString(range) { strtof($0, nil) }
+        guard value.isFinite else { throw ServerError.badJSON("'\(field())': the number does not fit in a 32-bit float") }
+        return value
+    }
+
+    /// Clinger's fast path: a number of at most 7 significant digits (so its digits are exactly a
+    /// Float) and a power of ten within 10^±10 (also exact) is one correctly rounded
+    /// multiplication or division. Most vectors sent as text look like this ("-0.108528"); the
+    /// others go through `strtof`.
+    private func shortFloat(_ range: Range<Int>) -> Float? {
+        var i = range.lowerBound
+        let end = range.upperBound
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        var mantissa: UInt32 = 0
+        var significant = 0
+        var scale = 0
+        var fraction = false
+        while i < end {
+            let b = bytes[i]
+            if b == UInt8(ascii: ".") { fraction = true; i += 1; continue }
+            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { break }
+            let d = UInt32(b - UInt8(ascii: "0"))
+            if mantissa != 0 || d != 0 {
+                significant += 1
+                guard significant <= 7 else { return nil }
+            }
+            mantissa = mantissa * 10 + d
+            if fraction { scale -= 1 }
+            i += 1
+        }
+        if i < end {  // the exponent (validated by numberToken)
+            i += 1
+            var negativeExponent = false
+            if bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { negativeExponent = bytes[i] == UInt8(ascii: "-"); i += 1 }
+            var e = 0
+            while i < end {
+                e = e * 10 + Int(bytes[i] - UInt8(ascii: "0"))
+                guard e <= 100 else { return nil }
+                i += 1
+            }
+            scale += negativeExponent ? -e : e
+        }
+        if mantissa == 0 { return negative ? -0.0 : 0 }
+        guard (-10...10).contains(scale) else { return nil }
+        let m = Float(mantissa)
+        let v = scale >= 0 ? m * Self.powersOfTen[scale] : m / Self.powersOfTen[-scale]
+        return negative ? -v : v
+    }
+
+    private static let powersOfTen: [Float] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10]
+
+    /// A number as a Double.
+    mutating func double(_ field: String) throws -> Double {
+        let (range, _) = try numberToken(field, expected: "a number")
+        let value = withCString(range) { strtod($0, nil) }
+        guard value.isFinite else { throw ServerError.badJSON("'\(field)': the number does not fit in a 64-bit float") }
+        return value
+    }
+
+    /// An integer (no fraction or exponent) that fits `T`.
+    mutating func integer<T: FixedWidthInteger>(_ field: String, as _: T.Type = T.self) throws -> T {
+        let (range, integer) = try numberToken(field, expected: "an integer")
+        guard integer else { throw mismatch(field, expected: "an integer") }
+        let text = UnsafeRawBufferPointer(rebasing: bytes[range])
+        guard let v = T(String(decoding: text, as: UTF8.self)) else {
+            throw ServerError.badJSON("'\(field)': \(String(decoding: text, as: UTF8.self)) does not fit in \(T.bitWidth)-bit \(T.isSigned ? "signed" : "unsigned") integer")
+        }
+        return v
+    }
+
+    /// Runs `body` on a NUL-terminated copy of `range` (a number token; short ones on the stack).
+    private func withCString<R>(_ range: Range<Int>, _ body: (UnsafePointer<CChar>) -> R) -> R {
+        let n = range.count
+        if n < 64 {
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buf in
+                for i in 0..<n { buf[i] = CChar(bitPattern: bytes[range.lowerBound + i]) }
+                buf[n] = 0
+                return body(buf.baseAddress!)
+            }
+        }
+        var copy = [CChar](repeating: 0, count: n + 1)
+        for i in 0..<n { copy[i] = CChar(bitPattern: bytes[range.lowerBound + i]) }
+        return copy.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// An array of numbers as `[Float]`.
+    mutating func floatArray(_ field: String) throws -> [Float] {
+        guard peek() == UInt8(ascii: "[") else { throw mismatchOrMalformed(field, expected: "an array of numbers") }
+        position += 1
+        var out: [Float] = []
+        out.reserveCapacity(min(4096, max(16, (bytes.count - position) / 9)))
+        if peek() == UInt8(ascii: "]") { position += 1; return out }
+        while true {
+            out.append(try float("\(field)[\(out.count)]"))
+            switch peek() {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"): position += 1; return out
+            default: throw malformed("expected ',' or ']' in an array")
+            }
+        }
+    }
+
+    // MARK: skipping
+
+    /// Consumes any value (validating it) and returns its byte range.
+    @discardableResult
+    mutating func skipValue(depth: Int = 0) throws -> Range<Int> {
+        guard depth < Self.maxDepth else { throw malformed("values nested more than \(Self.maxDepth) deep") }
+        guard let b = peek() else { throw malformed("expected a value") }
+        let start = position
+        switch b {
+        case UInt8(ascii: "{"):
+            position += 1
+            if peek() == UInt8(ascii: "}") { position += 1; break }
+            while true {
+                guard peek() == UInt8(ascii: "\"") else { throw malformed("expected a quoted object key") }
+                _ = try string()
+                try expect(UInt8(ascii: ":"), "':' after an object key")
+                try skipValue(depth: depth + 1)
+                switch peek() {
+                case UInt8(ascii: ","): position += 1; continue
+                case UInt8(ascii: "}"): position += 1
+                default: throw malformed("expected ',' or '}' after an object member")
+                }
+                break
+            }
+        case UInt8(ascii: "["):
+            position += 1
+            if peek() == UInt8(ascii: "]") { position += 1; break }
+            while true {
+                try skipValue(depth: depth + 1)
+                switch peek() {
+                case UInt8(ascii: ","): position += 1; continue
+                case UInt8(ascii: "]"): position += 1
+                default: throw malformed("expected ',' or ']' in an array")
+                }
+                break
+            }
+        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+            guard literal("true") || literal("false") || literal("null") else { throw malformed("expected a value") }
+        default: _ = try numberToken("", expected: "a value")
+        }
+        return start..<position
+    }
+
+    /// The bytes of `range` (from ``skipValue(depth:)``), for decoding a small nested value
+    /// with `JSONDecoder`.
+    func data(_ range: Range<Int>) -> Data {
+        Data(UnsafeRawBufferPointer(rebasing: bytes[range]))
+    }
+}
+
+extension SearchBody {
+    /// Reads a search body with ``JSONReader`` (the hot path); the `filter` value, small and
+    /// rare, goes through `JSONDecoder` as ``FilterSpec``. Unknown keys are ignored, as
+    /// `JSONDecoder` ignores them.
+    init(json: UnsafeRawBufferPointer) throws {
+        self.init()
+        var r = JSONReader(json)
+        guard r.peek() != nil else { throw ServerError.badJSON("the request body is empty: send a JSON object") }
+        try r.beginObject("the body")
+        var first = true
+        while let key = try r.nextKey(&first) {
+            if r.null() { continue }
+            switch key {
+            case "vector": vector = try r.floatArray("vector")
+            case "text": text = try r.string("text")
+            case "id":
+                if r.peek() == UInt8(ascii: "\"") {
+                    guard let n = UInt64(try r.string("id")) else {
+                        throw r.mismatch("id", expected: "an unsigned 64-bit integer (a number or a decimal string)")
+                    }
+                    id = PointID(n)
+                } else {
+                    id = PointID(try r.integer("id", as: UInt64.self))
+                }
+            case "k": k = try r.integer("k")
+            case "offset": offset = try r.integer("offset")
+            case "with_vector": with_vector = try r.bool("with_vector")
+            case "params":
+                var p = SearchParamsBody()
+                try r.beginObject("params")
+                var firstParam = true
+                while let name = try r.nextKey(&firstParam) {
+                    if r.null() { continue }
+                    switch name {
+                    case "ef": p.ef = try r.integer("params.ef")
+                    case "nprobe": p.nprobe = try r.integer("params.nprobe")
+                    case "rerank": p.rerank = try r.bool("params.rerank")
+                    default: try r.skipValue()
+                    }
+                }
+                params = p
+            case "filter":
+                let bytes = r.data(try r.skipValue())
+                do { filter = try JSONDecoder().decode(FilterSpec.self, from: bytes) } catch let e as DecodingError {
+                    throw ServerError.badJSON("'filter': " + ServerError.describe(e))
+                }
+            default: try r.skipValue()
+            }
+        }
+        try r.end()
+    }
+}

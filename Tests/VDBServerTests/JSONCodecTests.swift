@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import VDBCore
+import VDBSupport
+@testable import VDBServer
+
+/// The hand-written JSON reader and writer of the search path agree with Foundation's decoder
+/// and encoder, and refuse what JSON refuses.
+@Suite struct JSONCodecTests {
+    private func search(_ text: String) throws -> SearchBody {
+        try Array(text.utf8).withUnsafeBytes { try SearchBody(json: $0) }
+    }
+
+    private func refusal(_ text: String) -> String? {
+        do { _ = try search(text); return nil } catch let e as ServerError {
+            #expect(e.code == "bad_json", "\(text): \(e)")
+            return e.message
+        } catch { return "\(error)" }
+    }
+
+    @Test func readsEveryFieldLikeJSONDecoder() throws {
+        let body = #"""
+        { "vector" : [0, -1.5, 3e2, 1E-3, 0.1, -0.0, 123456789012, 3.4028235e38],
+          "text": "caf\u00e9 \"x\"\/\n\t\ud83d\ude00 ✓", "id": "18446744073709551615", "k": 7, "offset": 2,
+          "with_vector": true, "params": {"ef": 64, "nprobe": null, "rerank": false, "unknown": [1, {"a": []}]},
+          "filter": {"must": [{"key": "format", "match": {"value": "png"}}]}, "extra": {"nested": [true, null]} }
+        """#
+        let fast = try search(body)
+        let slow = try JSONDecoder().decode(SearchBody.self, from: Data(body.utf8))
+        #expect(fast.vector == slow.vector)
+        #expect(fast.vector?.map(\.bitPattern) == slow.vector?.map(\.bitPattern))
+        #expect(fast.text == slow.text && fast.text == "café \"x\"/\n\t😀 ✓")
+        #expect(fast.id == slow.id && fast.id?.value == UInt64.max)
+        #expect(fast.k == 7 && fast.offset == 2 && fast.with_vector == true)
+        #expect(fast.params?.ef == 64 && fast.params?.nprobe == nil && fast.params?.rerank == false)
+        #expect(fast.filter?.filter == slow.filter?.filter && fast.filter != nil)
+
+        let numbers = try search(#"{"id": 42, "vector": [], "params": {}}"#)
+        #expect(numbers.id?.value == 42 && numbers.vector == [] && numbers.params != nil)
+        let nulls = try search(#"{"vector": null, "text": null, "filter": null}"#)
+        #expect(nulls.vector == nil && nulls.text == nil && nulls.filter == nil)
+    }
+
+    @Test func floatsAreCorrectlyRounded() throws {
+        // Numbers with more digits than a float holds, halfway cases and subnormals.
+        let texts = ["0.1", "0.333333343267440796", "16777217", "1.00000005960464477539", "1e-45", "1.4e-45",
+                     "-3.4028234663852886e38", "0.000000000000000000000000000000000000011754943"]
+        let v = try #require(try search("{\"vector\": [\(texts.joined(separator: ","))]}").vector)
+        #expect(v == texts.map { Float($0)! })
+        // Short numbers (the reader's fast path) and long ones, in every notation, against strtof.
+        var rng = SplitMix64(seed: 12)
+        var many: [String] = []
+        for i in 0..<3000 {
+            let x = Double.random(in: -2...2, using: &rng) * (i % 3 == 0 ? 1e-3 : i % 3 == 1 ? 1 : 1e4)
+            switch i % 5 {
+            case 0: many.append(String(format: "%.6f", x))
+            case 1: many.append(String(format: "%.3e", x))
+            case 2: many.append(String(format: "%.9g", x))
+            case 3: many.append(String(format: "%.2f", x))
+            default: many.append("\(Int(x))e\(i % 21 - 10)")
+            }
+        }
+        let parsed = try #require(try search("{\"vector\": [\(many.joined(separator: ","))]}").vector)
+        #expect(parsed.map(\.bitPattern) == many.map { Float($0)!.bitPattern })
+    }
+
+    @Test func refusesWhatJSONRefuses() {
+        let bad = [
+            "", "   ", "[]", #"{"vector": [1, 2,]}"#, #"{"vector": [1 2]}"#, #"{"vector": [01]}"#, #"{"vector": [1.]}"#,
+            #"{"vector": [.5]}"#, #"{"vector": [1e]}"#, #"{"vector": [+1]}"#, #"{"vector": [NaN]}"#, #"{"vector": [1e39]}"#,
+            #"{"k": 1,}"#, #"{"k": 1} x"#, #"{"k" 1}"#, #"{k: 1}"#, #"{"k": 1.5}"#, #"{"k": "3"}"#, #"{"k": 99999999999999999999}"#,
+            #"{"text": "a\x"}"#, "{\"text\": \"tab\there\"}", #"{"text": "\ud800"}"#, #"{"text": "\udc00"}"#, #"{"text": "abc"#,
+            #"{"with_vector": tru}"#, #"{"with_vector": 1}"#, #"{"vector": [0, "x"]}"#, #"{"vector": {"a": 1}}"#,
+            #"{"id": -1}"#, #"{"id": "abc"}"#, #"{"params": []}"#, #"{"params": {"ef": "x"}}"#,
+            #"{"extra": "# + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}",
+        ]
+        for text in bad {
+            #expect(refusal(text) != nil, "accepted: \(text)")
+        }
+        // The messages name the field or the byte.
+        #expect(refusal(#"{"vector": [0, "x"]}"#) == "'vector[1]' has the wrong type, expected a number")
+        #expect(refusal(#"{"k": 1.5}"#) == "'k' has the wrong type, expected an integer")
+        #expect(refusal(#"{"vector": [1, 2,]}"#)?.hasPrefix("malformed JSON at byte 17") == true)
+        #expect(refusal(#"{"vector": [1e39]}"#) == "'vector[0]': the number does not fit in a 32-bit float")
+        // Invalid UTF-8 inside a string.
+        let invalid: [UInt8] = Array(#"{"text": ""#.utf8) + [0xff, 0xfe] + Array(#""}"#.utf8)
+        #expect(throws: ServerError.self) { try invalid.withUnsafeBytes { try SearchBody(json: $0) } }
+    }
+
+    @Test func writerMatchesJSONEncoder() throws {
+        let hits = [
+            Hit(id: PointID(UInt64.max), score: -0.25, distance: 0.25,
+                metadata: JSONMetadata(["path": .string("/a/\"b\"\n\u{1}é😀"), "n": .int(-3), "w": .double(1.5), "big": .double(1e300),
+                                        "whole": .double(3), "ok": .bool(true), "inf": .double(.infinity)]),
+                vector: [1, 0.1, -3.25e-8, 1e30, 16777216]),
+            Hit(id: PointID(0), score: 3, distance: 1e-7, metadata: [:], vector: nil),
+        ]
+        let answer = SearchResult(results: hits, took_ms: 0.125)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        let expected = try encoder.encode(answer)
+        #expect(String(decoding: answer.json, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+        // Non-finite floats, which JSONEncoder refuses, are written as null.
+        let odd = SearchResult(results: [Hit(id: PointID(1), score: .nan, distance: .infinity, metadata: [:], vector: nil)], took_ms: 0)
+        #expect(String(decoding: odd.json, as: UTF8.self) == #"{"results":[{"distance":null,"id":1,"metadata":{},"score":null}],"took_ms":0}"#)
+    }
+}
