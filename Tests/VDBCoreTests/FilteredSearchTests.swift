@@ -57,6 +57,21 @@ import VDBSupport
         #expect(plan.scannedKeys.isEmpty)
         #expect(try c.searchExplained(contiguous: queries[0], k: 10, where: filters[3])[0].plan.scannedKeys == ["free"])
         #expect(try c.searchExplained(contiguous: queries[0], k: 10, where: nil)[0].plan.path == .unfiltered)
+        // A batch of 8 or more runs through sgemm on the gathered matches, fewer query by query:
+        // both skip deleted slots.
+        #expect(Collection.filteredBatchQueries <= queries.count)
+        let gone = Set(ids.enumerated().filter { $0.offset % 5 == 1 }.map(\.element))
+        _ = try c.delete(ids: Array(gone))
+        let kept = ids.indices.filter { !gone.contains(ids[$0]) }
+        for f in filters.prefix(4) {
+            let got = try c.search(batch: queries, k: 10, where: f)
+            for (qi, q) in queries.enumerated() {
+                let want = Self.bruteForce(kept.map { base[$0] }, kept.map { metas[$0] }, ids: kept.map { ids[$0] }, q, k: 10,
+                                           metric: metric, filter: f)
+                #expect(got[qi].map(\.id) == want.map(\.0), "after deletes: \(f.json) query \(qi)")
+            }
+            #expect(try c.search(queries[3], k: 10, where: f) == got[3])
+        }
     }
 
     /// Labels at 50%, 10%, 1% and 0.1% of the vectors, independent of them and correlated with

@@ -10,11 +10,13 @@ import VDBSupport
 @inline(__always)
 func vdbNorm(_ p: UnsafePointer<Float>, _ d: Int) -> Float { vdb_norm_sq(p, d).squareRoot() }
 
-/// A run of consecutive blocks searched with one sgemm: slots `firstSlot ..< firstSlot + n`.
+/// The rows one sgemm scores: a run of consecutive blocks (slots `firstSlot ..< firstSlot + n`),
+/// or, in a filtered search, the `selected` slots gathered from any blocks (`n` of them).
 struct Panel {
     var firstSlot: Int
     var n: Int
     var blocks: Range<Int>
+    var selected: [UInt32]? = nil
 }
 
 /// One block of a read snapshot, viewed in place in the memory map.
@@ -103,6 +105,14 @@ extension Collection {
                 try (0..<nq).map { try flatSearch(txn, st, qb.baseAddress! + $0 * dimension, k: k, filter: nil).sorted() }
             }
         }
+        return flatBatch(views: views, cacheEpoch: cacheEpoch, queries, nq: nq, k: k, threads: threads, matches: nil)
+    }
+
+    /// ``flatBatch(_:_:cacheEpoch:_:nq:k:threads:)`` on `views`, among the slots of `matches`
+    /// when given (a filtered exact search): each thread gathers the matching rows into panels
+    /// once, so the sgemm scores only matches, whatever their share.
+    func flatBatch(views: [BlockView?], cacheEpoch: UInt64?, _ queries: [Float], nq: Int, k: Int,
+                   threads: Int, matches: SlotBitset?) -> [[(score: Float, id: UInt64)]] {
         let B = slotsPerBlock, d = dimension
         let l2 = kernel == .l2
         let kernel = self.kernel
@@ -127,8 +137,21 @@ extension Collection {
         // to run near peak even when blocks hold few vectors (high dimensions).
         let panelRows = max(B, (1024 / B) * B)
         var panels: [Panel] = []
+        if let matches {
+            var selected: [UInt32] = []
+            for case let v? in views {
+                for o in 0..<v.n where v.ids[o] != emptySlotID && matches.contains(UInt32(v.firstSlot + o)) {
+                    selected.append(UInt32(v.firstSlot + o))
+                    if selected.count == panelRows {
+                        panels.append(Panel(firstSlot: 0, n: selected.count, blocks: 0..<0, selected: selected))
+                        selected.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+            if !selected.isEmpty { panels.append(Panel(firstSlot: 0, n: selected.count, blocks: 0..<0, selected: selected)) }
+        }
         var b = 0
-        while b < views.count {
+        while matches == nil, b < views.count {
             guard let v = views[b] else { b += 1; continue }
             var n = v.n, e = b + 1
             while e < views.count, let w = views[e], n + w.n <= panelRows, w.firstSlot == v.firstSlot + n {
@@ -137,7 +160,7 @@ extension Collection {
             panels.append(Panel(firstSlot: v.firstSlot, n: n, blocks: b..<e))
             b = e
         }
-        let needsGather = panels.contains { $0.blocks.count > 1 }
+        let needsGather = panels.contains { $0.blocks.count > 1 || $0.selected != nil }
         // Query rows per sgemm: large tiles read (and pack) each panel fewer times; measured
         // 256 / 512 / 1024 on ann-dev, 1024 was a few percent faster (4 MiB result per thread).
         let tile = 1024
@@ -158,12 +181,27 @@ extension Collection {
                             let pickedScores = UnsafeMutablePointer<Float>.allocate(capacity: panelRows)
                             let gatherRows = UnsafeMutablePointer<Float>.allocate(capacity: needsGather ? panelRows * d : 0)
                             let gatherIDs = UnsafeMutablePointer<UInt64>.allocate(capacity: needsGather ? panelRows : 0)
-                            defer { c.deallocate(); picked.deallocate(); pickedScores.deallocate(); gatherRows.deallocate(); gatherIDs.deallocate() }
+                            let gatherNorms = UnsafeMutablePointer<Float>.allocate(capacity: matches != nil && l2 ? panelRows : 0)
+                            defer {
+                                c.deallocate(); picked.deallocate(); pickedScores.deallocate(); gatherRows.deallocate(); gatherIDs.deallocate()
+                                gatherNorms.deallocate()
+                            }
                             // Panels outer (each gathered once), query tiles inner; one heap per query.
                             var heaps = [TopK](repeating: TopK(k: kk), count: hi - lo)
                             for p in panels {
                                 let rows: UnsafePointer<Float>, ids: UnsafePointer<UInt64>
-                                if p.blocks.count == 1, let v = views[p.blocks.lowerBound] {
+                                var norms = l2 ? xn.baseAddress! + p.firstSlot : nil
+                                if let selected = p.selected {
+                                    // Matches only, gathered; `ids` holds their slots.
+                                    for (i, slot) in selected.enumerated() {
+                                        guard let v = views[Int(slot) / B] else { continue }
+                                        (gatherRows + i * d).update(from: v.rows + (Int(slot) - v.firstSlot) * d, count: d)
+                                        gatherIDs[i] = UInt64(slot)
+                                        if l2 { gatherNorms[i] = xn[Int(slot)] }
+                                    }
+                                    rows = UnsafePointer(gatherRows); ids = UnsafePointer(gatherIDs)
+                                    if l2 { norms = UnsafePointer(gatherNorms) }
+                                } else if p.blocks.count == 1, let v = views[p.blocks.lowerBound] {
                                     rows = v.rows; ids = v.ids
                                 } else {
                                     var off = 0
@@ -183,10 +221,14 @@ extension Collection {
                                     for r in 0..<m {
                                         let h = q0 - lo + r
                                         let cnt = vdb_select_scores_from_ip(
-                                            c + r * p.n, p.n, l2 ? qn[q0 + r] : 0, l2 ? xn.baseAddress! + p.firstSlot : nil,
+                                            c + r * p.n, p.n, l2 ? qn[q0 + r] : 0, norms,
                                             l2 ? 1 : 0, heaps[h].threshold, picked, pickedScores)
                                         for j in 0..<cnt {
                                             let o = Int(picked[j])
+                                            if p.selected != nil {
+                                                heaps[h].push(score: pickedScores[j], id: ids[o])
+                                                continue
+                                            }
                                             if ids[o] == emptySlotID { continue }
                                             heaps[h].push(score: pickedScores[j], id: UInt64(p.firstSlot + o))
                                         }
