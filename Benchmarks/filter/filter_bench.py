@@ -157,19 +157,24 @@ def prepare(name, a):
     with open(ds.metadata_file, "w") as f:
         for row in meta:
             f.write(json.dumps(row, separators=(",", ":")) + "\n")
+    # Ground truth is cached per filter; a cached file is reused when it covers the queries (the
+    # queries are always a prefix of the same list, so its first rows are theirs).
+    def cached(path):
+        return os.path.exists(path) and len(compare.read_vecs(path, "<i4")) >= len(queries)
+
     ds.gt = {}
     gt_path = os.path.join(folder, "gt_unfiltered.ivecs")
-    if not os.path.exists(gt_path):
+    if not cached(gt_path):
         progress("%s: exact ground truth (unfiltered)" % name)
         write_ivecs(gt_path, compare.exact_gt(base, queries, metric, a.k))
-    ds.gt["unfiltered"] = (gt_path, compare.read_vecs(gt_path, "<i4"))
+    ds.gt["unfiltered"] = (gt_path, compare.read_vecs(gt_path, "<i4")[:len(queries)])
     for fname, (_, mask, _, _) in ds.filters.items():
         path = os.path.join(folder, "gt_%s.ivecs" % fname)
-        if not os.path.exists(path):
+        if not cached(path):
             progress("%s: exact filtered ground truth %s" % (name, fname))
             rows = np.nonzero(mask)[0]
             write_ivecs(path, rows[compare.exact_gt(base[rows], queries, metric, a.k)])
-        ds.gt[fname] = (path, compare.read_vecs(path, "<i4"))
+        ds.gt[fname] = (path, compare.read_vecs(path, "<i4")[:len(queries)])
     return ds
 
 
@@ -212,17 +217,20 @@ def vdb_runs(ds, family, a):
 
 # ----------------------------------------------------------------------------- references
 
-def measure(system, family, params, build_s, nbytes, batch, single, ds, fname, a):
-    """compare.timed_sweep, plus the fewest results any query got in the first batch run."""
+def measure(system, family, params, build_s, nbytes, batch, single, ds, fname, a, limit=0):
+    """compare.timed_sweep, plus the fewest results any query got in the first batch run; on the first
+    `limit` queries only when given (hnswlib's Python filter callback at low selectivity runs at tens
+    of queries per second)."""
     seen = []
     def batch_recorded(q):
         out = batch(q)
         if not seen:
             seen.append(out)
         return out
-    r = compare.timed_sweep(system, family, params, build_s, nbytes, batch_recorded, single, ds.queries,
-                            ds.gt[fname][1], a, a.threads)
-    r.update(system=system, family=family, filter=fname, fewest_results=fewest_results(seen[0], a.k))
+    n = min(limit, len(ds.queries)) if limit else len(ds.queries)
+    r = compare.timed_sweep(system, family, params, build_s, nbytes, batch_recorded, single, ds.queries[:n],
+                            ds.gt[fname][1][:n], a, a.threads)
+    r.update(system=system, family=family, filter=fname, fewest_results=fewest_results(seen[0], a.k), queries=n)
     progress("%s %s %s recall=%.4f qps=%.0f fewest=%d" % (system, fname, params, r["recall"], r["qps"], r["fewest_results"]))
     return r
 
@@ -247,12 +255,23 @@ def hnswlib_runs(ds, a):
         except RuntimeError:  # fewer than k found for some query: one at a time, padding with -1
             out = np.full((len(q), a.k), -1, dtype=np.int64)
             for i in range(len(q)):
-                for kk in range(a.k, 0, -1):
+                try:
+                    out[i] = index.knn_query(q[i:i + 1], k=a.k, num_threads=1, filter=admit)[0][0]
+                    continue
+                except RuntimeError:
+                    pass
+                # The most results hnswlib returns for this query: binary search on k (each failed
+                # call is a whole traversal, so trying k-1, k-2, ... one by one took minutes).
+                lo, hi = 0, a.k - 1
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
                     try:
-                        out[i, :kk] = index.knn_query(q[i:i + 1], k=kk, num_threads=1, filter=admit)[0][0]
-                        break
+                        index.knn_query(q[i:i + 1], k=mid, num_threads=1, filter=admit)
+                        lo = mid
                     except RuntimeError:
-                        continue
+                        hi = mid - 1
+                if lo:
+                    out[i, :lo] = index.knn_query(q[i:i + 1], k=lo, num_threads=1, filter=admit)[0][0]
             return out
 
     results = []
@@ -262,7 +281,8 @@ def hnswlib_runs(ds, a):
         for e in a.ef:
             index.set_ef(max(e, a.k))
             results.append(measure("hnswlib", "hnsw", {"M": a.M, "efConstruction": a.ef_construction, "ef": e}, build_s,
-                                   nbytes, lambda q: search(q, a.threads, admit), lambda q: search(q, 1, admit), ds, fname, a))
+                                   nbytes, lambda q: search(q, a.threads, admit), lambda q: search(q, 1, admit), ds, fname, a,
+                                   limit=a.hnswlib_queries))
     return results
 
 
@@ -420,6 +440,9 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--datasets", type=compare.name_list(["ann-dev", "synthetic"]), default=["ann-dev", "synthetic"])
     ap.add_argument("--ann-dev", default=DEFAULT_ANN_DEV, help="ann-dev folder (base.fvecs, query.fvecs)")
+    ap.add_argument("--hnswlib-queries", type=int, default=0,
+                    help="hnswlib: time and score only the first N queries (0 = all); its Python filter "
+                         "callback makes low-selectivity runs take minutes per setting")
     ap.add_argument("--synthetic", default="100000:512:100", metavar="N:D:clusters")
     ap.add_argument("--synthetic-queries", type=compare.positive, default=1000)
     ap.add_argument("--seed", type=int, default=1)
