@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side ANN benchmark: vdb (through `vdb bench`, the whole database path) against Faiss and hnswlib.
+"""Side-by-side ANN benchmark: vdb (through `vdb bench`, the whole database path) against Faiss, hnswlib,
+usearch, voyager and ScaNN.
 
     python3 Benchmarks/compare.py                               # ann-dev, metrics l2 and ip, 1 thread, all families
     python3 Benchmarks/compare.py --threads 1,2 --metrics ip --families hnsw --rounds 3
@@ -11,12 +12,14 @@
 
 What it does:
   1. Sets up its Python environment: if a module the run needs is missing (numpy always; faiss, hnswlib
-     for those systems; matplotlib unless --no-plot) it creates a venv (default /work/venv-bench, or
+     usearch, voyager, scann for those systems; matplotlib unless --no-plot) it creates a venv (default /work/venv-bench, or
      $VDB_BENCH_VENV), installs what is missing and re-runs itself inside it.
   2. Builds vdb in release mode (`swift build -c release --product vdb`) unless --vdb is given.
   3. For every metric and thread count: runs `vdb bench --json` once per index family (flat, ivf_flat,
      ivf_sq8, hnsw) and the references with the same parameters: faiss IndexFlat, IndexIVFFlat,
-     IndexIVFScalarQuantizer (QT_8bit), IndexHNSWFlat, and hnswlib. Same queries, k, thread count and
+     IndexIVFScalarQuantizer (QT_8bit), IndexHNSWFlat, hnswlib, usearch (f32; int8 too for cosine) and
+     voyager for HNSW, and ScaNN (tree + anisotropic quantization + exact re-order) once per metric,
+     compared with vdb's best index of any kind. Same queries, k, thread count and
      measuring method (batch QPS = all queries in one call, median of --runs calls; CPU QPS = queries per
      CPU-second of the process over those calls; p50/p99 = single queries one at a time after 50 warm-up
      queries; build = train + add, for vdb insert + build).
@@ -49,9 +52,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATASET = os.path.join(os.path.dirname(ROOT), "shared", "data", "ann-dev")
 DEFAULT_VENV = os.environ.get("VDB_BENCH_VENV", "/work/venv-bench")
-PIP_NAME = {"numpy": "numpy", "faiss": "faiss-cpu", "hnswlib": "hnswlib", "matplotlib": "matplotlib"}
+PIP_NAME = {"numpy": "numpy", "faiss": "faiss-cpu", "hnswlib": "hnswlib", "matplotlib": "matplotlib",
+            "usearch": "usearch", "voyager": "voyager", "scann": "scann"}
 FAMILIES = ["flat", "ivf_flat", "ivf_sq8", "hnsw"]
-SYSTEMS = ["vdb", "faiss", "hnswlib"]
+SYSTEMS = ["vdb", "faiss", "hnswlib", "usearch", "voyager", "scann"]
+# The HNSW libraries measured against vdb's HNSW (usearch-i8: usearch's int8 storage, cosine only),
+# and ScaNN against vdb's best index of any kind.
+HNSW_LIBRARIES = ["faiss", "hnswlib", "usearch", "usearch-i8", "voyager"]
 RECALL_LEVELS = [0.90, 0.95, 0.99]
 VDB_KEYS = {"index", "params", "threads", "k", "recall", "qps", "cpu_qps", "p50_ms", "p99_ms", "build_s", "bytes",
             "results_file"}
@@ -62,7 +69,7 @@ def progress(msg):
 
 
 def needed_modules(a):
-    mods = ["numpy"] + [m for m in ("faiss", "hnswlib") if m in a.systems]
+    mods = ["numpy"] + [m for m in ("faiss", "hnswlib", "usearch", "voyager", "scann") if m in a.systems]
     return mods + ([] if a.no_plot else ["matplotlib"])
 
 
@@ -321,11 +328,97 @@ def run_vdb(cmd, family, gt, a, results_dir):
     return out
 
 
+def run_usearch(base, queries, gt, metric, a, threads):
+    """usearch HNSW (same M as connectivity, ef_construction as expansion_add, ef as expansion_search):
+    float32 vectors, and for cosine also int8 (its quantized storage; distances in int8)."""
+    from usearch.index import Index
+    out = []
+    kinds = [("f32", "l2sq" if metric == "l2" else "ip")] + ([("i8", "cos")] if metric == "ip" else [])
+    for dtype, umetric in kinds:
+        t = time.perf_counter()
+        index = Index(ndim=base.shape[1], metric=umetric, dtype=dtype, connectivity=a.M,
+                      expansion_add=a.ef_construction, expansion_search=max(a.ef[0], a.k))
+        index.add(None, base, threads=threads)   # keys 0..n-1
+        build_s = time.perf_counter() - t
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "index.usearch")
+            index.save(path)
+            nbytes = os.path.getsize(path)
+        for e in a.ef:
+            index.expansion_search = max(e, a.k)
+            batch = lambda q: index.search(q, a.k, threads=threads).keys
+            single = lambda q: index.search(q, a.k, threads=1).keys
+            system = "usearch" if dtype == "f32" else "usearch-i8"
+            r = timed_sweep(system, "hnsw", {"M": a.M, "efConstruction": a.ef_construction, "ef": e},
+                            build_s, nbytes, batch, single, queries, gt, a, threads)
+            out.append(r)
+            progress("usearch %s ef=%d recall=%.4f qps=%.0f" % (dtype, e, r["recall"], r["qps"]))
+    return out
+
+
+def run_voyager(base, queries, gt, metric, a, threads):
+    """Spotify's voyager (hnswlib-derived) with the same M / ef_construction / ef sweep, float32 storage."""
+    import numpy as np
+    import voyager
+    t = time.perf_counter()
+    space = voyager.Space.Euclidean if metric == "l2" else voyager.Space.InnerProduct
+    index = voyager.Index(space, num_dimensions=base.shape[1], M=a.M, ef_construction=a.ef_construction,
+                          random_seed=1, max_elements=len(base), storage_data_type=voyager.StorageDataType.Float32)
+    index.add_items(base, ids=np.arange(len(base)), num_threads=threads)
+    build_s = time.perf_counter() - t
+    nbytes = len(index.as_bytes())
+    out = []
+    for e in a.ef:
+        ef = max(e, a.k)
+        batch = lambda q: index.query(q, k=a.k, num_threads=threads, query_ef=ef)[0]
+        single = lambda q: index.query(q, k=a.k, num_threads=1, query_ef=ef)[0]
+        r = timed_sweep("voyager", "hnsw", {"M": a.M, "efConstruction": a.ef_construction, "ef": e},
+                        build_s, nbytes, batch, single, queries, gt, a, threads)
+        out.append(r)
+        progress("voyager ef=%d recall=%.4f qps=%.0f" % (e, r["recall"], r["qps"]))
+    return out
+
+
+def run_scann(base, queries, gt, metric, a, threads):
+    """Google's ScaNN: a partitioning tree (--scann-leaves leaves), anisotropic 4-bit product quantization
+    (score_ah(2, threshold 0.2), as its README recommends) and an exact re-order; sweeps the leaves
+    searched and the re-ordered candidates. Threads > 1 use search_batched_parallel."""
+    import scann
+    n = len(base)
+    leaves = min(a.scann_leaves or max(16, int(round(n ** 0.5))), n)
+    t = time.perf_counter()
+    builder = scann.scann_ops_pybind.builder(base, a.k, "squared_l2" if metric == "l2" else "dot_product")
+    searcher = (builder.tree(num_leaves=leaves, num_leaves_to_search=min(leaves, 32), training_sample_size=min(n, 250_000))
+                .score_ah(2, anisotropic_quantization_threshold=0.2).reorder(max(100, a.k)).build())
+    build_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        searcher.serialize(tmp)
+        nbytes = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
+    out = []
+    for probe in [p for p in a.scann_search if p <= leaves]:
+        for reorder in a.scann_reorder:
+            reorder = max(reorder, a.k)
+            if threads > 1:
+                batch = lambda q: searcher.search_batched_parallel(q, final_num_neighbors=a.k, leaves_to_search=probe,
+                                                                   pre_reorder_num_neighbors=reorder)[0]
+            else:
+                batch = lambda q: searcher.search_batched(q, final_num_neighbors=a.k, leaves_to_search=probe,
+                                                          pre_reorder_num_neighbors=reorder)[0]
+            single = lambda q: searcher.search_batched(q, final_num_neighbors=a.k, leaves_to_search=probe,
+                                                       pre_reorder_num_neighbors=reorder)[0]
+            r = timed_sweep("scann", "scann", {"leaves": leaves, "leaves_to_search": probe, "reorder": reorder},
+                            build_s, nbytes, batch, single, queries, gt, a, threads)
+            out.append(r)
+            progress("scann leaves_to_search=%d reorder=%d recall=%.4f qps=%.0f" % (probe, reorder, r["recall"], r["qps"]))
+    return out
+
+
 # ----------------------------------------------------------------------------- report
 
-REFERENCE_FOR = {"flat": ["faiss"], "ivf_flat": ["faiss"], "ivf_sq8": ["faiss"], "hnsw": ["faiss", "hnswlib"]}
+REFERENCE_FOR = {"flat": ["faiss"], "ivf_flat": ["faiss"], "ivf_sq8": ["faiss"], "hnsw": HNSW_LIBRARIES}
 LABEL = {("faiss", "flat"): "faiss Flat", ("faiss", "ivf_flat"): "faiss IVFFlat", ("faiss", "ivf_sq8"): "faiss IVFSQ8",
-         ("faiss", "hnsw"): "faiss HNSWFlat", ("hnswlib", "hnsw"): "hnswlib"}
+         ("faiss", "hnsw"): "faiss HNSWFlat", ("hnswlib", "hnsw"): "hnswlib", ("usearch", "hnsw"): "usearch",
+         ("usearch-i8", "hnsw"): "usearch i8", ("voyager", "hnsw"): "voyager", ("scann", "scann"): "ScaNN"}
 
 
 def best_at(results, level, key="qps"):
@@ -362,7 +455,23 @@ def ratio_table(results, metric, threads):
                 lines.append("| %s | %.2f | %s | %s | %s | %s | %s |" % (
                     fam, level, vdb_cell, LABEL[(ref, fam)],
                     describe(br) if br else "not reached (max r=%.3f)" % max(r["recall"] for r in theirs), ratio, cpu))
+    theirs = [r for r in results if r["system"] == "scann"]
+    mine = [r for r in results if r["system"] == "vdb"]
+    if theirs and mine:
+        for level in RECALL_LEVELS:
+            bv, br = best_at(mine, level), best_at(theirs, level)
+            vdb_cell = "%s %s" % (bv["index"], describe(bv)) if bv else "not reached"
+            scann_cell = describe_scann(br) if br else "not reached (max r=%.3f)" % max(r["recall"] for r in theirs)
+            ratio = "%.2f" % (bv["qps"] / br["qps"]) if bv and br else "-"
+            cv, cr = best_at(mine, level, "cpu_qps"), best_at(theirs, level, "cpu_qps")
+            cpu = "%.2f" % (cv["cpu_qps"] / cr["cpu_qps"]) if cv and cr and threads == 1 else "-"
+            lines.append("| best vdb index | %.2f | %s | ScaNN | %s | %s | %s |" % (level, vdb_cell, scann_cell, ratio, cpu))
     return "\n".join(lines)
+
+
+def describe_scann(r):
+    return "%.0f (leaves %d/%d, reorder %d, r=%.3f)" % (r["qps"], r["params"]["leaves_to_search"], r["params"]["leaves"],
+                                                       r["params"]["reorder"], r["recall"])
 
 
 def sweep_table(results, k):
@@ -381,17 +490,20 @@ def plot(results, title, path, k):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    styles = {"vdb": "-", "faiss": "--", "hnswlib": ":"}
-    colors = {"flat": "black", "ivf_flat": "tab:blue", "ivf_sq8": "tab:green", "hnsw": "tab:red"}
+    styles = {"vdb": "-", "faiss": "--", "hnswlib": ":", "usearch": "-.", "usearch-i8": "-.", "voyager": ":", "scann": "--"}
+    colors = {"flat": "black", "ivf_flat": "tab:blue", "ivf_sq8": "tab:green", "hnsw": "tab:red", "scann": "tab:purple"}
+    shades = {"usearch": "tab:orange", "usearch-i8": "tab:brown", "voyager": "tab:pink"}
+    markers = {"vdb": "o", "faiss": "s", "hnswlib": "^", "usearch": "v", "usearch-i8": "<", "voyager": "D", "scann": "P"}
     series = {}
     for r in results:
         series.setdefault((r["system"], r["index"]), []).append(r)
     for (system, fam), rs in sorted(series.items()):
         rs = sorted(rs, key=lambda r: r["recall"])
         label = "vdb " + fam if system == "vdb" else LABEL[(system, fam)]
-        marker = "o" if system == "vdb" else ("s" if system == "faiss" else "^")
-        ax.plot([r["recall"] for r in rs], [r["qps"] for r in rs], styles[system], marker=marker,
-                color=colors[fam], label=label, markersize=4)
+        if system == "scann":  # one curve: the best QPS at each recall over the (leaves, reorder) grid
+            rs = [r for r in rs if not any(o["recall"] >= r["recall"] and o["qps"] > r["qps"] for o in rs)]
+        ax.plot([r["recall"] for r in rs], [r["qps"] for r in rs], styles[system], marker=markers[system],
+                color=shades.get(system, colors[fam]), label=label, markersize=4)
     ax.set_yscale("log")
     ax.set_xlabel("recall@%d" % k)
     ax.set_ylabel("queries per second (batch, log scale)")
@@ -458,6 +570,10 @@ def parse_args(argv=None):
     what.add_argument("--ef-construction", type=positive, default=200)
     what.add_argument("--ef", type=int_list, default=[10, 16, 32, 64, 128, 256, 512])
     what.add_argument("--rerank", action="store_true", help="vdb ivf_sq8: re-rank with the exact vectors")
+    what.add_argument("--scann-leaves", type=int, default=0, help="ScaNN partitions (0: sqrt(n))")
+    what.add_argument("--scann-search", type=int_list, default=[2, 4, 8, 16, 32, 64], help="ScaNN leaves searched")
+    what.add_argument("--scann-reorder", type=int_list, default=[50, 100, 200],
+                      help="ScaNN candidates re-ordered exactly")
     how = ap.add_argument_group("how to measure")
     how.add_argument("--runs", type=positive, default=3, help="timed batch runs per setting (median)")
     how.add_argument("--rounds", type=positive, default=1,
@@ -509,7 +625,9 @@ def main():
                 for fam in a.families:
                     if "vdb" in a.systems:
                         print(shlex.join(vdb_command(fam, files, metric, a, threads, "RESULTS_DIR", "DB_DIR/%s" % fam)))
-                    refs = [s for s in ("faiss", "hnswlib") if s in a.systems and s in REFERENCE_FOR[fam]]
+                    refs = [s for s in REFERENCE_FOR[fam] if s.split("-")[0] in a.systems]
+                    if fam == a.families[-1] and "scann" in a.systems:
+                        refs.append("scann")
                     if refs:
                         print("# %s %s, threads=%d, %d round(s) in this process" % (" and ".join(refs), fam, threads, a.rounds))
         print("# outputs: %s/bench-%s-<metric>-t<threads>.{jsonl,png}, bench-%s-t<threads>.md" % (a.out, name, name))
@@ -564,6 +682,12 @@ def compare_metric(a, folder, name, metric, threads):
                     got += run_faiss(fam, base, queries, gt, metric, a, threads)
                 if fam == "hnsw" and "hnswlib" in a.systems:
                     got += run_hnswlib(base, queries, gt, metric, a, threads)
+                if fam == "hnsw" and "usearch" in a.systems:
+                    got += run_usearch(base, queries, gt, metric, a, threads)
+                if fam == "hnsw" and "voyager" in a.systems:
+                    got += run_voyager(base, queries, gt, metric, a, threads)
+                if fam == a.families[-1] and "scann" in a.systems:
+                    got += run_scann(base, queries, gt, metric, a, threads)
                 # Keep each setting's best round: other processes only ever slow a run down.
                 for r in got:
                     r["metric"] = metric
