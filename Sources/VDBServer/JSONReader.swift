@@ -357,19 +357,8 @@ struct JSONReader: ~Copyable {
         switch b {
         case UInt8(ascii: "{"):
             position += 1
-            if peek() == UInt8(ascii: "}") { position += 1; break }
-            while true {
-                guard peek() == UInt8(ascii: "\"") else { throw malformed("expected a quoted object key") }
-                _ = try string()
-                try expect(UInt8(ascii: ":"), "':' after an object key")
-                try skipValue(depth: depth + 1)
-                switch peek() {
-                case UInt8(ascii: ","): position += 1; continue
-                case UInt8(ascii: "}"): position += 1
-                default: throw malformed("expected ',' or '}' after an object member")
-                }
-                break
-            }
+            var first = true
+            while try nextKey(&first) != nil { try skipValue(depth: depth + 1) }
         case UInt8(ascii: "["):
             position += 1
             if peek() == UInt8(ascii: "]") { position += 1; break }
