@@ -199,6 +199,11 @@ struct SearchBody: Decodable {
     var with_vector: Bool?
 }
 
+/// `POST .../search/batch`: several vector searches in one request.
+struct SearchBatchBody {
+    var searches: [SearchBody]
+}
+
 struct Hit: Encodable {
     var id: PointID
     var score: Float

@@ -84,6 +84,27 @@ struct JSONReader: ~Copyable {
         return key
     }
 
+    /// Consumes `[`; then call ``nextItem(_:)`` with a `first` flag set to true while it returns
+    /// true, reading one value each time.
+    mutating func beginArray(_ field: String) throws {
+        guard peek() == UInt8(ascii: "[") else { throw mismatchOrMalformed(field, expected: "an array") }
+        position += 1
+    }
+
+    /// Whether another element of the current array follows (its `,` consumed); false after `]`.
+    mutating func nextItem(_ first: inout Bool) throws -> Bool {
+        if first {
+            first = false
+            if peek() == UInt8(ascii: "]") { position += 1; return false }
+            return true
+        }
+        switch peek() {
+        case UInt8(ascii: ","): position += 1; return true
+        case UInt8(ascii: "]"): position += 1; return false
+        default: throw malformed("expected ',' or ']' in an array")
+        }
+    }
+
     /// Consumes `null` if it is next; true when it did.
     mutating func null() -> Bool {
         guard peek() == UInt8(ascii: "n"), literal("null") else { return false }
@@ -335,15 +356,9 @@ struct JSONReader: ~Copyable {
         position += 1
         var out: [Float] = []
         out.reserveCapacity(min(4096, max(16, (bytes.count - position) / 9)))
-        if peek() == UInt8(ascii: "]") { position += 1; return out }
-        while true {
-            out.append(try float("\(field)[\(out.count)]"))
-            switch peek() {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "]"): position += 1; return out
-            default: throw malformed("expected ',' or ']' in an array")
-            }
-        }
+        var first = true
+        while try nextItem(&first) { out.append(try float("\(field)[\(out.count)]")) }
+        return out
     }
 
     // MARK: skipping
@@ -361,16 +376,8 @@ struct JSONReader: ~Copyable {
             while try nextKey(&first) != nil { try skipValue(depth: depth + 1) }
         case UInt8(ascii: "["):
             position += 1
-            if peek() == UInt8(ascii: "]") { position += 1; break }
-            while true {
-                try skipValue(depth: depth + 1)
-                switch peek() {
-                case UInt8(ascii: ","): position += 1; continue
-                case UInt8(ascii: "]"): position += 1
-                default: throw malformed("expected ',' or ']' in an array")
-                }
-                break
-            }
+            var first = true
+            while try nextItem(&first) { try skipValue(depth: depth + 1) }
         case UInt8(ascii: "\""): _ = try string()
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
             guard literal("true") || literal("false") || literal("null") else { throw malformed("expected a value") }
@@ -391,10 +398,16 @@ extension SearchBody {
     /// rare, goes through `JSONDecoder` as ``FilterSpec``. Unknown keys are ignored, as
     /// `JSONDecoder` ignores them.
     init(json: UnsafeRawBufferPointer) throws {
-        self.init()
         var r = JSONReader(json)
         guard r.peek() != nil else { throw ServerError.badJSON("the request body is empty: send a JSON object") }
-        try r.beginObject("the body")
+        try self.init(reading: &r, field: "the body")
+        try r.end()
+    }
+
+    /// Reads one search object at the reader's position (`field` names it in errors).
+    init(reading r: inout JSONReader, field: String) throws {
+        self.init()
+        try r.beginObject(field)
         var first = true
         while let key = try r.nextKey(&first) {
             if r.null() { continue }
@@ -435,6 +448,30 @@ extension SearchBody {
             default: try r.skipValue()
             }
         }
+    }
+}
+
+extension SearchBatchBody {
+    /// Reads `{"searches": [search, ...]}` with ``JSONReader``.
+    init(json: UnsafeRawBufferPointer) throws {
+        var r = JSONReader(json)
+        guard r.peek() != nil else { throw ServerError.badJSON("the request body is empty: send a JSON object") }
+        try r.beginObject("the body")
+        var searches: [SearchBody]?
+        var first = true
+        while let key = try r.nextKey(&first) {
+            guard key == "searches" else { try r.skipValue(); continue }
+            guard r.peek() == UInt8(ascii: "[") else { throw r.mismatch("searches", expected: "an array of search objects") }
+            var list: [SearchBody] = []
+            try r.beginArray("searches")
+            var firstItem = true
+            while try r.nextItem(&firstItem) {
+                list.append(try SearchBody(reading: &r, field: "searches[\(list.count)]"))
+            }
+            searches = list
+        }
         try r.end()
+        guard let searches else { throw ServerError.badJSON("missing field 'searches' in the body") }
+        self.init(searches: searches)
     }
 }

@@ -89,26 +89,54 @@ extension SearchResult {
     /// The answer as JSON (the same document `JSONEncoder` with sorted keys writes).
     var json: [UInt8] {
         var w = JSONWriter(capacity: 256 + results.count * 160)
+        w.raw("{\"results\":")
+        w.hits(results)
+        w.raw(",\"took_ms\":")
+        w.double(took_ms)
+        w.raw("}")
+        return w.bytes
+    }
+}
+
+/// The answer of `POST .../search/batch`: one list of hits per search, in request order.
+struct SearchBatchResult {
+    var results: [[Hit]]
+    var took_ms: Double
+
+    var json: [UInt8] {
+        var w = JSONWriter(capacity: 256 + results.reduce(0) { $0 + $1.count } * 160)
         w.raw("{\"results\":[")
-        for (i, hit) in results.enumerated() {
+        for (i, hits) in results.enumerated() {
             if i > 0 { w.raw(",") }
-            w.raw("{\"distance\":")
-            w.float(hit.distance)
-            w.raw(",\"id\":")
-            w.integer(hit.id.value)
-            w.raw(",\"metadata\":")
-            w.metadata(hit.metadata)
-            w.raw(",\"score\":")
-            w.float(hit.score)
-            if let vector = hit.vector {
-                w.raw(",\"vector\":")
-                w.floats(vector)
-            }
-            w.raw("}")
+            w.hits(hits)
         }
         w.raw("],\"took_ms\":")
         w.double(took_ms)
         w.raw("}")
         return w.bytes
+    }
+}
+
+extension JSONWriter {
+    /// A list of hits, keys sorted.
+    mutating func hits(_ results: [Hit]) {
+        raw("[")
+        for (i, hit) in results.enumerated() {
+            if i > 0 { raw(",") }
+            raw("{\"distance\":")
+            float(hit.distance)
+            raw(",\"id\":")
+            integer(hit.id.value)
+            raw(",\"metadata\":")
+            metadata(hit.metadata)
+            raw(",\"score\":")
+            float(hit.score)
+            if let vector = hit.vector {
+                raw(",\"vector\":")
+                floats(vector)
+            }
+            raw("}")
+        }
+        raw("]")
     }
 }

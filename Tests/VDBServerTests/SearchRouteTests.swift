@@ -53,6 +53,49 @@ import Testing
         }
     }
 
+    /// A batch answers each search as `/search` would, in request order, whatever the grouping.
+    @Test func batchSearchEqualsSingleSearches() async throws {
+        try await Harness().test { client in
+            try await seed(client, "l2", dim: 2, metric: "l2", vectors: (0..<10).map { [Float($0), 0] },
+                           metadata: (0..<10).map { #"{"n": \#($0), "format": "\#($0 < 5 ? "png" : "jpeg")"}"# })
+            let searches = [
+                #"{"vector": [0, 0], "k": 3}"#,
+                #"{"vector": [9, 0], "k": 2, "filter": "format=png"}"#,
+                #"{"vector": [5, 0], "k": 3}"#,
+                #"{"vector": [0, 0], "k": 2, "offset": 1, "with_vector": true}"#,
+                #"{"vector": [9, 0], "k": 2, "filter": {"must": [{"key": "n", "range": {"lt": 3}}]}, "params": {"ef": 20}}"#,
+            ]
+            let r = try await client.call(.post, "/api/v1/collections/l2/search/batch", json: #"{"searches": ["# + searches.joined(separator: ",") + "]}")
+            #expect(r.status == 200, "\(r.text)")
+            let lists = try #require(r.json?["results"] as? [[[String: Any]]])
+            #expect(lists.count == searches.count)
+            for (i, body) in searches.enumerated() {
+                let single = try await client.call(.post, "/api/v1/collections/l2/search", json: body)
+                #expect(lists[i].map { $0["id"] as? Int } == single.results.map { $0["id"] as? Int }, "search \(i)")
+                #expect(lists[i].map { $0["distance"] as? Double } == single.results.map { $0["distance"] as? Double })
+            }
+            #expect(lists[0].map { $0["id"] as? Int } == [1, 2, 3])
+            #expect(lists[3].first?["vector"] as? [Double] == [1, 0])
+            #expect(r.json?["took_ms"] as? Double != nil)
+
+            func status(_ body: String) async throws -> (Int, String?) {
+                let r = try await client.call(.post, "/api/v1/collections/l2/search/batch", json: body)
+                return (r.status, r.errorCode)
+            }
+            #expect(try await status(#"{"searches": []}"#) == (422, "invalid_argument"))
+            #expect(try await status(#"{"searches": [{"text": "a red circle"}]}"#) == (422, "invalid_argument"))
+            #expect(try await status(#"{"searches": [{"vector": [0, 0]}, {"vector": [0, 0], "k": 0}]}"#) == (422, "invalid_argument"))
+            #expect(try await status(#"{"searches": [{"vector": [0, 0]}, {"vector": [0, 0, 0]}]}"#) == (400, "bad_vector"))
+            #expect(try await status(#"{"searches": [{"vector": [0, 0]}, {"vector": [0, "x"]}]}"#) == (400, "bad_json"))
+            #expect(try await status(#"{"searches": {"vector": [0, 0]}}"#) == (400, "bad_json"))
+            #expect(try await status(#"{"vector": [0, 0]}"#) == (400, "bad_json"))
+            #expect(try await status(#"{"searches": [{"vector": [0, 0], "filter": "width>big"}]}"#) == (422, "invalid_filter"))
+            let named = try await client.call(.post, "/api/v1/collections/l2/search/batch",
+                                              json: #"{"searches": [{"vector": [0, 0]}, {"vector": [0, 0, 0]}]}"#)
+            #expect(named.text.contains("searches[1]"), "\(named.text)")
+        }
+    }
+
     @Test func invalidSearchesAreRefused() async throws {
         try await Harness().test { client in
             try await seed(client, "c", dim: 2, metric: "l2", vectors: [[0, 0], [1, 1]])

@@ -10,6 +10,74 @@ extension VDBServer {
     func addSearchRoutes(to api: RouterGroup<BasicRequestContext>) {
         api.post("collections/{name}/search", use: search)
         api.post("collections/{name}/search/image", use: searchImage)
+        api.post("collections/{name}/search/batch", use: searchBatch)
+    }
+
+    /// The most searches one `search/batch` request may hold.
+    static let maxBatchSearches = 10_000
+
+    /// `POST .../search/batch` `{"searches": [{"vector", "k", "offset", "filter", "params",
+    /// "with_vector"}, ...]}`: several vector searches in one request (Qdrant's
+    /// `points/search/batch`). Searches that share `k + offset`, `params` and `filter` run as one
+    /// library batch on every core (exact search through sgemm). Answer: `{"results": [[hit, ...],
+    /// ...], "took_ms"}`, one list per search in request order. Each group reads its own committed
+    /// state, as separate searches would.
+    @Sendable func searchBatch(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let name = try collectionName(context)
+        let specs = try await bodyBytes(request).withUnsafeReadableBytes { try SearchBatchBody(json: $0) }.searches
+        guard !specs.isEmpty else { throw ServerError.invalid("\"searches\" is empty") }
+        guard specs.count <= Self.maxBatchSearches else {
+            throw ServerError.invalid("a batch holds at most \(Self.maxBatchSearches) searches (got \(specs.count))")
+        }
+        struct Group: Hashable {
+            var window: Int
+            var ef: Int?, nprobe: Int?, rerank: Bool?
+            var filter: Filter?
+        }
+        var order: [Group] = []
+        var members: [Group: [Int]] = [:]
+        var vectors: [[Float]] = []
+        for (i, spec) in specs.enumerated() {
+            guard spec.text == nil, spec.id == nil, let vector = spec.vector else {
+                throw ServerError.invalid("searches[\(i)]: a batch holds vector searches only (send text and id searches to .../search)")
+            }
+            let group: Group
+            do {
+                group = Group(window: try searchWindow(k: spec.k ?? 10, offset: spec.offset ?? 0), ef: spec.params?.ef,
+                              nprobe: spec.params?.nprobe, rerank: spec.params?.rerank, filter: spec.filter?.filter)
+                _ = try searchParameters(ef: group.ef, nprobe: group.nprobe, rerank: group.rerank)
+            } catch let e as ServerError {
+                throw ServerError(e.status, e.code, "searches[\(i)]: " + e.message)
+            }
+            if members[group] == nil { order.append(group) }
+            members[group, default: []].append(i)
+            vectors.append(vector)
+        }
+        let database = self.database
+        let batches = order.map { ($0, members[$0] ?? []) }
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        let hits: [[Hit]] = try await read { [self, vectors] in
+            let c = try database.collection(named: name)
+            for (i, v) in vectors.enumerated() where v.count != c.dimension {
+                throw ServerError(.badRequest, "bad_vector",
+                                  "searches[\(i)]: the vector has \(v.count) dimensions; collection '\(name)' has \(c.dimension)")
+            }
+            var out = [[Hit]](repeating: [], count: specs.count)
+            for (group, indices) in batches {
+                var parameters = try searchParameters(ef: group.ef, nprobe: group.nprobe, rerank: group.rerank)
+                parameters.threads = threads
+                let queries = indices.map { vectors[$0] }
+                let found = try group.filter.map { try c.search(batch: queries, k: group.window, parameters: parameters, where: $0) }
+                    ?? c.search(batch: queries, k: group.window, parameters: parameters)
+                for (j, i) in indices.enumerated() {
+                    out[i] = try Self.page(found[j], offset: specs[i].offset ?? 0, of: c, withVector: specs[i].with_vector ?? false)
+                }
+            }
+            return out
+        }
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        return Self.jsonResponse(SearchBatchResult(results: hits, took_ms: (ms * 1000).rounded() / 1000).json)
     }
 
     /// `POST .../search` with exactly one of `vector`, `text` (CLIP text tower) and `id` (find
@@ -133,9 +201,12 @@ extension VDBServer {
     /// The answer of both search routes.
     private func results(_ hits: [Hit], since start: UInt64) throws -> Response {
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        let answer = SearchResult(results: hits, took_ms: (ms * 1000).rounded() / 1000)
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
+        return Self.jsonResponse(SearchResult(results: hits, took_ms: (ms * 1000).rounded() / 1000).json)
+    }
+
+    /// A 200 answer with JSON bytes written by ``JSONWriter``.
+    static func jsonResponse(_ bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// The uploaded image bytes: the raw body, or the file part of a multipart/form-data body.
