@@ -65,11 +65,16 @@ def percentile(values, p):
 
 def cmd_bodies(a):
     queries = read_fvecs(a.queries)
+    searches = [{"vector": [round(x, 6) for x in q], "k": a.k, "params": {"ef": a.ef}} for q in queries]
+    if a.batch > 1:   # search/batch bodies: `batch` consecutive queries each, cycling through the set
+        bodies = [{"searches": [searches[(i + j) % len(searches)] for j in range(a.batch)]}
+                  for i in range(0, len(searches), a.batch)]
+    else:
+        bodies = searches
     with open(a.out, "w") as f:
-        for q in queries:
-            body = {"vector": [round(x, 6) for x in q], "k": a.k, "params": {"ef": a.ef}}
+        for body in bodies:
             f.write(json.dumps(body, separators=(",", ":")) + "\n")
-    print(f"wrote {len(queries)} request bodies to {a.out}", file=sys.stderr)
+    print(f"wrote {len(bodies)} request bodies to {a.out}", file=sys.stderr)
 
 
 def cmd_writer(a):
@@ -131,6 +136,14 @@ def cmd_report(a):
     # The load generator shares the cores with the server, so the wall-clock ratio is a lower
     # bound. Per CPU-second of the server process (searches, HTTP, JSON and the concurrent
     # upserts) against `vdb bench`'s queries per CPU-second isolates the server's own cost.
+    batch = None
+    if a.batch_wrk:
+        for line in open(a.batch_wrk):
+            if line.startswith("WRKJSON "):
+                batch = json.loads(line[len("WRKJSON "):])
+        if batch is None:
+            raise SystemExit(f"{a.batch_wrk}: no WRKJSON line (did wrk run?)")
+        errors += sum(batch["errors"].values())
     cpu = json.load(open(a.server_cpu)) if a.server_cpu else None
     server_cpu_s = cpu["server_cpu_s"] / cpu["ticks_per_s"] if cpu else None
     http_cpu_qps = wrk["requests"] / server_cpu_s if server_cpu_s else None
@@ -143,6 +156,9 @@ def cmd_report(a):
         "ratio_http_to_inprocess_cpu_qps": http_cpu_qps / inproc["cpu_qps"] if http_cpu_qps and inproc.get("cpu_qps") else None,
         "errors_total": errors,
     }
+    if batch:
+        summary["http_batch"] = dict(batch, queries_per_request=a.batch_size, query_qps=batch["qps"] * a.batch_size)
+        summary["ratio_http_batch_to_inprocess_qps"] = batch["qps"] * a.batch_size / inproc["qps"] if inproc.get("qps") else None
     json.dump(summary, open(a.out, "w"), indent=2)
     ratio = summary["ratio_http_to_inprocess_qps"]
     print(f"| measure | value |\n|---|---|")
@@ -152,6 +168,10 @@ def cmd_report(a):
     if summary["ratio_http_to_inprocess_cpu_qps"]:
         print(f"| per CPU-second: HTTP (server process) / in-process | {http_cpu_qps:.0f} / {inproc['cpu_qps']:.0f} = "
               f"{summary['ratio_http_to_inprocess_cpu_qps']:.2f}x (server used {server_cpu_s / a.duration:.2f} cores) |")
+    if batch:
+        print(f"| HTTP `search/batch`, {a.batch_size} queries a request, {a.clients} clients | "
+              f"{batch['qps'] * a.batch_size:.0f} queries/s ({batch['qps']:.0f} requests/s), p50 {batch['p50_ms']:.2f} ms, "
+              f"p99 {batch['p99_ms']:.2f} ms; {summary['ratio_http_batch_to_inprocess_qps']:.2f}x in-process |")
     print(f"| concurrent upserts | {writer['vectors']} vectors in {writer['batches']} batches of {writer['batch']}, p50 {writer['p50_ms']:.1f} ms, p99 {writer['p99_ms']:.1f} ms |")
     print(f"| text search (demo model), 1 client | p50 {text['p50_ms']:.2f} ms, p99 {text['p99_ms']:.2f} ms |")
     print(f"| errors (must be 0) | {errors} (wrk {wrk['errors']}, writer {writer['errors']}, text {text['errors']}) |")
@@ -164,6 +184,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bodies"); b.add_argument("--queries", required=True); b.add_argument("--out", required=True)
     b.add_argument("--k", type=int, default=10); b.add_argument("--ef", type=int, default=64)
+    b.add_argument("--batch", type=int, default=1, help="queries per body (search/batch) when > 1")
     w = sub.add_parser("writer"); w.add_argument("--url", required=True); w.add_argument("--collection", required=True)
     w.add_argument("--base", required=True); w.add_argument("--rate", type=float, default=10); w.add_argument("--batch", type=int, default=10)
     w.add_argument("--duration", type=float, required=True); w.add_argument("--first-id", type=int, default=10_000_000)
@@ -173,6 +194,7 @@ def main():
     r = sub.add_parser("report"); r.add_argument("--inprocess", required=True); r.add_argument("--wrk", required=True)
     r.add_argument("--writer", required=True); r.add_argument("--text", required=True); r.add_argument("--out", required=True)
     r.add_argument("--server-cpu", help="server_cpu.json written by run.sh (CPU time of the server during the load)")
+    r.add_argument("--batch-wrk", help="wrk output of the search/batch phase"); r.add_argument("--batch-size", type=int, default=1)
     r.add_argument("--clients", type=int, required=True); r.add_argument("--duration", type=int, required=True)
     a = ap.parse_args()
     {"bodies": cmd_bodies, "writer": cmd_writer, "text": cmd_text, "report": cmd_report}[a.cmd](a)

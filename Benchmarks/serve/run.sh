@@ -10,7 +10,8 @@
 #
 # Settings (environment): DATASET (../shared/data/ann-dev), METRIC (l2), CLIENTS (32), DURATION (60),
 # THREADS (2: wrk threads and in-process search threads), EF (64), K (10), M (16), EFC (200),
-# WRITE_RATE (batches/s, 10), WRITE_BATCH (vectors per batch, 10), OUT (results folder), VDB (binary).
+# WRITE_RATE (batches/s, 10), WRITE_BATCH (vectors per batch, 10), BATCH (queries per search/batch
+# request in a second, writer-less phase of BATCH_DURATION s; 100, 1 skips it), OUT (results folder), VDB (binary).
 # Needs wrk (Debian package; installed when missing). Run it on a quiet machine: the load
 # generator shares the cores with the server, so the ratio is a lower bound.
 set -euo pipefail
@@ -21,12 +22,13 @@ METRIC="${METRIC:-l2}"
 K="${K:-10}"
 EF="${EF:-64}"
 THREADS="${THREADS:-2}"
+BATCH="${BATCH:-100}"   # queries per search/batch request in the batch phase (1: skip it)
 if [ "$SMOKE" = 1 ]; then
     CLIENTS="${CLIENTS:-2}"; DURATION="${DURATION:-3}"; M="${M:-8}"; EFC="${EFC:-64}"
-    WRITE_RATE="${WRITE_RATE:-5}"; WRITE_BATCH="${WRITE_BATCH:-5}"; TEXT_N="${TEXT_N:-10}"
+    WRITE_RATE="${WRITE_RATE:-5}"; WRITE_BATCH="${WRITE_BATCH:-5}"; TEXT_N="${TEXT_N:-10}"; BATCH_DURATION="${BATCH_DURATION:-2}"
 else
     CLIENTS="${CLIENTS:-32}"; DURATION="${DURATION:-60}"; M="${M:-16}"; EFC="${EFC:-200}"
-    WRITE_RATE="${WRITE_RATE:-10}"; WRITE_BATCH="${WRITE_BATCH:-10}"; TEXT_N="${TEXT_N:-200}"
+    WRITE_RATE="${WRITE_RATE:-10}"; WRITE_BATCH="${WRITE_BATCH:-10}"; TEXT_N="${TEXT_N:-200}"; BATCH_DURATION="${BATCH_DURATION:-20}"
 fi
 OUT="${OUT:-Benchmarks/serve/results/$(date +%Y%m%d-%H%M%S)$([ "$SMOKE" = 1 ] && echo -smoke || true)}"
 mkdir -p "$OUT"
@@ -91,6 +93,15 @@ VDB_BODIES="$WORK/bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${DURATION}s" 
 echo "{\"server_cpu_s\": $(( $(cpu_ticks) - CPU_BEFORE )).0, \"ticks_per_s\": $(getconf CLK_TCK)}" >"$OUT/server_cpu.json"
 wait "$WRITER_PID"; WRITER_PID=""
 
+BATCH_ARGS=()
+if [ "$BATCH" -gt 1 ]; then
+    echo "==> search/batch: $BATCH queries a request, $CLIENTS clients for $BATCH_DURATION s (no writer)"
+    python3 Benchmarks/serve/load.py bodies --queries "$DATASET/query.fvecs" --k "$K" --ef "$EF" --batch "$BATCH" --out "$WORK/batch-bodies.txt"
+    VDB_BODIES="$WORK/batch-bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${BATCH_DURATION}s" --timeout 30s --latency \
+        -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/search/batch" | tee "$OUT/wrk-batch.txt"
+    BATCH_ARGS=(--batch-wrk "$OUT/wrk-batch.txt" --batch-size "$BATCH")
+fi
+
 echo "==> text search latency (demo model, 1 client, $TEXT_N requests)"
 python3 Benchmarks/serve/load.py text --url "$URL" --queries Samples/demo-queries.jsonl --n "$TEXT_N" --out "$OUT/text.json"
 python3 -c "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen('$URL/metrics').read().decode())" >"$OUT/metrics.txt"
@@ -98,10 +109,10 @@ python3 -c "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen(
 {
     echo "# vdb serve load test, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
     echo
-    echo "Command: \`CLIENTS=$CLIENTS DURATION=$DURATION THREADS=$THREADS EF=$EF K=$K M=$M EFC=$EFC WRITE_RATE=$WRITE_RATE WRITE_BATCH=$WRITE_BATCH bash Benchmarks/serve/run.sh\` on $DATASET ($METRIC)"
+    echo "Command: \`CLIENTS=$CLIENTS DURATION=$DURATION THREADS=$THREADS EF=$EF K=$K M=$M EFC=$EFC WRITE_RATE=$WRITE_RATE WRITE_BATCH=$WRITE_BATCH BATCH=$BATCH bash Benchmarks/serve/run.sh\` on $DATASET ($METRIC)"
     echo
     python3 Benchmarks/serve/load.py report --inprocess "$OUT/inprocess.jsonl" --wrk "$OUT/wrk.txt" \
-        --writer "$OUT/writer.json" --text "$OUT/text.json" --server-cpu "$OUT/server_cpu.json" --out "$OUT/summary.json" \
+        --writer "$OUT/writer.json" --text "$OUT/text.json" --server-cpu "$OUT/server_cpu.json" --out "$OUT/summary.json" "${BATCH_ARGS[@]}" \
         --clients "$CLIENTS" --duration "$DURATION"
 } | tee "$OUT/summary.md"
 echo "results in $OUT"
