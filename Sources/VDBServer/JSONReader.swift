@@ -7,7 +7,8 @@ import Foundation
 /// pass, with the same strictness (no trailing commas, no comments, no leading zeros, no
 /// unescaped control characters, valid UTF-8) and errors that name the byte and the field.
 ///
-/// It reads from a buffer that outlives it (see ``withReader(_:_:)``); it never copies the body.
+/// It reads the request's own bytes (inside `ByteBuffer.withUnsafeReadableBytes`, which outlives
+/// the reader); it never copies the body.
 struct JSONReader: ~Copyable {
     private let bytes: UnsafeRawBufferPointer
     private(set) var position = 0
