@@ -298,9 +298,13 @@ extension Collection {
                      matches: SlotBitset, threads: Int) throws -> [[(score: Float, id: UInt64)]] {
         let d = dimension
         if which.count >= Self.filteredBatchQueries, let views = try blockViews(scope.txn, scope.state) {
-            var q = [Float]()
-            q.reserveCapacity(which.count * d)
-            for qi in which { q.append(contentsOf: queries[(qi * d)..<((qi + 1) * d)]) }
+            // `which` is ascending and distinct: all of the queries need no copy.
+            var q = queries
+            if which.count * d != queries.count {
+                q = []
+                q.reserveCapacity(which.count * d)
+                for qi in which { q.append(contentsOf: queries[(qi * d)..<((qi + 1) * d)]) }
+            }
             return flatBatch(views: views, cacheEpoch: scope.cacheEpoch, q, nq: which.count, k: k, threads: threads, matches: matches)
         }
         return try exactScan(scope.txn, scope.state, queries, which: which, k: k, matches: matches, threads: threads)

@@ -37,6 +37,7 @@ extension VDBServer {
         }
         var order: [Group] = []
         var members: [Group: [Int]] = [:]
+        var groupParameters: [Group: SearchParameters] = [:]
         var vectors: [[Float]] = []
         for (i, spec) in specs.enumerated() {
             guard spec.text == nil, spec.id == nil, let vector = spec.vector else {
@@ -46,7 +47,11 @@ extension VDBServer {
             do {
                 group = Group(window: try searchWindow(k: spec.k ?? 10, offset: spec.offset ?? 0), ef: spec.params?.ef,
                               nprobe: spec.params?.nprobe, rerank: spec.params?.rerank, filter: spec.filter?.filter)
-                _ = try searchParameters(ef: group.ef, nprobe: group.nprobe, rerank: group.rerank)
+                if groupParameters[group] == nil {
+                    var parameters = try searchParameters(ef: group.ef, nprobe: group.nprobe, rerank: group.rerank)
+                    parameters.threads = ProcessInfo.processInfo.activeProcessorCount
+                    groupParameters[group] = parameters
+                }
             } catch let e as ServerError {
                 throw ServerError(e.status, e.code, "searches[\(i)]: " + e.message)
             }
@@ -55,8 +60,7 @@ extension VDBServer {
             vectors.append(vector)
         }
         let database = self.database
-        let batches = order.map { ($0, members[$0] ?? []) }
-        let threads = ProcessInfo.processInfo.activeProcessorCount
+        let batches = order.compactMap { group in groupParameters[group].map { (group, $0, members[group] ?? []) } }
         let hits: [[Hit]] = try await read { [self, vectors] in
             let c = try database.collection(named: name)
             for (i, v) in vectors.enumerated() where v.count != c.dimension {
@@ -64,9 +68,7 @@ extension VDBServer {
                                   "searches[\(i)]: the vector has \(v.count) dimensions; collection '\(name)' has \(c.dimension)")
             }
             var out = [[Hit]](repeating: [], count: specs.count)
-            for (group, indices) in batches {
-                var parameters = try searchParameters(ef: group.ef, nprobe: group.nprobe, rerank: group.rerank)
-                parameters.threads = threads
+            for (group, parameters, indices) in batches {
                 let queries = indices.map { vectors[$0] }
                 let found = try group.filter.map { try c.search(batch: queries, k: group.window, parameters: parameters, where: $0) }
                     ?? c.search(batch: queries, k: group.window, parameters: parameters)
