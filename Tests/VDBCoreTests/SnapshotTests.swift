@@ -309,3 +309,63 @@ import VDBSupport
         #expect(try c.search(q, k: 5).first?.id != 42)
     }
 }
+
+/// HNSW keeps every live vector reachable. These vectors lie on one closed curve (a 1-D
+/// manifold in 12 dimensions), where the neighbour heuristic's pruning leaves nodes and whole
+/// islands without incoming links: before `connectUnreachable`, 1 to 18 of 400-600 nodes could
+/// never be returned, so even an `ef` larger than the collection missed true neighbours.
+@Suite struct HNSWConnectivityTests {
+    @Test func everyLiveNodeStaysReachableThroughChurn() throws {
+        let tmp = TempDir(); defer { tmp.cleanup() }
+        let db = try Database(path: tmp.path)
+        let c = try db.createCollection(name: "curve", dimension: 12, metric: .l2)
+        try c.insert((0..<UInt64(400)).map { SnapshotTests.vector($0) }, ids: Array(0..<UInt64(400)))
+        try c.buildIndex(kind: .hnsw, parameters: SnapshotTests.params)
+        func unreachable() throws -> [UInt32] {
+            try c.env.read { txn in
+                let st = try c.state(txn)
+                guard let index = try c.indexView(txn, epoch: st.epoch)?.live.index as? HNSWIndex else {
+                    Issue.record("no HNSW index"); return []
+                }
+                return index.unreachableLiveSlots()
+            }
+        }
+        func exact() throws -> Bool {
+            let (ids, flat) = try c.allVectors()
+            let stored = (0..<ids.count).map { Array(flat[($0 * 12)..<(($0 + 1) * 12)]) }
+            for target in [99_999, 5, 77, 1234, 50_000] as [UInt64] {
+                let q = SnapshotTests.vector(target)
+                let expected = bruteForce(stored, ids: ids, q, k: 10, metric: .l2).map(\.0)
+                let got = try c.search(q, k: 10, parameters: SearchParameters(ef: 1024)).map(\.id)
+                if got != expected { Issue.record("query \(target): \(got), brute force \(expected)"); return false }
+            }
+            return true
+        }
+        #expect(try unreachable() == [], "after the build")
+        #expect(try exact())
+        var rng = SplitMix64(seed: 77)
+        var live = Array(0..<UInt64(400))
+        var next: UInt64 = 400
+        for op in 1...90 {
+            switch rng.next() % 4 {
+            case 0, 1:
+                let ids = (0..<5).map { next + UInt64($0) }
+                next += 5
+                try c.insert(ids.map { SnapshotTests.vector($0) }, ids: ids)
+                live += ids
+            case 2:
+                live.shuffle(using: &rng)
+                try c.delete(ids: Array(live.suffix(4)))
+                live.removeLast(4)
+            default:
+                live.shuffle(using: &rng)
+                let ids = Array(live.suffix(3))
+                try c.upsert(ids.map { SnapshotTests.vector($0, op) }, ids: ids)
+            }
+            let u = try unreachable()
+            if !u.isEmpty { Issue.record("after write \(op): slots \(u) unreachable"); break }
+            if op % 30 == 0 { #expect(try exact(), "after write \(op)") }
+        }
+        try c.checkIndexInvariants()
+    }
+}

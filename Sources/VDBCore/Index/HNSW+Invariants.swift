@@ -54,3 +54,18 @@ extension HNSWIndex {
         }
     }
 }
+
+extension HNSWIndex {
+    /// Live slots that a level-0 walk from the entry point (through deleted waypoints too) does
+    /// not reach: a search can never return them. Empty after every insert batch while the
+    /// index has at most `connectivityCheckNodes` slots (see `connectUnreachable`).
+    package func unreachableLiveSlots() -> [UInt32] {
+        rw.read {
+            let reached = reachedOnLevel0()
+            defer { reached.deallocate() }
+            return (0..<capacity).compactMap { i in
+                isPresent(UInt32(i)) && !isDeleted(UInt32(i)) && reached[i] == 0 ? UInt32(i) : nil
+            }
+        }
+    }
+}

@@ -144,6 +144,8 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
     var upperBytes = 0
     /// Set once the initial build is done (see `connect`).
     var built = false
+    /// Nodes inserted since the last `connectUnreachable`.
+    var insertedSinceCheck = 0
     /// "V" records of record version 1 still stored: deleted by the next write.
     var legacyVectorRecords = 0
 
