@@ -263,12 +263,80 @@ struct JSONReader: ~Copyable {
 
     /// A number as a 32-bit float (correctly rounded). A number beyond Float's range is an error.
     mutating func float(_ field: @autoclosure () -> String) throws -> Float {
+        if let v = plainFloat() { return v }
         let (range, _) = try numberToken(field(), expected: "a number")
         if let exact = shortFloat(range) { return exact }
         let value = withCString(range) { strtof($0, nil) }
         guard value.isFinite else { throw ServerError.badJSON("'\(field())': the number does not fit in a 32-bit float") }
         return value
     }
+
+    /// The common case in one pass: an optional `-`, an integer part without a leading zero, an
+    /// optional fraction, no exponent, at most 19 significant digits, at most 22 of them after
+    /// the point (JSON numbers as numpy and JavaScript print floats: "-0.108528",
+    /// "0.016539206728339195"). Returns nil without consuming anything otherwise; `float`
+    /// then takes the general path, which also reports errors.
+    private mutating func plainFloat() -> Float? {
+        skipWhitespace()
+        var i = position
+        let end = bytes.count
+        guard i < end else { return nil }
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        var mantissa: UInt64 = 0
+        var significant = 0
+        var scale = 0
+        // Integer part: "0", or digits not starting with 0.
+        let intStart = i
+        while i < end, bytes[i] &- UInt8(ascii: "0") < 10 {
+            let d = UInt64(bytes[i] &- UInt8(ascii: "0"))
+            if mantissa != 0 || d != 0 { significant += 1 }
+            mantissa = mantissa &* 10 &+ d
+            i += 1
+        }
+        let intDigits = i - intStart
+        guard intDigits > 0, intDigits == 1 || bytes[intStart] != UInt8(ascii: "0") else { return nil }
+        if i < end, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            let fracStart = i
+            while i < end, bytes[i] &- UInt8(ascii: "0") < 10 {
+                let d = UInt64(bytes[i] &- UInt8(ascii: "0"))
+                if mantissa != 0 || d != 0 { significant += 1 }
+                mantissa = mantissa &* 10 &+ d
+                i += 1
+            }
+            guard i > fracStart else { return nil }
+            scale = fracStart - i
+        }
+        // An exponent, or more digits than a UInt64 holds exactly: the general path.
+        guard significant <= 19, scale >= -22, i >= end || bytes[i] | 0x20 != UInt8(ascii: "e") else { return nil }
+        guard let magnitude = Self.fastMagnitude(mantissa, significant: significant, scale: scale) else { return nil }
+        position = i
+        return negative ? -magnitude : magnitude
+    }
+
+    /// `mantissa` x 10^`scale` as the nearest Float, when that can be computed without `strtof`
+    /// (scale in -22...0). Up to 7 significant digits and 10 fraction digits: Clinger's fast path
+    /// in Float arithmetic (both operands exact, one rounding). Otherwise in Double: the product
+    /// is within 1 ulp of Double (exact operands when the mantissa is below 2^53, then one
+    /// rounding), and rounding that Double to Float gives the correctly rounded Float unless it
+    /// lies within that error of a point halfway between two Floats; then nil.
+    static func fastMagnitude(_ mantissa: UInt64, significant: Int, scale: Int) -> Float? {
+        if mantissa == 0 { return 0 }
+        if significant <= 7 && scale >= -10 {
+            return Float(mantissa) / powersOfTen[-scale]
+        }
+        let exact = mantissa <= 1 << 53
+        let d = Double(mantissa) / doublePowersOfTen[-scale]
+        // Float's normal range (a smaller value is at least 1e-22; a larger one would be at most
+        // 1e19, far inside), so Float(d) neither overflows nor goes subnormal.
+        let low = Int(d.bitPattern & ((1 << 29) - 1))   // the bits Float drops
+        let fromHalfway = abs(low - (1 << 28))
+        guard exact ? fromHalfway > 0 : fromHalfway > 4 else { return nil }
+        return Float(d)
+    }
+
+    private static let doublePowersOfTen: [Double] = (0...22).map { p in (0..<p).reduce(1.0) { r, _ in r * 10 } }
 
     /// Clinger's fast path: a number of at most 7 significant digits (so its digits are exactly a
     /// Float) and a power of ten within 10^±10 (also exact) is one correctly rounded

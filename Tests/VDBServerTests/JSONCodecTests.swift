@@ -64,6 +64,34 @@ import VDBSupport
         #expect(parsed.map(\.bitPattern) == many.map { Float($0)!.bitPattern })
     }
 
+    /// Long numbers without an exponent (numpy's and JavaScript's shortest round-trip output of
+    /// doubles, "0.016539206728339195") take the one-pass Double path; halfway cases and numbers
+    /// within its error of one fall back to `strtof`. Every result equals `strtof`'s.
+    @Test func longPlainNumbersAreCorrectlyRounded() throws {
+        // Halfway between two Floats, exactly (8388608.5, 16777217) and within 1e-10.
+        var texts = ["8388608.5", "16777217", "16777219", "8388608.5000000001", "8388608.4999999999",
+                     "-8388609.5", "0.1000000000000000055511151231257827", "123456789012345678.5",
+                     "0.0000000000000000000001", "9999999999999999999", "0.9999999999999999999"]
+        var rng = SplitMix64(seed: 99)
+        for i in 0..<6000 {
+            let x = Double.random(in: -1...1, using: &rng) * [1e-6, 1e-3, 1, 1e3, 1e6, 1e12][i % 6]
+            switch i % 4 {
+            case 0: texts.append("\(x)".contains("e") ? String(format: "%.17f", x) : "\(x)")   // shortest round trip
+            case 1: texts.append(String(format: "%.\(8 + i % 12)f", x))
+            case 2: texts.append("\(Double(Float(x)))".contains("e") ? "0" : "\(Double(Float(x)))")
+            default:
+                // Near a halfway point: a Float plus half its ulp, nudged by a few units of 1e-18.
+                let f = Float(x)
+                let half = (Double(f) + Double(f.nextUp)) / 2
+                texts.append(String(format: "%.18f", half + Double(i % 7 - 3) * 1e-18 * max(1, abs(half))))
+            }
+        }
+        let parsed = try #require(try search("{\"vector\": [\(texts.joined(separator: ","))]}").vector)
+        #expect(parsed.count == texts.count)
+        let wrong = zip(texts, parsed).filter { Float($0.0)!.bitPattern != $0.1.bitPattern }
+        #expect(wrong.isEmpty, "\(wrong.prefix(5))")
+    }
+
     @Test func refusesWhatJSONRefuses() {
         let bad = [
             "", "   ", "[]", #"{"vector": [1, 2,]}"#, #"{"vector": [1 2]}"#, #"{"vector": [01]}"#, #"{"vector": [1.]}"#,
