@@ -35,6 +35,33 @@ import VDBSupport
         #expect(after.map { $0.map(\.score) } == before.map { $0.map(\.score) })
     }
 
+    /// A batch of queries (coarse scores from one sgemm) finds what the same queries find one
+    /// by one (coarse scores from the SIMD kernel): same slots; scores equal for IVF_FLAT and
+    /// within rounding for IVF_SQ8, whose distances include the coarse score.
+    @Test(arguments: [KernelMetric.l2, .ip])
+    func ivfBatchEqualsSingleQueries(metric: KernelMetric) throws {
+        let flat = try buildIndex(IVFFlatIndex.self, data, metric, Self.ivfParams, records: InMemoryIndexRecords())
+        let sq8 = try buildIndex(IVFSQ8Index.self, data, metric, Self.ivfParams, records: InMemoryIndexRecords())
+        let sp = SearchParameters(nprobe: 8)
+        for index in [flat, sq8] as [any VectorIndex] {
+            let single = try searchAll(index, data, metric, sp)
+            let q = data.queries(metric)
+            let batch: [[(score: Float, slot: UInt32)]] = try q.withUnsafeBufferPointer { qb in
+                let pointers: [UnsafePointer<Float>] = (0..<data.queryRows).map { qb.baseAddress! + $0 * data.dim }
+                return try index.search(queries: pointers, k: 10, parameters: sp, visibility: nil)
+            }
+            #expect(batch.count == single.count)
+            let sameSlots = zip(batch, single).filter { $0.0.map(\.slot) == $0.1.map(\.slot) }.count
+            #expect(sameSlots == single.count, "\(index.kind): \(single.count - sameSlots) queries differ")
+            var worst: Float = 0
+            for (b, o) in zip(batch, single) {
+                for (x, y) in zip(b, o) { worst = max(worst, abs(x.score - y.score) / max(1, abs(y.score))) }
+            }
+            let tolerance: Float = index.kind == IndexKind.ivfFlat ? 0 : 1e-4
+            #expect(worst <= tolerance, "\(index.kind): score difference \(worst)")
+        }
+    }
+
     @Test(arguments: [KernelMetric.l2, .ip])
     func ivfSQ8RecallCandidatesAndReopen(metric: KernelMetric) throws {
         let records = InMemoryIndexRecords()

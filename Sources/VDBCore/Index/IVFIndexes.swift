@@ -56,6 +56,11 @@ package class IVFIndexBase: @unchecked Sendable {
         try core.search(query: query, k: k, parameters: parameters, visibility: visibility, filter: filter)
     }
 
+    package func search(queries: [UnsafePointer<Float>], k: Int, parameters: SearchParameters,
+                        visibility: SlotVisibility?) throws -> [[(score: Float, slot: UInt32)]] {
+        try core.search(queries: queries, k: k, parameters: parameters, visibility: visibility)
+    }
+
     package func filteredSearch(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
                                 visibility: SlotVisibility?, filter: SlotFilter) throws -> FilteredSearchResult {
         try core.filteredSearch(query: query, k: k, parameters: parameters, visibility: visibility, filter: filter)

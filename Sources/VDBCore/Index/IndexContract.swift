@@ -196,6 +196,12 @@ package protocol VectorIndex: AnyObject, Sendable {
     func search(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
                 visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)]
 
+    /// ``search(query:k:parameters:visibility:filter:)`` without a filter for several queries,
+    /// in order. The default searches them one by one; IVF computes the coarse scores of the
+    /// whole batch with one `cblas_sgemm`.
+    func search(queries: [UnsafePointer<Float>], k: Int, parameters: SearchParameters,
+                visibility: SlotVisibility?) throws -> [[(score: Float, slot: UInt32)]]
+
     /// Approximate k nearest slots among those `filter` holds (a bitset a metadata filter
     /// evaluated to), searched with the filter inside the traversal, and how much work that took.
     /// When the search would visit more vectors than `filter` holds (an exact scan of them is
@@ -212,6 +218,11 @@ package protocol VectorIndex: AnyObject, Sendable {
 }
 
 extension VectorIndex {
+    package func search(queries: [UnsafePointer<Float>], k: Int, parameters: SearchParameters,
+                        visibility: SlotVisibility?) throws -> [[(score: Float, slot: UInt32)]] {
+        try queries.map { try search(query: $0, k: k, parameters: parameters, visibility: visibility, filter: nil) }
+    }
+
     package func filteredSearch(query: UnsafePointer<Float>, k: Int, parameters: SearchParameters,
                                 visibility: SlotVisibility?, filter: SlotFilter) throws -> FilteredSearchResult {
         let hits = try search(query: query, k: k, parameters: parameters, visibility: visibility) { filter.contains($0) }

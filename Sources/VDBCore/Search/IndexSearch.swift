@@ -112,6 +112,35 @@ extension Collection {
             }
             let nThreads = max(1, min(threads, which.count))
             let firstError = Mutex<Error?>(nil)
+            if filter.isNone {
+                // Blocks of queries (at most 64, at least one per thread) go to the index together.
+                let blockSize = min(64, (which.count + nThreads - 1) / nThreads)
+                let blocks = (which.count + blockSize - 1) / blockSize
+                results.withUnsafeMutableBufferPointer { out in
+                    queries.withUnsafeBufferPointer { qb in
+                        let shared = UnsafeTransfer((out, qb, visibility, admit))
+                        DispatchQueue.concurrentPerform(iterations: min(nThreads, blocks)) { t in
+                            let (out, qb, visibility, admit) = shared.value
+                            var b = t
+                            while b < blocks {
+                                let range = (b * blockSize)..<min(which.count, (b + 1) * blockSize)
+                                do {
+                                    let found = try index.search(queries: range.map { qb.baseAddress! + which[$0] * d }, k: count,
+                                                                 parameters: sp, visibility: admit)
+                                    for (o, j) in range.enumerated() {
+                                        out[j].0 = found[o].map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
+                                    }
+                                } catch {
+                                    firstError.withLock { if $0 == nil { $0 = error } }
+                                }
+                                b += min(nThreads, blocks)
+                            }
+                        }
+                    }
+                }
+                if let error = firstError.withLock({ $0 }) { throw error }
+                return results
+            }
             results.withUnsafeMutableBufferPointer { out in
                 queries.withUnsafeBufferPointer { qb in
                     let shared = UnsafeTransfer((out, qb, visibility, admit, filter))
