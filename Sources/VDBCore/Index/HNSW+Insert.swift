@@ -54,9 +54,11 @@ extension HNSWIndex {
 
     // MARK: connectivity
 
-    /// Slot count up to which every insert batch ends with `connectUnreachable` (about 7 ms
-    /// for 50,000 nodes of 384 dimensions, measured as one `vdb import` of one vector).
-    static let connectivityCheckNodes = 100_000
+    /// Slot count up to which every insert batch ends with `connectUnreachable`. The walk costs
+    /// about 7 ms for 50,000 nodes of 384 dimensions (one `vdb import` of one vector); under
+    /// `vdb serve`'s load test it doubled the p50 of 10-vector upserts, so larger graphs walk
+    /// once the inserts since the last walk reach 2% of the nodes.
+    static let connectivityCheckNodes = 20_000
 
     /// Marks (1) the slots a level-0 walk from the entry point reaches, deleted waypoints
     /// included; the caller deallocates the buffer (lock held).
