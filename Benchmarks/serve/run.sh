@@ -11,7 +11,7 @@
 # Settings (environment): DATASET (../shared/data/ann-dev), METRIC (l2), CLIENTS (32), DURATION (60),
 # THREADS (2: wrk threads and in-process search threads), EF (64), K (10), M (16), EFC (200),
 # WRITE_RATE (batches/s, 10), WRITE_BATCH (vectors per batch, 10), BATCH (queries per search/batch
-# request in a second, writer-less phase of BATCH_DURATION s; 100, 1 skips it), OUT (results folder), VDB (binary).
+# request in a second phase of BATCH_DURATION s, with the same writer; 100, 1 skips it), OUT (results folder), VDB (binary).
 # Needs wrk (Debian package; installed when missing). Run it on a quiet machine: the load
 # generator shares the cores with the server, so the ratio is a lower bound.
 set -euo pipefail
@@ -95,10 +95,14 @@ wait "$WRITER_PID"; WRITER_PID=""
 
 BATCH_ARGS=()
 if [ "$BATCH" -gt 1 ]; then
-    echo "==> search/batch: $BATCH queries a request, $CLIENTS clients for $BATCH_DURATION s (no writer)"
+    echo "==> search/batch: $BATCH queries a request, $CLIENTS clients for $BATCH_DURATION s, upserts $WRITE_RATE x $WRITE_BATCH vectors/s"
     python3 Benchmarks/serve/load.py bodies --queries "$DATASET/query.fvecs" --k "$K" --ef "$EF" --batch "$BATCH" --out "$WORK/batch-bodies.txt"
+    python3 Benchmarks/serve/load.py writer --url "$URL" --collection bench --base "$DATASET/base.fvecs" \
+        --rate "$WRITE_RATE" --batch "$WRITE_BATCH" --duration "$BATCH_DURATION" --out "$OUT/writer-batch.json" &
+    WRITER_PID=$!
     VDB_BODIES="$WORK/batch-bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${BATCH_DURATION}s" --timeout 30s --latency \
         -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/search/batch" | tee "$OUT/wrk-batch.txt"
+    wait "$WRITER_PID"; WRITER_PID=""
     BATCH_ARGS=(--batch-wrk "$OUT/wrk-batch.txt" --batch-size "$BATCH")
 fi
 
@@ -114,5 +118,8 @@ python3 -c "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen(
     python3 Benchmarks/serve/load.py report --inprocess "$OUT/inprocess.jsonl" --wrk "$OUT/wrk.txt" \
         --writer "$OUT/writer.json" --text "$OUT/text.json" --server-cpu "$OUT/server_cpu.json" --out "$OUT/summary.json" "${BATCH_ARGS[@]}" \
         --clients "$CLIENTS" --duration "$DURATION"
+    if [ "$BATCH" -gt 1 ]; then
+        python3 -c 'import json, sys; w = json.load(open(sys.argv[1])); print(f"\nUpserts during the batch phase: {w[\"vectors\"]} vectors in {w[\"batches\"]} batches, p50 {w[\"p50_ms\"]:.1f} ms, {w[\"errors\"]} errors")' "$OUT/writer-batch.json"
+    fi
 } | tee "$OUT/summary.md"
 echo "results in $OUT"

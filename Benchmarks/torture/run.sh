@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full torture run of Docs/reliability.md (about an hour on 2 cores, release build; run it
+# The full torture run of Docs/reliability.md (about 45 minutes on 2 cores, release build; run it
 # on an otherwise idle machine, as root for the full-disk test): 1,000 SIGKILL cycles, 1,000
 # fuzz inputs of each kind, 8 readers + 1 writer for 10 minutes in one process and 10 across
 # processes, a full tmpfs, and injected I/O errors at 16 points.
