@@ -119,7 +119,11 @@ python3 -c "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen(
         --writer "$OUT/writer.json" --text "$OUT/text.json" --server-cpu "$OUT/server_cpu.json" --out "$OUT/summary.json" "${BATCH_ARGS[@]}" \
         --clients "$CLIENTS" --duration "$DURATION"
     if [ "$BATCH" -gt 1 ]; then
-        python3 -c 'import json, sys; w = json.load(open(sys.argv[1])); print(f"\nUpserts during the batch phase: {w[\"vectors\"]} vectors in {w[\"batches\"]} batches, p50 {w[\"p50_ms\"]:.1f} ms, {w[\"errors\"]} errors")' "$OUT/writer-batch.json"
+        python3 - "$OUT/writer-batch.json" <<'PY'
+import json, sys
+w = json.load(open(sys.argv[1]))
+print(f"\nUpserts during the batch phase: {w['vectors']} vectors in {w['batches']} batches, p50 {w['p50_ms']:.1f} ms, {w['errors']} errors")
+PY
     fi
 } | tee "$OUT/summary.md"
 echo "results in $OUT"
