@@ -288,31 +288,33 @@ struct JSONReader: ~Copyable {
         var scale = 0
         // Integer part: "0", or digits not starting with 0.
         let intStart = i
-        while i < end, bytes[i] &- UInt8(ascii: "0") < 10 {
-            let d = UInt64(bytes[i] &- UInt8(ascii: "0"))
-            if mantissa != 0 || d != 0 { significant += 1 }
-            mantissa = mantissa &* 10 &+ d
-            i += 1
-        }
-        let intDigits = i - intStart
+        let intDigits = digits(&i, &mantissa, &significant)
         guard intDigits > 0, intDigits == 1 || bytes[intStart] != UInt8(ascii: "0") else { return nil }
         if i < end, bytes[i] == UInt8(ascii: ".") {
             i += 1
-            let fracStart = i
-            while i < end, bytes[i] &- UInt8(ascii: "0") < 10 {
-                let d = UInt64(bytes[i] &- UInt8(ascii: "0"))
-                if mantissa != 0 || d != 0 { significant += 1 }
-                mantissa = mantissa &* 10 &+ d
-                i += 1
-            }
-            guard i > fracStart else { return nil }
-            scale = fracStart - i
+            scale = -digits(&i, &mantissa, &significant)
+            guard scale < 0 else { return nil }
         }
         // An exponent, or more digits than a UInt64 holds exactly: the general path.
         guard significant <= 19, scale >= -22, i >= end || bytes[i] | 0x20 != UInt8(ascii: "e") else { return nil }
         guard let magnitude = Self.fastMagnitude(mantissa, significant: significant, scale: scale) else { return nil }
         position = i
         return negative ? -magnitude : magnitude
+    }
+
+    /// Reads the decimal digits from `i` on into `mantissa` (wrapping past 19 significant digits:
+    /// callers check `significant`, which counts the digits from the first non-zero one) and
+    /// returns how many it read.
+    @inline(__always)
+    private func digits(_ i: inout Int, _ mantissa: inout UInt64, _ significant: inout Int) -> Int {
+        let start = i
+        while i < bytes.count, bytes[i] &- UInt8(ascii: "0") < 10 {
+            let d = UInt64(bytes[i] &- UInt8(ascii: "0"))
+            if mantissa != 0 || d != 0 { significant += 1 }
+            mantissa = mantissa &* 10 &+ d
+            i += 1
+        }
+        return i - start
     }
 
     /// `mantissa` x 10^`scale` as the nearest Float, when that can be computed without `strtof`
@@ -347,23 +349,15 @@ struct JSONReader: ~Copyable {
         let end = range.upperBound
         let negative = bytes[i] == UInt8(ascii: "-")
         if negative { i += 1 }
-        var mantissa: UInt32 = 0
+        var mantissa: UInt64 = 0
         var significant = 0
+        _ = digits(&i, &mantissa, &significant)
         var scale = 0
-        var fraction = false
-        while i < end {
-            let b = bytes[i]
-            if b == UInt8(ascii: ".") { fraction = true; i += 1; continue }
-            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { break }
-            let d = UInt32(b - UInt8(ascii: "0"))
-            if mantissa != 0 || d != 0 {
-                significant += 1
-                guard significant <= 7 else { return nil }
-            }
-            mantissa = mantissa * 10 + d
-            if fraction { scale -= 1 }
+        if i < end, bytes[i] == UInt8(ascii: ".") {
             i += 1
+            scale = -digits(&i, &mantissa, &significant)
         }
+        guard significant <= 7 else { return nil }
         if i < end {  // the exponent (validated by numberToken)
             i += 1
             var negativeExponent = false
