@@ -138,6 +138,31 @@ def evaluate(enc: Encoder, scenes, images, seed: int) -> dict:
     return res
 
 
+def breakdown(enc: Encoder, img: torch.Tensor, scenes, attribute: str, classes, lang: str = "en") -> str:
+    """Zero-shot accuracy on ``attribute`` split by the scenes' other attributes, and the
+    confusion between its classes (which error a recipe change should fix)."""
+    from collections import Counter, defaultdict
+    confusion, by = Counter(), defaultdict(lambda: [0, 0])
+    for plural in (False, True):
+        group = [i for i, s in enumerate(scenes) if (s.count > 1) == plural]
+        if not group:
+            continue
+        t = enc.texts([ew.prompt(attribute, c, lang, plural) for c in classes])
+        for p, i in zip((img[group] @ t.T).argmax(dim=1).tolist(), group):
+            s = scenes[i]
+            truth = getattr(s, attribute)
+            confusion[(truth, classes[p])] += 1
+            for other in ("shape", "colour", "count", "size", "texture"):
+                if other != attribute:
+                    by[f"{other}={getattr(s, other)}"][0] += classes[p] == truth
+                    by[f"{other}={getattr(s, other)}"][1] += 1
+    lines = [f"zero-shot {attribute} ({lang}) by the scene's other attributes:"]
+    lines += [f"  {k:22s} {ok / n:6.1%} of {n}" for k, (ok, n) in sorted(by.items())]
+    lines.append(f"confusion ({attribute}: true -> predicted counts):")
+    lines += [f"  {c:9s} " + " ".join(f"{p}:{confusion[(c, p)]}" for p in classes) for c in classes]
+    return "\n".join(lines)
+
+
 def table(res: dict) -> str:
     rows = ["t2i_R@1", "t2i_R@5", "zs_colour", "zs_shape", "zs_count", "zs_count_1to4", "zs_size", "zs_texture",
             "zs_background", "zs_position", "prefers_true_over_count_changed", "prefers_true_over_shape_changed",
@@ -159,6 +184,8 @@ def main():
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--save-gallery", help="write the gallery's files here (to look at them)")
     ap.add_argument("--require-targets", action="store_true")
+    ap.add_argument("--breakdown", choices=["shape", "colour", "count"],
+                    help="also print that attribute's zero-shot accuracy by the other attributes, and its confusion")
     args = ap.parse_args()
     t0 = time.time()
     scenes, images = gallery(args.n, args.seed, args.save_gallery)
@@ -168,6 +195,9 @@ def main():
     res["model"] = args.model
     res["seconds"] = {"render": round(t1 - t0, 1), "evaluate": round(time.time() - t1, 1)}
     print(table(res))
+    if args.breakdown:
+        classes = {"shape": ew.SHAPES, "colour": ew.COLOURS, "count": (1, 2, 3, 4)}[args.breakdown]
+        print(breakdown(enc, enc.images(images), scenes, args.breakdown, classes))
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items()}))
     if args.json:
         with open(args.json, "w") as f:
