@@ -279,15 +279,9 @@ final class IVFCore: @unchecked Sendable {
             let pending = visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
             return scratch.with { s in
                 var scan = ListScan(core: self, query: query, scratch: s)
-                let probeCount = scan.nearestLists(nprobe)
-                s.ensureHeap(k)
-                var top = MaxHeap(s.heap)
-                for pi in 0..<probeCount {
-                    scan.scan(list: s.probes[pi], into: &top, k: k) { slot in
-                        admitAll || admitted(slot, visibility, pending) && (filter?(slot) ?? true)
-                    }
+                return scan.best(k, nprobe: nprobe) { slot in
+                    admitAll || admitted(slot, visibility, pending) && (filter?(slot) ?? true)
                 }
-                return top.drainSorted()
             }
         }
     }
@@ -333,15 +327,7 @@ final class IVFCore: @unchecked Sendable {
             return scratch.with { s in
                 (0..<nq).map { i in
                     var scan = ListScan(core: self, query: queries[i], scratch: s, coarse: coarse + i * nlist)
-                    let probeCount = scan.nearestLists(nprobe)
-                    s.ensureHeap(k)
-                    var top = MaxHeap(s.heap)
-                    for pi in 0..<probeCount {
-                        scan.scan(list: s.probes[pi], into: &top, k: k) { slot in
-                            admitAll || admitted(slot, visibility, pending)
-                        }
-                    }
-                    return top.drainSorted()
+                    return scan.best(k, nprobe: nprobe) { slot in admitAll || admitted(slot, visibility, pending) }
                 }
             }
         }
@@ -439,6 +425,16 @@ final class IVFCore: @unchecked Sendable {
             }
             for i in 0..<probes.count { s.probes[i] = s.heap[i] }
             return probes.count
+        }
+
+        /// The best `k` entries `admit` accepts in the `nprobe` lists with the closest centroids,
+        /// best first.
+        mutating func best(_ k: Int, nprobe: Int, admit: (UInt32) -> Bool) -> [(score: Float, slot: UInt32)] {
+            let probeCount = nearestLists(nprobe)
+            s.ensureHeap(k)
+            var top = MaxHeap(s.heap)
+            for pi in 0..<probeCount { scan(list: s.probes[pi], into: &top, k: k, admit: admit) }
+            return top.drainSorted()
         }
 
         /// Every list as a packed (coarse score, list) key, closest centroid first.
