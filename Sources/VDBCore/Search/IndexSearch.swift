@@ -19,8 +19,6 @@ enum CandidateFilter {
     case metadata(SearchFilter)
     /// The slots a metadata filter evaluated to, checked in the traversal.
     case slots(SlotFilter)
-
-    var isNone: Bool { if case .none = self { return true } else { return false } }
 }
 
 /// One query's index search: the best candidates as (score, id), and what the search did.
@@ -112,28 +110,24 @@ extension Collection {
             }
             let nThreads = max(1, min(threads, which.count))
             let firstError = Mutex<Error?>(nil)
-            if filter.isNone {
-                // Blocks of queries (at most 64, at least one per thread) go to the index together.
-                let blockSize = min(64, (which.count + nThreads - 1) / nThreads)
-                let blocks = (which.count + blockSize - 1) / blockSize
+            if case .slots(let slotFilter) = filter {
+                // A slot filter is searched inside the traversal, one query at a time.
                 results.withUnsafeMutableBufferPointer { out in
                     queries.withUnsafeBufferPointer { qb in
-                        let shared = UnsafeTransfer((out, qb, visibility, admit))
-                        DispatchQueue.concurrentPerform(iterations: min(nThreads, blocks)) { t in
-                            let (out, qb, visibility, admit) = shared.value
-                            var b = t
-                            while b < blocks {
-                                let range = (b * blockSize)..<min(which.count, (b + 1) * blockSize)
+                        let shared = UnsafeTransfer((out, qb, visibility, admit, slotFilter))
+                        DispatchQueue.concurrentPerform(iterations: nThreads) { t in
+                            let (out, qb, visibility, admit, slotFilter) = shared.value
+                            var j = t
+                            while j < which.count {
                                 do {
-                                    let found = try index.search(queries: range.map { qb.baseAddress! + which[$0] * d }, k: count,
-                                                                 parameters: sp, visibility: admit)
-                                    for (o, j) in range.enumerated() {
-                                        out[j].0 = found[o].map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
-                                    }
+                                    let r = try index.filteredSearch(query: qb.baseAddress! + which[j] * d, k: count, parameters: sp,
+                                                                     visibility: admit, filter: slotFilter)
+                                    let stats = IndexQueryOutcome(visited: r.visited, exhausted: r.exhausted, ef: r.ef, nprobe: r.nprobe)
+                                    out[j] = (r.hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }, stats)
                                 } catch {
                                     firstError.withLock { if $0 == nil { $0 = error } }
                                 }
-                                b += min(nThreads, blocks)
+                                j += nThreads
                             }
                         }
                     }
@@ -141,29 +135,27 @@ extension Collection {
                 if let error = firstError.withLock({ $0 }) { throw error }
                 return results
             }
+            // No filter: blocks of queries (at most 64, at least one per thread) go to the index together.
+            let blockSize = min(64, (which.count + nThreads - 1) / nThreads)
+            let blocks = (which.count + blockSize - 1) / blockSize
             results.withUnsafeMutableBufferPointer { out in
                 queries.withUnsafeBufferPointer { qb in
-                    let shared = UnsafeTransfer((out, qb, visibility, admit, filter))
-                    DispatchQueue.concurrentPerform(iterations: nThreads) { t in
-                        let (out, qb, visibility, admit, filter) = shared.value
-                        var j = t
-                        while j < which.count {
+                    let shared = UnsafeTransfer((out, qb, visibility, admit))
+                    DispatchQueue.concurrentPerform(iterations: min(nThreads, blocks)) { t in
+                        let (out, qb, visibility, admit) = shared.value
+                        var b = t
+                        while b < blocks {
+                            let range = (b * blockSize)..<min(which.count, (b + 1) * blockSize)
                             do {
-                                let query = qb.baseAddress! + which[j] * d
-                                var stats = IndexQueryOutcome()
-                                let hits: [(score: Float, slot: UInt32)]
-                                if case .slots(let f) = filter {
-                                    let r = try index.filteredSearch(query: query, k: count, parameters: sp, visibility: admit, filter: f)
-                                    hits = r.hits
-                                    stats = IndexQueryOutcome(visited: r.visited, exhausted: r.exhausted, ef: r.ef, nprobe: r.nprobe)
-                                } else {
-                                    hits = try index.search(query: query, k: count, parameters: sp, visibility: admit, filter: nil)
+                                let found = try index.search(queries: range.map { qb.baseAddress! + which[$0] * d }, k: count,
+                                                             parameters: sp, visibility: admit)
+                                for (o, j) in range.enumerated() {
+                                    out[j].0 = found[o].map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
                                 }
-                                out[j] = (hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }, stats)
                             } catch {
                                 firstError.withLock { if $0 == nil { $0 = error } }
                             }
-                            j += nThreads
+                            b += min(nThreads, blocks)
                         }
                     }
                 }
