@@ -28,9 +28,7 @@ enum BenchGroundTruth {
         let candidates = min(nb, 2 * k + 16)
         // More workers than queries in a block would only idle; the cap also keeps Int32 exact.
         let workers = min(resolvedThreads(threads), 256)
-        let previousBLASThreads = openblas_get_num_threads()
-        openblas_set_num_threads(Int32(workers))
-        defer { openblas_set_num_threads(previousBLASThreads) }
+        vdb_blas_single_thread()  // the workers split each product by columns
 
         let qBlock = 256, bBlock = 8192
         var norms = [Float](repeating: 0, count: metric == .l2 ? nb : 0)
@@ -55,9 +53,14 @@ enum BenchGroundTruth {
                 for b0 in stride(from: 0, to: nb, by: bBlock) {
                     let mb = min(bBlock, nb - b0)
                     // S[i, j] = q_i . b_j  (alpha -2 for l2: S = -2 q.b, to which |b|^2 is added below)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(mq), Int32(mb), Int32(d),
-                                metric == .l2 ? -2 : -1, Q + q0 * d, Int32(d), B + b0 * d, Int32(d), 0, S, Int32(mb))
                     let sAddr = UnsafeTransfer(S), nAddr = UnsafeTransfer(N)
+                    let qRows = UnsafeTransfer(UnsafeMutablePointer(mutating: Q + q0 * d))
+                    let bRows = UnsafeTransfer(UnsafeMutablePointer(mutating: B + b0 * d))
+                    parallelRanges(mb, threads: workers, minPerThread: 512) { c0, c1 in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(mq), Int32(c1 - c0), Int32(d),
+                                    metric == .l2 ? -2 : -1, qRows.value, Int32(d), bRows.value + c0 * d, Int32(d), 0,
+                                    sAddr.value + c0, Int32(mb))
+                    }
                     parallelRanges(mq, threads: workers) { lo, hi in
                         for i in lo ..< hi {
                             let row = sAddr.value + i * mb

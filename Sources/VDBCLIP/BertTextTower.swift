@@ -72,7 +72,7 @@ struct BertTextTower: Sendable {
         runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: false,
                    lengths: lengths.map { Int32($0) }, pooled: [Int32](repeating: 0, count: count),
                    threads: threads, ws: ws, out: pooled, postNorm: true)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0)
+        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0, threads: threads)
     }
 }
 

@@ -49,14 +49,40 @@ struct LayerTensorNames: Sendable {
                                        fc1: "intermediate.dense", fc2: "output.dense")
 }
 
-/// Y[M, N] (row stride ldy) = beta * Y + X[M, K] (row stride ldx) * W[N, K]^T.
-@inline(__always)
-func gemmXWt(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, _ w: Tensor, _ y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float) {
+/// Y[M, N] (row stride ldy) = beta * Y + X[M, K] (row stride ldx) * W[N, K]^T, on up to
+/// `threads` threads that each run a single-threaded `cblas_sgemm` on their own columns of Y.
+///
+/// vdb never lets OpenBLAS start its own threads (see `vdb_blas_single_thread`): its thread count
+/// is process-wide, so a model that set it would change other callers' results in the last bits,
+/// and setting it while another thread is inside BLAS is a race. Columns are split at multiples of
+/// 64 and only when each part keeps at least `gemmMinPartWork` multiply-adds. (OpenBLAS picks
+/// kernels by shape, so results with other `threads` may differ in the last bits; with the same
+/// `threads` they are identical whatever else runs in the process.)
+func gemmXWt(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, _ w: Tensor, _ y: UnsafeMutablePointer<Float>, ldy: Int,
+             beta: Float, threads: Int) {
     let n = w.shape[0], k = w.shape[1]
     guard m > 0 else { return }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, x, Int32(ldx),
-                w.pointer, Int32(k), beta, y, Int32(ldy))
+    vdb_blas_single_thread()
+    let blocks = n / gemmColumnAlignment
+    let work = Double(m) * Double(n) * Double(k)  // (no Int overflow whatever the shapes)
+    let parts = max(1, min(threads, blocks, Int(min(work / Double(gemmMinPartWork), Double(threads)))))
+    let W = UnsafeTransfer(UnsafeMutablePointer(mutating: w.pointer)), X = UnsafeTransfer(UnsafeMutablePointer(mutating: x))
+    let Y = UnsafeTransfer(y)
+    parallelRanges(parts, threads: parts) { p0, p1 in
+        for p in p0..<p1 {
+            // column boundaries at multiples of the alignment; the last part takes the rest
+            let c0 = blocks * p / parts * gemmColumnAlignment
+            let c1 = p == parts - 1 ? n : blocks * (p + 1) / parts * gemmColumnAlignment
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(c1 - c0), Int32(k), 1, X.value, Int32(ldx),
+                        W.value + c0 * k, Int32(k), beta, Y.value + c0, Int32(ldy))
+        }
+    }
 }
+
+/// Column split granularity of `gemmXWt` (a multiple of OpenBLAS's sgemm unroll widths).
+let gemmColumnAlignment = 64
+/// Least multiply-adds per `gemmXWt` part: enough work to pay for a thread hand-off.
+let gemmMinPartWork = 4 << 20
 
 /// Scratch memory for one forward pass over `rows` tokens.
 final class Workspace {
@@ -111,7 +137,7 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
                 vdb_nn_layernorm(X.value, d, H.value, d, r0, r1, d, g1.pointer, b1.pointer, eps)
             }
         }
-        gemmXWt(postNorm ? x : ws.h, ldx: d, rows: rows, layer.qkvWeight, ws.qkv, ldy: 3 * d, beta: 0)
+        gemmXWt(postNorm ? x : ws.h, ldx: d, rows: rows, layer.qkvWeight, ws.qkv, ldy: 3 * d, beta: 0, threads: threads)
         let qb = layer.qkvBias
         parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
             vdb_nn_bias_act(QKV.value, 3 * d, r0, r1, 3 * d, qb.pointer, Int32(VDB_ACT_NONE))
@@ -150,7 +176,7 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
         parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
             vdb_nn_bias_act(XR.value, d, r0, r1, d, ob.pointer, Int32(VDB_ACT_NONE))
         }
-        gemmXWt(ar, ldx: d, rows: n, layer.outWeight, xr, ldy: d, beta: 1)
+        gemmXWt(ar, ldx: d, rows: n, layer.outWeight, xr, ldy: d, beta: 1, threads: threads)
         let g2 = layer.ln2Weight, b2 = layer.ln2Bias
         if postNorm {
             parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
@@ -165,13 +191,13 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
                 vdb_nn_layernorm(XR.value, d, HR.value, d, r0, r1, d, g2.pointer, b2.pointer, eps)
             }
         }
-        gemmXWt(hr, ldx: d, rows: n, layer.fc1Weight, ws.ff, ldy: inter, beta: 0)
+        gemmXWt(hr, ldx: d, rows: n, layer.fc1Weight, ws.ff, ldy: inter, beta: 0, threads: threads)
         let f1 = layer.fc1Bias, f2 = layer.fc2Bias
         parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
             vdb_nn_bias_act(FF.value, inter, r0, r1, inter, f1.pointer, act)
             vdb_nn_bias_act(XR.value, d, r0, r1, d, f2.pointer, Int32(VDB_ACT_NONE))
         }
-        gemmXWt(ws.ff, ldx: inter, rows: n, layer.fc2Weight, xr, ldy: d, beta: 1)
+        gemmXWt(ws.ff, ldx: inter, rows: n, layer.fc2Weight, xr, ldy: d, beta: 1, threads: threads)
         if postNorm {
             parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
                 vdb_nn_layernorm(XR.value, d, XR.value, d, r0, r1, d, g2.pointer, b2.pointer, eps)
@@ -245,7 +271,7 @@ struct VisionTower: Sendable {
         // patch embeddings for all images, then place them after each class token
         let patchOut = UnsafeMutablePointer<Float>.allocate(capacity: count * P * d)
         defer { patchOut.deallocate() }
-        gemmXWt(cols, ldx: K, rows: count * P, patchWeight, patchOut, ldy: d, beta: 0)
+        gemmXWt(cols, ldx: K, rows: count * P, patchWeight, patchOut, ldy: d, beta: 0, threads: threads)
         let X = UnsafeTransfer(x), PO = UnsafeTransfer(patchOut)
         let cls = classEmbedding, pos = positionEmbedding
         parallelRanges(count, threads: threads) { b0, b1 in
@@ -268,7 +294,7 @@ struct VisionTower: Sendable {
         runEncoder(x, batch: count, seq: T, layers: layers, config: v, causal: false, lengths: nil,
                    pooled: [Int32](repeating: 0, count: count), threads: threads, ws: ws, out: pooled)
         vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, postLNWeight.pointer, postLNBias.pointer, eps)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0)
+        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0, threads: threads)
     }
 }
 
@@ -332,6 +358,6 @@ struct TextTower: Sendable {
         runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: true, lengths: lengths,
                    pooled: pools.map { Int32($0) }, threads: threads, ws: ws, out: pooled)
         vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, finalLNWeight.pointer, finalLNBias.pointer, t.layerNormEps)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0)
+        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0, threads: threads)
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
+import Synchronization
 import Testing
 import VDBCLIP
 import VDBCore
 @testable import VDBIngest
+import VDBSupport
 import VDBTestSupport
 
 /// Copies fixture images into `dir` under new names.
@@ -151,7 +153,7 @@ func copyFixtures(_ pairs: [(String, String)], into dir: String) throws {
 /// The bundled demo model and sample photos: what the README's first command shows.
 @Suite struct DemoModelTests {
     @Test func textSearchFindsTheDescribedSampleFirst() throws {
-        let model = try CLIPModel.load(directory: Repo.demoModel, threads: 1)  // 1 like ShardingTests: BLAS threads are process-wide, and embeddings differ in the last bits with their number
+        let model = try CLIPModel.load(directory: Repo.demoModel)
         let dbDir = makeTempDir("vdb-demo-db")
         defer { try? FileManager.default.removeItem(atPath: dbDir) }
         let db = try Database(path: dbDir)
@@ -187,5 +189,53 @@ func copyFixtures(_ pairs: [(String, String)], into dir: String) throws {
                                                                      config: model.preprocess),
                                        labels: ["red", "green", "blue", "yellow"], template: "a photo of a {} shape")
         #expect(probs.firstIndex(of: probs.max() ?? 0) == 0)
+    }
+
+    /// OpenBLAS's thread count is process-wide. vdb keeps it at one and splits work on its own
+    /// threads, so an embedding is bit-identical while other threads run BLAS (exact batch
+    /// searches here), and other thread counts agree closely. (Before, the model set OpenBLAS to
+    /// its `threads` and searches set 1, so embeddings changed in the last bits, racily.)
+    @Test func embeddingsAreStableWhileSearchesUseBLAS() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Repo.samples.path)
+            .filter { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.sorted().prefix(12)
+        #expect(files.count == 12)
+        let model = try CLIPModel.load(directory: Repo.demoModel, threads: 2)
+        let pixels = try files.map { try CLIPImageLoader.pixels(fromFile: Repo.samples.appendingPathComponent($0).path, config: model.preprocess) }
+        let texts = ["two small red triangles on a blue background", "a green circle", "three yellow squares"]
+        let reference = (images: try model.embed(pixels: pixels), texts: try model.embed(texts: texts))
+
+        let dbDir = makeTempDir("vdb-blas-db")
+        defer { try? FileManager.default.removeItem(atPath: dbDir) }
+        let db = try Database(path: dbDir)
+        let vectors = try db.createCollection(name: "v", dimension: 64, metric: .l2)
+        var rng = SplitMix64(seed: 7)
+        let rows = (0..<3000).map { _ in (0..<64).map { _ in Float.random(in: -1...1, using: &rng) } }
+        _ = try vectors.upsert(rows, ids: (0..<3000).map { UInt64($0) })
+        final class Searcher: Sendable {
+            let stop = Atomic<Bool>(false), searches = Atomic<Int>(0), done = Atomic<Bool>(false)
+        }
+        let state = Searcher()
+        let queries = Array(rows.prefix(300))
+        Thread {
+            while !state.stop.load(ordering: .relaxed) {
+                _ = try? vectors.search(batch: queries, k: 10)
+                state.searches.add(1, ordering: .relaxed)
+            }
+            state.done.store(true, ordering: .releasing)
+        }.start()
+        while state.searches.load(ordering: .relaxed) == 0 { Thread.sleep(forTimeInterval: 0.005) }
+        for round in 0..<4 {
+            let images = try model.embed(pixels: pixels), text = try model.embed(texts: texts)
+            #expect(images == reference.images && text == reference.texts, "round \(round): embeddings changed")
+        }
+        state.stop.store(true, ordering: .relaxed)
+        while !state.done.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.005) }
+
+        for threads in [1, 3] {
+            let other = try CLIPModel.load(directory: Repo.demoModel, threads: threads)
+            for (a, b) in zip(try other.embed(pixels: pixels), reference.images) {
+                #expect(CLIPModel.cosine(a, b) > 1 - 1e-6, "\(threads) threads")
+            }
+        }
     }
 }

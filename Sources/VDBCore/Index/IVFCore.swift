@@ -311,7 +311,7 @@ final class IVFCore: @unchecked Sendable {
             defer { rows.deallocate(); coarse.deallocate() }
             for (i, q) in queries.enumerated() { (rows + i * d).update(from: q, count: d) }
             let l2 = metric == .l2
-            openblas_set_num_threads(1)  // the caller runs blocks on its own threads
+            vdb_blas_single_thread()  // the caller runs blocks on its own threads
             centroids.withUnsafeBufferPointer { cb in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nq), Int32(nlist), Int32(d),
                             l2 ? -2 : -1, rows, Int32(d), cb.baseAddress!, Int32(d), 0, coarse, Int32(nlist))

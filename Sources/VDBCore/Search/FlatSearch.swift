@@ -165,7 +165,7 @@ extension Collection {
         // 256 / 512 / 1024 on ann-dev, 1024 was a few percent faster (4 MiB result per thread).
         let tile = 1024
         var results = [[(score: Float, id: UInt64)]](repeating: [], count: nq)
-        openblas_set_num_threads(1)  // vdb threads itself: one BLAS thread per vdb thread
+        vdb_blas_single_thread()  // vdb threads itself: one BLAS thread per vdb thread
 
         results.withUnsafeMutableBufferPointer { out in
             queries.withUnsafeBufferPointer { qb in
