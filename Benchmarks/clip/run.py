@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Side-by-side CLIP tower benchmark: vdb (vdb-clip-bench) vs PyTorch, alternating, same machine.
+"""Side-by-side CLIP tower benchmark: vdb (vdb-clip-bench) vs PyTorch and onnxruntime, alternating,
+same machine.
 
     swift build -c release --product vdb-clip-bench
-    /work/venv/bin/python Scripts/make_clip_fixtures.py --vit-b32 /tmp/vitb32
-    /work/venv/bin/python Benchmarks/clip/run.py /tmp/vitb32 [--rounds 3] [--threads 1,2]
-            [--image-batch 32] [--text-batch 64] [--repeats 3]
+    V/bin/python Scripts/make_clip_fixtures.py --vit-b32 /tmp/vitb32
+    V/bin/python Benchmarks/clip/run.py /tmp/vitb32 [--rounds 3] [--threads 1,2]
+            [--image-batch 32] [--text-batch 64] [--repeats 3] [--references torch,onnxruntime]
 
-Each round runs PyTorch then vdb (one process each per thread count) so both see the same
-machine load; the report gives the median over rounds of each side's per-round median, the
-ratio vdb/PyTorch per round (median, min, max), and vdb's peak RSS against the weights' size.
+V is a venv with torch, transformers 4.40.2, onnx and onnxruntime (see onnx_bench.py; Debian's
+python3-torch in a venv with system site packages works). Each round runs every reference, then
+vdb (one process each per thread count), so all see the same machine load; the report gives the
+median over rounds of each side's per-round median, vdb's ratio to the best reference per round
+(median, min, max), and vdb's peak RSS against the weights' size.
 """
 import argparse
 import json
@@ -35,33 +38,46 @@ def main():
     ap.add_argument("--text-batch", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--bench", default=os.path.join(ROOT, ".build", "release", "vdb-clip-bench"))
+    ap.add_argument("--references", default="torch,onnxruntime")
     a = ap.parse_args()
     common = ["--image-batch", str(a.image_batch), "--text-batch", str(a.text_batch), "--repeats", str(a.repeats), "--json"]
-    rows = {}  # (tower, threads) -> {"torch": [...], "vdb": [...], "ratio": [...]}
+    scripts = {"torch": "torch_bench.py", "onnxruntime": "onnx_bench.py"}
+    refs = [r for r in a.references.split(",") if r]
+    for r in refs:
+        if r not in scripts:
+            sys.exit(f"unknown reference {r!r}; known: {', '.join(scripts)}")
+    rows = {}  # (tower, threads) -> {system: [per-round rates], "ratio": [vdb / best reference]}
     rss = []
     weights = 0
     for r in range(a.rounds):
         for t in a.threads.split(","):
-            tr = run([sys.executable, os.path.join(HERE, "torch_bench.py"), a.model, "--threads", t] + common)
+            outs = {ref: run([sys.executable, os.path.join(HERE, scripts[ref]), a.model, "--threads", t] + common)
+                    for ref in refs}
             vr = run([a.bench, a.model, "--threads", t] + common)
             rss.append(vr["peak_rss_bytes"]); weights = vr["weights_bytes"]
-            for x, y in zip(tr["results"], vr["results"]):
-                assert x["tower"] == y["tower"]
-                k = (x["tower"], int(t))
-                d = rows.setdefault(k, {"torch": [], "vdb": [], "ratio": []})
-                d["torch"].append(x["per_second"]); d["vdb"].append(y["per_second"])
-                d["ratio"].append(y["per_second"] / x["per_second"])
-                print(f"round {r + 1} {x['tower']:5s} threads={t}: torch {x['per_second']:.2f}/s  vdb {y['per_second']:.2f}/s"
-                      f"  ratio {d['ratio'][-1]:.2f}", file=sys.stderr, flush=True)
-    print("| tower | threads | PyTorch /s | vdb /s | vdb / PyTorch (median, min-max over rounds) |")
-    print("| --- | ---: | ---: | ---: | --- |")
+            for y in vr["results"]:
+                k = (y["tower"], int(t))
+                d = rows.setdefault(k, {"vdb": [], "ratio": [], **{ref: [] for ref in refs}})
+                d["vdb"].append(y["per_second"])
+                for ref in refs:
+                    x = next(x for x in outs[ref]["results"] if x["tower"] == y["tower"])
+                    d[ref].append(x["per_second"])
+                best = max(d[ref][-1] for ref in refs) if refs else y["per_second"]
+                d["ratio"].append(y["per_second"] / best)
+                others = "  ".join(f"{ref} {d[ref][-1]:.2f}/s" for ref in refs)
+                print(f"round {r + 1} {y['tower']:5s} threads={t}: {others}  vdb {y['per_second']:.2f}/s"
+                      f"  vdb/best {d['ratio'][-1]:.2f}", file=sys.stderr, flush=True)
+    names = {"torch": "PyTorch", "onnxruntime": "onnxruntime"}
+    print("| tower | threads | " + " | ".join(f"{names[r]} /s" for r in refs) +
+          " | vdb /s | vdb / best reference (median, min-max over rounds) |")
+    print("| --- | ---: | " + " | ".join("---:" for _ in refs) + " | ---: | --- |")
     for (tower, t), d in sorted(rows.items()):
         unit = "images" if tower == "image" else "texts"
-        print(f"| {tower} ({unit}) | {t} | {statistics.median(d['torch']):.2f} | {statistics.median(d['vdb']):.2f} | "
+        cells = " | ".join(f"{statistics.median(d[r]):.2f}" for r in refs)
+        print(f"| {tower} ({unit}) | {t} | {cells} | {statistics.median(d['vdb']):.2f} | "
               f"{statistics.median(d['ratio']):.2f}x ({min(d['ratio']):.2f}-{max(d['ratio']):.2f}) |")
     print(f"\nvdb peak RSS: {max(rss) / 1e6:.0f} MB for {weights / 1e6:.0f} MB of float32 weights "
           f"({max(rss) / max(1, weights):.2f}x)")
-
 
 if __name__ == "__main__":
     main()
