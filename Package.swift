@@ -48,14 +48,14 @@ let package = Package(
                        providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "CVDBKernels"),
+        .target(name: "CVDBKernels", linkerSettings: [.linkedLibrary("openblas")]),  // vdb_blas.h: vdb's OpenBLAS policy
         .target(name: "CVDBNN", dependencies: ["CVDBKernels"]),
         .target(name: "CImageCodecs", dependencies: ["CVDBKernels"],  // for the one CPU dispatch
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "VDBSupport"),
         .target(name: "VDBCore", dependencies: ["VDBSupport", "CLMDB", "COpenBLAS", "CVDBKernels"]),
         .target(name: "VDBCLIP", dependencies: [
-            "VDBSupport", "COpenBLAS", "CImageCodecs", "CVDBNN",
+            "VDBSupport", "COpenBLAS", "CImageCodecs", "CVDBNN", "CVDBKernels",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "VDBIngest", dependencies: [
@@ -86,7 +86,7 @@ let package = Package(
         ], path: "Benchmarks/torture/Sources"),
         // The C kernels of CVDBKernels and CVDBNN (one dispatch) at every ISA level this CPU has,
         // against plain references. (VDBSupport for SplitMix64.)
-        .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBSupport"]),
+        .testTarget(name: "CVDBKernelsTests", dependencies: ["CVDBKernels", "CVDBNN", "VDBSupport", "COpenBLAS"]),
         // Fixtures/format1.tar.xz: a database written by format version 1 (Scripts/make_v1_fixture.sh).
         .testTarget(name: "VDBCoreTests", dependencies: ["VDBCore", "VDBSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "VDBSupportTests", dependencies: ["VDBSupport"]),

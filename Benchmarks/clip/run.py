@@ -55,6 +55,7 @@ def main():
                     for ref in refs}
             vr = run([a.bench, a.model, "--threads", t] + common)
             rss.append(vr["peak_rss_bytes"]); weights = vr["weights_bytes"]
+            core, isa = vr.get("blas_core", "?"), vr.get("vdb_isa", "?")
             for y in vr["results"]:
                 k = (y["tower"], int(t))
                 d = rows.setdefault(k, {"vdb": [], "ratio": [], **{ref: [] for ref in refs}})
@@ -77,7 +78,7 @@ def main():
         print(f"| {tower} ({unit}) | {t} | {cells} | {statistics.median(d['vdb']):.2f} | "
               f"{statistics.median(d['ratio']):.2f}x ({min(d['ratio']):.2f}-{max(d['ratio']):.2f}) |")
     print(f"\nvdb peak RSS: {max(rss) / 1e6:.0f} MB for {weights / 1e6:.0f} MB of float32 weights "
-          f"({max(rss) / max(1, weights):.2f}x)")
+          f"({max(rss) / max(1, weights):.2f}x); vdb's kernels: OpenBLAS {core}, vdb {isa}")
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,15 @@
+import CVDBKernels
 import Foundation
 
 /// Process and file-system measurements used by the benchmark harness and the benchmark
 /// executables: clocks, resident memory (Linux `/proc`), bytes on disk.
 public enum BenchSystem {
+    /// OpenBLAS's kernel family (e.g. "Cooperlake"; OPENBLAS_CORETYPE overrides it) and vdb's own
+    /// kernel level (e.g. "avx512"): what a benchmark's products and distances ran on.
+    public static var kernels: (blas: String, vdb: String) {
+        (String(cString: vdb_blas_core()), String(cString: vdb_isa_name(vdb_isa_active())))
+    }
+
     /// Resident memory of this process, from `/proc/self/status`.
     struct Memory: Sendable, Equatable {
         /// Current resident set size in bytes (`VmRSS`).

@@ -1,4 +1,5 @@
 import COpenBLAS
+import CVDBKernels
 import CVDBNN
 import Foundation
 import VDBSupport
@@ -52,7 +53,7 @@ struct LayerTensorNames: Sendable {
 /// Y[M, N] (row stride ldy) = beta * Y + X[M, K] (row stride ldx) * W[N, K]^T, on up to
 /// `threads` threads that each run a single-threaded `cblas_sgemm` on their own columns of Y.
 ///
-/// vdb never lets OpenBLAS start its own threads (see `vdb_blas_single_thread`): its thread count
+/// vdb never lets OpenBLAS start its own threads (see `vdb_blas.h`): its thread count
 /// is process-wide, so a model that set it would change other callers' results in the last bits,
 /// and setting it while another thread is inside BLAS is a race. Columns are split at multiples of
 /// 64 and only when each part keeps at least `gemmMinPartWork` multiply-adds. (OpenBLAS picks

@@ -76,8 +76,10 @@ for threads in threadList {
 }
 let rss = BenchSystem.peakResidentBytes()
 if json {
-    let out: [String: Any] = ["results": results, "peak_rss_bytes": rss, "weights_bytes": weightBytes]
+    let out: [String: Any] = ["results": results, "peak_rss_bytes": rss, "weights_bytes": weightBytes,
+                              "blas_core": BenchSystem.kernels.blas, "vdb_isa": BenchSystem.kernels.vdb]
     print(String(data: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), encoding: .utf8)!)
 } else {
     print(String(format: "peak RSS %.0f MB, weights %.0f MB, ratio %.2f", Double(rss) / 1e6, Double(weightBytes) / 1e6, Double(rss) / Double(max(1, weightBytes))))
+    print("kernels: OpenBLAS \(BenchSystem.kernels.blas), vdb \(BenchSystem.kernels.vdb)")
 }

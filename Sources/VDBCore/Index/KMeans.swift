@@ -1,6 +1,7 @@
 // Seeded, deterministic k-means for the IVF coarse quantizer (after Faiss `Clustering`).
 
 import COpenBLAS
+import Foundation
 import CVDBKernels
 import VDBSupport
 
@@ -136,38 +137,45 @@ struct KMeans {
     }
 
     /// Nearest centroid of each of `n` rows: smallest L2 (|c|^2 - 2 x.c) or, with `ip`, largest x.c.
-    /// One `cblas_sgemm` per block of rows.
+    /// One single-threaded `cblas_sgemm` per block of `block` rows, the blocks spread over the
+    /// cores (vdb's BLAS policy, `vdb_blas.h`). Every block is the same call whatever the thread
+    /// count, so the assignment is too.
     static func assign(_ x: UnsafePointer<Float>, n: Int, d: Int, centroids: [Float], k: Int, ip: Bool,
                        out: UnsafeMutablePointer<Int32>) {
+        guard n > 0 else { return }
         var norms = [Float](repeating: 0, count: k)
         centroids.withUnsafeBufferPointer { c in
             if !ip { vdb_norm_sq_batch(c.baseAddress!, k, d, &norms) }
         }
-        let bs = min(block, n)
-        let dots = UnsafeMutablePointer<Float>.allocate(capacity: bs * k)
-        defer { dots.deallocate() }
+        vdb_blas_single_thread()
+        let blocks = (n + block - 1) / block
+        let threads = min(blocks, ProcessInfo.processInfo.activeProcessorCount)
         centroids.withUnsafeBufferPointer { c in
             norms.withUnsafeBufferPointer { nb in
-                var start = 0
-                while start < n {
-                    let rows = min(bs, n - start)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(k), Int32(d),
-                                1.0, x + start * d, Int32(d), c.baseAddress!, Int32(d), 0.0, dots, Int32(k))
-                    for r in 0..<rows {
-                        let row = dots + r * k
-                        var best = 0
-                        var bestScore = Float.infinity
-                        if ip {
-                            for j in 0..<k where -row[j] < bestScore { bestScore = -row[j]; best = j }
-                        } else {
-                            for j in 0..<k {
-                                let s = nb[j] - 2 * row[j]
-                                if s < bestScore { bestScore = s; best = j }
+                let shared = UnsafeTransfer((x, c.baseAddress!, nb.baseAddress!, out))
+                parallelRanges(blocks, threads: threads) { b0, b1 in
+                    let (x, c, nb, out) = shared.value
+                    let dots = UnsafeMutablePointer<Float>.allocate(capacity: min(block, n) * k)
+                    defer { dots.deallocate() }
+                    for blockIndex in b0..<b1 {
+                        let start = blockIndex * block, rows = min(block, n - start)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(k), Int32(d),
+                                    1.0, x + start * d, Int32(d), c, Int32(d), 0.0, dots, Int32(k))
+                        for r in 0..<rows {
+                            let row = dots + r * k
+                            var best = 0
+                            var bestScore = Float.infinity
+                            if ip {
+                                for j in 0..<k where -row[j] < bestScore { bestScore = -row[j]; best = j }
+                            } else {
+                                for j in 0..<k {
+                                    let s = nb[j] - 2 * row[j]
+                                    if s < bestScore { bestScore = s; best = j }
+                                }
                             }
+                            out[start + r] = Int32(best)
                         }
-                        out[start + r] = Int32(best)
                     }
-                    start += rows
                 }
             }
         }
