@@ -88,19 +88,18 @@ def main():
     image_path, text_path = export(a.model, a.onnx_dir or os.path.join(a.model, "onnx"))
     cfg = CLIPConfig.from_pretrained(a.model)
     bench = tower_bench.Runner("onnxruntime", a)
+    inputs = {"image": (image_path, "pixel_values", a.image_batch, 4,
+                        lambda: tower_bench.pixels(cfg, a.image_batch, bench.generator).numpy()),
+              "text": (text_path, "input_ids", a.text_batch, 8,
+                       lambda: tower_bench.text_ids(cfg, a.text_batch, bench.generator).numpy())}
     for threads in bench.thread_counts():
-        if bench.wants("image"):
-            px = tower_bench.pixels(cfg, a.image_batch, bench.generator).numpy()
-            sess = session(image_path, threads)
-            bench.measure("image", threads, a.image_batch,
-                          lambda: sess.run(None, {"pixel_values": px[: max(1, a.image_batch // 4)]}),
-                          lambda: sess.run(None, {"pixel_values": px}))
-        if bench.wants("text"):
-            ids = tower_bench.text_ids(cfg, a.text_batch, bench.generator).numpy()
-            sess = session(text_path, threads)
-            bench.measure("text", threads, a.text_batch,
-                          lambda: sess.run(None, {"input_ids": ids[: max(1, a.text_batch // 8)]}),
-                          lambda: sess.run(None, {"input_ids": ids}))
+        for tower, (path, name, batch, warm_part, make) in inputs.items():
+            if not bench.wants(tower):
+                continue
+            x, sess = make(), session(path, threads)
+            bench.measure(tower, threads, batch,
+                          lambda: sess.run(None, {name: x[: max(1, batch // warm_part)]}),
+                          lambda: sess.run(None, {name: x}))
     bench.finish()
 
 if __name__ == "__main__":
