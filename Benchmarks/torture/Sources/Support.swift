@@ -81,8 +81,9 @@ final class Child: @unchecked Sendable {  // pid and paths are set once; `reaped
         let id = UUID().uuidString
         outPath = workDir + "/.out-\(id)"
         errPath = workDir + "/.err-\(id)"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        for path in [outPath, errPath] where !FileManager.default.createFile(atPath: path, contents: nil) {
+            throw HarnessError("cannot create \(path) for the child's output")
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["VDB_DB"] = nil
         for (k, v) in env { environment[k] = v }

@@ -61,7 +61,7 @@ extension VDBServer {
         }
         let database = self.database
         let batches = order.compactMap { group in groupParameters[group].map { (group, $0, members[group] ?? []) } }
-        let hits: [[Hit]] = try await read { [self, vectors] in
+        let hits: [[Hit]] = try await read { [vectors] in
             let c = try database.collection(named: name)
             for (i, v) in vectors.enumerated() where v.count != c.dimension {
                 throw ServerError(.badRequest, "bad_vector",
