@@ -1,8 +1,8 @@
 // Seeded, deterministic k-means for the IVF coarse quantizer (after Faiss `Clustering`).
 
 import COpenBLAS
-import Foundation
 import CVDBKernels
+import Foundation
 import VDBSupport
 
 /// Lloyd's k-means (10 iterations, as Faiss uses for IVF) with Faiss-style choices: training on a random sample of at most
