@@ -78,7 +78,7 @@ let package = Package(
         // Benchmark executables: Benchmarks/<name>/Sources -> vdb-<name>-bench (Benchmarks/README.md).
         .executableTarget(name: "vdb-clip-bench", dependencies: ["VDBCLIP", "VDBBench"], path: "Benchmarks/clip/Sources"),
         .executableTarget(name: "vdb-image-bench", dependencies: ["VDBCLIP", "VDBBench"], path: "Benchmarks/image/Sources"),
-        .executableTarget(name: "vdb-micro-bench", dependencies: ["VDBCore", "VDBBench", "CVDBKernels", "COpenBLAS"],
+        .executableTarget(name: "vdb-micro-bench", dependencies: ["VDBCore", "VDBBench", "VDBSupport", "CVDBKernels", "COpenBLAS"],
                           path: "Benchmarks/micro/Sources"),
         // The reliability torture tests (Docs/reliability.md), run by Benchmarks/torture/ci.sh and run.sh.
         .executableTarget(name: "vdb-torture", dependencies: [

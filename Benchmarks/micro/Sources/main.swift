@@ -3,6 +3,12 @@
 // kernel shows up here as a larger number in the same row.
 //
 //   swift run -c release vdb-micro-bench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]
+//   vdb-micro-bench --sgemm 1000x50000x384 [--threads 2] [--repeats 3]
+//
+// `--sgemm MxNxK` measures the machine's sgemm limit for one shape instead (the product Q[M,K] x
+// B[N,K]^T that an exact batch search of M queries over N vectors computes), split over
+// `--threads` threads the way vdb splits it (column ranges, one single-threaded OpenBLAS call
+// each): one JSON line with the median seconds, GFLOPS and OpenBLAS's kernel family.
 //
 // Method: every measurement runs once untimed (warm-up), then `repeats` timed runs; the table
 // shows the median (and the minimum) in ns per vector (per query-vector pair for sgemm). The
@@ -14,12 +20,14 @@ import CVDBKernels
 import Foundation
 import VDBBench
 import VDBCore
+import VDBSupport
 
 struct Options {
     var dims = [128, 384, 512, 768]
     var repeats = 7
     var vectors = 4096
     var threads = 1
+    var sgemm: (m: Int, n: Int, k: Int)?
 
     init(_ args: [String]) throws {
         var i = 0
@@ -38,8 +46,13 @@ struct Options {
             case "--repeats": repeats = try positive(value(), "--repeats")
             case "--vectors": vectors = try positive(value(), "--vectors")
             case "--threads": threads = try positive(value(), "--threads")
+            case "--sgemm":
+                let parts = try value().split(separator: "x").map { try positive(String($0), "--sgemm") }
+                guard parts.count == 3 else { throw UsageError("--sgemm wants MxNxK, e.g. 1000x50000x384") }
+                sgemm = (parts[0], parts[1], parts[2])
             case "-h", "--help":
-                print("usage: vdb-micro-bench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]")
+                print("usage: vdb-micro-bench [--dims 128,384,512,768] [--repeats 7] [--vectors 4096] [--threads 1]\n"
+                      + "       vdb-micro-bench --sgemm MxNxK [--threads 1] [--repeats 7]")
                 exit(0)
             default: throw UsageError("unknown option \(args[i])")
             }
@@ -77,6 +90,37 @@ let options: Options
 do { options = try Options(Array(CommandLine.arguments.dropFirst())) } catch {
     FileHandle.standardError.write(Data("vdb-micro-bench: \(error)\n".utf8))
     exit(2)
+}
+
+/// The sgemm limit of one shape, split over `threads` as vdb's exact batch search splits it.
+func sgemmLimit(m: Int, n: Int, k: Int, threads: Int, repeats: Int) {
+    var rng = BenchRandom(seed: 7)
+    let q = (0 ..< m * k).map { _ in rng.nextGaussian() }, b = (0 ..< n * k).map { _ in rng.nextGaussian() }
+    var c = [Float](repeating: 0, count: m * n)
+    vdb_blas_single_thread()
+    let t = q.withUnsafeBufferPointer { qb in
+        b.withUnsafeBufferPointer { bb in
+            c.withUnsafeMutableBufferPointer { cb in
+                let Q = UnsafeTransfer(UnsafeMutablePointer(mutating: qb.baseAddress!))
+                let B = UnsafeTransfer(UnsafeMutablePointer(mutating: bb.baseAddress!)), C = UnsafeTransfer(cb.baseAddress!)
+                return measure(repeats: repeats) {
+                    parallelRanges(n, threads: threads, minPerThread: 256) { c0, c1 in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(c1 - c0), Int32(k), 1,
+                                    Q.value, Int32(k), B.value + c0 * k, Int32(k), 0, C.value + c0, Int32(n))
+                    }
+                }
+            }
+        }
+    }
+    sink += c[0]
+    let gflops = 2 * Double(m) * Double(n) * Double(k) / t.median / 1e9
+    print("{\"sgemm\": \"\(m)x\(n)x\(k)\", \"threads\": \(threads), \"seconds\": \(t.median), \"min_seconds\": \(t.min), "
+          + "\"gflops\": \(gflops), \"blas_core\": \"\(BenchSystem.kernels.blas)\"}")
+}
+
+if let shape = options.sgemm {
+    sgemmLimit(m: shape.m, n: shape.n, k: shape.k, threads: options.threads, repeats: options.repeats)
+    exit(0)
 }
 openblas_set_num_threads(Int32(options.threads))
 
