@@ -273,10 +273,9 @@ final class IVFCore: @unchecked Sendable {
                 visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?) throws -> [(score: Float, slot: UInt32)] {
         let nprobe = try checkedProbes(k: k, parameters)
         return lock.read {
-            // Never size the result heap beyond the slots the lists hold.
-            let k = min(k, max(1, listSlots.reduce(0) { $0 + $1.count }))
+            let k = heapSize(k)
             let admitAll = visibility == nil && filter == nil && pendingRemoval.isEmpty
-            let pending = visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
+            let pending = pendingToSkip(visibility)
             return scratch.with { s in
                 var scan = ListScan(core: self, query: query, scratch: s)
                 return scan.best(k, nprobe: nprobe) { slot in
@@ -302,9 +301,9 @@ final class IVFCore: @unchecked Sendable {
         let nprobe = try checkedProbes(k: k, parameters)
         let nq = queries.count, d = dimension
         return lock.read {
-            let k = min(k, max(1, listSlots.reduce(0) { $0 + $1.count }))
+            let k = heapSize(k)
             let admitAll = visibility == nil && pendingRemoval.isEmpty
-            let pending = visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
+            let pending = pendingToSkip(visibility)
             // Rows of the queries, then coarse = |c|^2 - 2 q.c (L2) or -q.c (inner product).
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: nq * d)
             let coarse = UnsafeMutablePointer<Float>.allocate(capacity: nq * nlist)
@@ -344,7 +343,7 @@ final class IVFCore: @unchecked Sendable {
         let nprobe = min(nlist, Int(min(scaled, Double(nlist))))
         let budget = max(filter.matches, k)
         return lock.read {
-            let pending = visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
+            let pending = pendingToSkip(visibility)
             return scratch.with { s in
                 var scan = ListScan(core: self, query: query, scratch: s)
                 let order = scan.allListsInOrder()
@@ -376,6 +375,16 @@ final class IVFCore: @unchecked Sendable {
     /// Whether a search may return `slot`: shown by `visibility`, or (without one) not removed by
     /// the transaction in progress (`pending`).
     @inline(__always)
+    /// A search's result heap size: never beyond the slots the lists hold (`live` counts them;
+    /// `checkInvariants` checks that). Read lock held.
+    private func heapSize(_ k: Int) -> Int { min(k, max(1, live)) }
+
+    /// Slots an open write took out that a search without a snapshot's visibility must skip
+    /// (nil when there are none, or when the visibility decides). Read lock held.
+    private func pendingToSkip(_ visibility: SlotVisibility?) -> Set<UInt32>? {
+        visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
+    }
+
     private func admitted(_ slot: UInt32, _ visibility: SlotVisibility?, _ pending: Set<UInt32>?) -> Bool {
         if let visibility { return visibility.contains(slot) }
         if let pending { return !pending.contains(slot) }

@@ -102,7 +102,7 @@ extension Collection {
                     for (j, qi) in which.enumerated() {
                         let hits = try index.search(query: qb.baseAddress! + qi * d, k: count, parameters: sp,
                                                     visibility: admit, filter: slotFilter)
-                        results[j].0 = hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
+                        results[j].0 = visibility.candidates(hits)
                     }
                 }
                 if let failure { throw failure }
@@ -123,7 +123,7 @@ extension Collection {
                                     let r = try index.filteredSearch(query: qb.baseAddress! + which[j] * d, k: count, parameters: sp,
                                                                      visibility: admit, filter: slotFilter)
                                     let stats = IndexQueryOutcome(visited: r.visited, exhausted: r.exhausted, ef: r.ef, nprobe: r.nprobe)
-                                    out[j] = (r.hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }, stats)
+                                    out[j] = (visibility.candidates(r.hits), stats)
                                 } catch {
                                     firstError.withLock { if $0 == nil { $0 = error } }
                                 }
@@ -150,7 +150,7 @@ extension Collection {
                                 let found = try index.search(queries: range.map { qb.baseAddress! + which[$0] * d }, k: count,
                                                              parameters: sp, visibility: admit)
                                 for (o, j) in range.enumerated() {
-                                    out[j].0 = found[o].map { IndexCandidate(score: $0.score, slot: $0.slot, id: visibility.id(of: $0.slot) ?? emptySlotID) }
+                                    out[j].0 = visibility.candidates(found[o])
                                 }
                             } catch {
                                 firstError.withLock { if $0 == nil { $0 = error } }
@@ -205,5 +205,13 @@ extension Collection {
             top.push(score: score, id: id)
         }
         return top.sorted()
+    }
+}
+
+extension SlotVisibility {
+    /// An index's hits with the ids this visibility maps their slots to (`emptySlotID` for a
+    /// slot it does not map).
+    func candidates(_ hits: [(score: Float, slot: UInt32)]) -> [IndexCandidate] {
+        hits.map { IndexCandidate(score: $0.score, slot: $0.slot, id: id(of: $0.slot) ?? emptySlotID) }
     }
 }
