@@ -9,7 +9,7 @@ Measures, on the ann-dev set (50k x 384 base, 1k queries):
   - vdb import throughput (vectors/s, as `vdb import` reports it) and data.mdb size / raw float32;
   - the machine's sgemm limit for the same shape (1000 x 50000 x 384: the product an exact batch
     search computes), measured in every round by `vdb-micro-bench --sgemm` with the same OpenBLAS
-    split the same way, as queries per second: a search cannot beat it, and vdb's share of it is
+    (one single-threaded call per thread, on its own range of columns), as queries per second: a search cannot beat it, and vdb's share of it is
     what its selection, norms and bookkeeping cost on top.
 
 vdb's time is the library search call only (`vdb search --stats`: no process start, no file

@@ -7,8 +7,8 @@
 //
 // `--sgemm MxNxK` measures the machine's sgemm limit for one shape instead (the product Q[M,K] x
 // B[N,K]^T that an exact batch search of M queries over N vectors computes), split over
-// `--threads` threads the way vdb splits it (column ranges, one single-threaded OpenBLAS call
-// each): one JSON line with the median seconds, GFLOPS and OpenBLAS's kernel family.
+// `--threads` threads into column ranges, one single-threaded OpenBLAS call each (vdb's BLAS
+// policy; the search itself splits by queries and tiles): one JSON line with the median seconds, GFLOPS and OpenBLAS's kernel family.
 //
 // Method: every measurement runs once untimed (warm-up), then `repeats` timed runs; the table
 // shows the median (and the minimum) in ns per vector (per query-vector pair for sgemm). The
@@ -92,7 +92,7 @@ do { options = try Options(Array(CommandLine.arguments.dropFirst())) } catch {
     exit(2)
 }
 
-/// The sgemm limit of one shape, split over `threads` as vdb's exact batch search splits it.
+/// The sgemm limit of one shape: column ranges over `threads`, one single-threaded call each.
 func sgemmLimit(m: Int, n: Int, k: Int, threads: Int, repeats: Int) {
     var rng = BenchRandom(seed: 7)
     let q = (0 ..< m * k).map { _ in rng.nextGaussian() }, b = (0 ..< n * k).map { _ in rng.nextGaussian() }
