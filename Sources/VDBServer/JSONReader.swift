@@ -288,11 +288,11 @@ struct JSONReader: ~Copyable {
         var scale = 0
         // Integer part: "0", or digits not starting with 0.
         let intStart = i
-        let intDigits = digits(&i, &mantissa, &significant)
+        let intDigits = digits(&i, end, &mantissa, &significant)
         guard intDigits > 0, intDigits == 1 || bytes[intStart] != UInt8(ascii: "0") else { return nil }
         if i < end, bytes[i] == UInt8(ascii: ".") {
             i += 1
-            scale = -digits(&i, &mantissa, &significant)
+            scale = -digits(&i, end, &mantissa, &significant)
             guard scale < 0 else { return nil }
         }
         // An exponent, or more digits than a UInt64 holds exactly: the general path.
@@ -302,13 +302,13 @@ struct JSONReader: ~Copyable {
         return negative ? -magnitude : magnitude
     }
 
-    /// Reads the decimal digits from `i` on into `mantissa` (wrapping past 19 significant digits:
-    /// callers check `significant`, which counts the digits from the first non-zero one) and
-    /// returns how many it read.
+    /// Reads the decimal digits from `i` up to `end` into `mantissa` (wrapping past 19 significant
+    /// digits: callers check `significant`, which counts the digits from the first non-zero one)
+    /// and returns how many it read.
     @inline(__always)
-    private func digits(_ i: inout Int, _ mantissa: inout UInt64, _ significant: inout Int) -> Int {
+    private func digits(_ i: inout Int, _ end: Int, _ mantissa: inout UInt64, _ significant: inout Int) -> Int {
         let start = i
-        while i < bytes.count, bytes[i] &- UInt8(ascii: "0") < 10 {
+        while i < end, bytes[i] &- UInt8(ascii: "0") < 10 {
             let d = UInt64(bytes[i] &- UInt8(ascii: "0"))
             if mantissa != 0 || d != 0 { significant += 1 }
             mantissa = mantissa &* 10 &+ d
@@ -351,11 +351,11 @@ struct JSONReader: ~Copyable {
         if negative { i += 1 }
         var mantissa: UInt64 = 0
         var significant = 0
-        _ = digits(&i, &mantissa, &significant)
+        _ = digits(&i, end, &mantissa, &significant)
         var scale = 0
         if i < end, bytes[i] == UInt8(ascii: ".") {
             i += 1
-            scale = -digits(&i, &mantissa, &significant)
+            scale = -digits(&i, end, &mantissa, &significant)
         }
         guard significant <= 7 else { return nil }
         if i < end {  // the exponent (validated by numberToken)
