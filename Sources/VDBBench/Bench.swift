@@ -22,8 +22,11 @@ public enum Bench {
         public var baseCount: Int
         public var dimension: Int
         public var queryCount: Int
-        /// Whether an existing collection in the plan's database was reused (nothing was built).
+        /// Whether an existing collection in the plan's database was reused (no vectors inserted).
         public var reusedExistingCollection: Bool
+        /// Whether that collection's index had other parameters and was rebuilt (`build_s` is the
+        /// rebuild); when false, a reused collection built nothing and `build_s` is 0.
+        public var rebuiltIndex: Bool
     }
 
     /// Loads or generates the data of `plan`, builds its index once in a database, and measures
@@ -83,7 +86,7 @@ public enum Bench {
                                           groundTruth: groundTruth, configuration: configuration, onEvent: onEvent,
                                           results: try resultsWriter(directory: plan.resultsDirectory, k: plan.k))
         return Report(records: records, baseCount: base.count, dimension: base.dimension, queryCount: queries.count,
-                      reusedExistingCollection: handle.reusedExisting)
+                      reusedExistingCollection: handle.reusedExisting, rebuiltIndex: handle.rebuiltIndex)
     }
 
     /// Writes a seeded synthetic dataset into `folder` (created): `base.fvecs`, `query.fvecs`,

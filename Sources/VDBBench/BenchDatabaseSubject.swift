@@ -39,8 +39,10 @@ enum BenchDatabase {
         let temporary: Bool
         /// The collection under test, set by the subject's build (or found existing).
         var collection: Collection?
-        /// Whether the collection already held vectors and a built index, so nothing was built.
+        /// Whether the collection already held the vectors, so none were inserted.
         var reusedExisting = false
+        /// Whether the reused collection's index had another kind or parameters and was rebuilt.
+        var rebuiltIndex = false
 
         init(database: Database, path: String, temporary: Bool) {
             self.database = database
@@ -76,7 +78,7 @@ enum BenchDatabase {
         case .ivfFlat, .ivfSQ8: reported = [BenchParameter("nlist", target.parameters.nlist)]
         case .hnsw: reported = [BenchParameter("M", target.parameters.m), BenchParameter("efConstruction", target.parameters.efConstruction)]
         }
-        let subject = BenchSubject(
+        var subject = BenchSubject(
             index: target.index.rawValue, buildParameters: reported,
             build: { progress in
                 if let existing = try? database.collection(named: target.collection) {
@@ -89,6 +91,7 @@ enum BenchDatabase {
                     }
                     if target.index != .flat && !(info.indexBuilt && info.index == target.index && info.parameters == target.parameters) {
                         try existing.buildIndex(kind: target.index, parameters: target.parameters) { progress($0) }
+                        handle.rebuiltIndex = true
                     }
                     if !Set(target.fields).isSubset(of: Set(info.fields)) { try existing.addFields(target.fields) }
                     handle.collection = existing
@@ -130,6 +133,8 @@ enum BenchDatabase {
                 return try c.search(Array(query), k: k, parameters: parameters).map { Int64($0.id) }
             },
             bytesOnDisk: { try BenchSystem.bytesOnDisk(path) })
+        // A reused collection whose index already matched: nothing was built.
+        subject.builtNothing = { handle.reusedExisting && !handle.rebuiltIndex }
         return (subject, handle)
     }
 }

@@ -164,7 +164,9 @@ struct BenchRunCommand: ParsableCommand {
         progress.clear()
         if !json {
             print("\(index) on \(report.baseCount) x \(report.dimension) (\(metric)), \(report.queryCount) queries, kernels \(kernelISA)"
-                  + (report.reusedExistingCollection ? ", existing collection reused (build_s = 0)" : ""))
+                  + (report.reusedExistingCollection
+                     ? (report.rebuiltIndex ? ", existing vectors reused, index rebuilt (build_s = the rebuild)"
+                                            : ", existing collection reused (build_s = 0)") : ""))
             print(BenchRecord.table(report.records))
         }
     }

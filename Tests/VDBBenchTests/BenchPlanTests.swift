@@ -47,6 +47,31 @@ import VDBCore
     /// A synthetic dataset written to disk, then benchmarked from the folder with its ground
     /// truth: FLAT is exact (recall 1), and the ids written to the results directory give the
     /// recall the record reports.
+    @Test func keptDatabaseReportsNoBuildUnlessTheIndexChanged() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-bench-kept-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var plan = BenchPlan()
+        plan.synthetic = BenchSynthetic(count: 400, dimension: 8, clusters: 4, queries: 5, seed: 2)
+        plan.databasePath = dir + "/db"
+        plan.index = .ivfSQ8
+        plan.parameters = IndexParameters(nlist: 8, buildThreads: 1)
+        plan.nprobe = [2, 8]
+        plan.latencyQueries = 2
+        let first = try Bench.run(plan)
+        #expect(!first.reusedExistingCollection && !first.rebuiltIndex)
+        #expect(first.records.allSatisfy { $0.buildSeconds > 0 })
+        // Same index and parameters: nothing is built, and build_s says so exactly.
+        let second = try Bench.run(plan)
+        #expect(second.reusedExistingCollection && !second.rebuiltIndex)
+        #expect(second.records.map(\.buildSeconds) == [0, 0])
+        #expect(second.records.map(\.recall) == first.records.map(\.recall))
+        // Other parameters: the vectors are reused, the index is rebuilt and timed.
+        plan.parameters = IndexParameters(nlist: 4, buildThreads: 1)
+        let third = try Bench.run(plan)
+        #expect(third.reusedExistingCollection && third.rebuiltIndex)
+        #expect(third.records.allSatisfy { $0.buildSeconds > 0 })
+    }
+
     @Test func datasetFolderThroughTheWholeRun() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdb-bench-run-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
