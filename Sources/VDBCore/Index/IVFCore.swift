@@ -292,7 +292,8 @@ final class IVFCore: @unchecked Sendable {
     /// `cblas_sgemm` (queries x centroids), as Faiss's flat quantizer computes them; then each
     /// query probes and scans its lists as ``search(query:k:parameters:visibility:filter:)``
     /// does. (On ann-dev with 1,024 lists and nprobe 64 the coarse step is a quarter of a
-    /// query's arithmetic.)
+    /// query's arithmetic.) IVF_FLAT batches that probe each list several times on average
+    /// scan each list once for all its queries instead (IVF+GroupedScan.swift).
     func search(queries: [UnsafePointer<Float>], k: Int, parameters: SearchParameters,
                 visibility: SlotVisibility?) throws -> [[(score: Float, slot: UInt32)]] {
         guard queries.count >= Self.batchCoarseQueries else {
@@ -320,6 +321,15 @@ final class IVFCore: @unchecked Sendable {
                     for i in 0..<nq {
                         let row = coarse + i * nlist
                         for c in 0..<nlist { row[c] += nb[c] }
+                    }
+                }
+            }
+            if codec == .flat {
+                // Lists that several queries of the batch probe are read once for all of them.
+                let groups = probeGroups(coarse: coarse, queryCount: nq, nprobe: nprobe)
+                if groups.queriesPerList >= Double(Self.groupedScanMinQueriesPerList) {
+                    return groupedFlatScan(rows: rows, queryCount: nq, groups: groups, k: k) { slot in
+                        admitAll || admitted(slot, visibility, pending)
                     }
                 }
             }
@@ -385,7 +395,7 @@ final class IVFCore: @unchecked Sendable {
         visibility != nil || pendingRemoval.isEmpty ? nil : Set(pendingRemoval)
     }
 
-    private func admitted(_ slot: UInt32, _ visibility: SlotVisibility?, _ pending: Set<UInt32>?) -> Bool {
+    func admitted(_ slot: UInt32, _ visibility: SlotVisibility?, _ pending: Set<UInt32>?) -> Bool {
         if let visibility { return visibility.contains(slot) }
         if let pending { return !pending.contains(slot) }
         return true

@@ -56,6 +56,10 @@ package class IVFIndexBase: @unchecked Sendable {
         try core.search(query: query, k: k, parameters: parameters, visibility: visibility, filter: filter)
     }
 
+    /// IVF_FLAT reads each probed list once per block (IVF+GroupedScan.swift): larger blocks
+    /// share each read among more queries.
+    package var batchBlockSize: Int { core.codec == .flat ? 512 : 64 }
+
     package func search(queries: [UnsafePointer<Float>], k: Int, parameters: SearchParameters,
                         visibility: SlotVisibility?) throws -> [[(score: Float, slot: UInt32)]] {
         try core.search(queries: queries, k: k, parameters: parameters, visibility: visibility)

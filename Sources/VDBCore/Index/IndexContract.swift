@@ -202,6 +202,11 @@ package protocol VectorIndex: AnyObject, Sendable {
     func search(queries: [UnsafePointer<Float>], k: Int, parameters: SearchParameters,
                 visibility: SlotVisibility?) throws -> [[(score: Float, slot: UInt32)]]
 
+    /// The most queries a batch search hands to ``search(queries:k:parameters:visibility:)`` at
+    /// once (fewer when that gives every thread a block). The default, 64, only balances threads;
+    /// IVF_FLAT asks for more, because its lists are read once per block.
+    var batchBlockSize: Int { get }
+
     /// Approximate k nearest slots among those `filter` holds (a bitset a metadata filter
     /// evaluated to), searched with the filter inside the traversal, and how much work that took.
     /// When the search would visit more vectors than `filter` holds (an exact scan of them is
@@ -218,6 +223,8 @@ package protocol VectorIndex: AnyObject, Sendable {
 }
 
 extension VectorIndex {
+    package var batchBlockSize: Int { 64 }
+
     package func search(queries: [UnsafePointer<Float>], k: Int, parameters: SearchParameters,
                         visibility: SlotVisibility?) throws -> [[(score: Float, slot: UInt32)]] {
         try queries.map { try search(query: $0, k: k, parameters: parameters, visibility: visibility, filter: nil) }

@@ -135,8 +135,9 @@ extension Collection {
                 if let error = firstError.withLock({ $0 }) { throw error }
                 return results
             }
-            // No filter: blocks of queries (at most 64, at least one per thread) go to the index together.
-            let blockSize = min(64, (which.count + nThreads - 1) / nThreads)
+            // No filter: blocks of queries (at most the index's block size, at least one per thread)
+            // go to the index together.
+            let blockSize = max(1, min(index.batchBlockSize, (which.count + nThreads - 1) / nThreads))
             let blocks = (which.count + blockSize - 1) / blockSize
             results.withUnsafeMutableBufferPointer { out in
                 queries.withUnsafeBufferPointer { qb in
