@@ -84,4 +84,36 @@ import VDBSupport
         #expect(try c.count() == 300 + 2 * batches)
         try c.checkIndexInvariants()
     }
+
+    /// A thread inside the LMDB resize gate enters it again (a transaction nested in another, as
+    /// when a search filter reads its collection) even while a resizer waits for the gate: the
+    /// resizer waits for that thread's outer transaction, so making it wait would deadlock.
+    @Test func aNestedTransactionPassesAWaitingResizer() {
+        let gate = ResizeGate()
+        let state = State()
+        let inside = DispatchSemaphore(value: 0), nest = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            gate.enterShared()
+            inside.signal()
+            nest.wait()
+            gate.enterShared()  // nested
+            gate.leaveShared()
+            state.written.add(1, ordering: .relaxed)
+            gate.leaveShared()
+            done.signal()
+        }.start()
+        inside.wait()
+        Thread {
+            gate.exclusive { state.searches.store(state.written.load(ordering: .relaxed), ordering: .relaxed) }
+            done.signal()
+        }.start()
+        let deadline = Date().addingTimeInterval(5)
+        while !gate.exclusiveIsWaiting && Date() < deadline { usleep(1000) }
+        #expect(gate.exclusiveIsWaiting, "the resizer never waited")
+        nest.signal()
+        for _ in 0..<2 { #expect(done.wait(timeout: .now() + 10) == .success, "deadlock: nested entry behind a waiting resizer") }
+        // The resizer ran after the nested transaction and its outer one ended.
+        #expect(state.searches.load(ordering: .relaxed) == 1)
+    }
 }
