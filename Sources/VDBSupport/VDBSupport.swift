@@ -5,7 +5,8 @@
 //   UnsafeTransfer.swift   the one `@unchecked Sendable` box for parallel loops
 //   Parallel.swift         parallelFor (dynamic) and parallelRanges (contiguous ranges)
 //   Threads.swift          resolvedThreads: 0 = every active core
-//   RWLock.swift           readers-writer lock (pthread; Synchronization has none)
+//   RWLock.swift           writer-preferring readers-writer lock (pthread; Synchronization has
+//                          none) and HeldSections, the sections a thread is inside
 //   SplitMix64.swift       seeded random numbers, identical on every machine
 //   MappedFile.swift       read-only memory map of a whole file
 //   ByteCursor.swift       bounds-checked little-endian reader over bytes

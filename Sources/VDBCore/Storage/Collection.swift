@@ -24,6 +24,11 @@ public struct VectorRecord: Sendable, Hashable {
 }
 
 /// A predicate on (id, metadata) applied during a search: only vectors it admits are returned.
+///
+/// It runs inside the search, holding the index's read lock: it must not write to the database
+/// (that write would wait for the search, which waits for the predicate) and should decide from
+/// its arguments alone. Reading the same collection from it works but costs a nested search per
+/// call; reading another collection may deadlock against that collection's writer.
 public typealias SearchFilter = @Sendable (_ id: UInt64, _ metadata: Metadata) -> Bool
 
 /// Description of a collection (``Collection/info()``, `vdb info`).

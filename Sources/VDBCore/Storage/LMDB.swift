@@ -10,22 +10,36 @@
 import CLMDB
 import Foundation
 import Synchronization
+import VDBSupport
 
 /// Shared/exclusive gate: transactions enter shared, map resizing enters exclusive.
-/// Waiting resizers block new entrants so a stream of searches cannot starve a writer.
+/// Waiting resizers block new entrants so a stream of searches cannot starve a writer; a thread
+/// already inside (a search filter or a `write { }` closure reading a collection: a transaction
+/// nested in another) enters at once, since the resizer waits for its outer transaction anyway.
 final class ResizeGate: @unchecked Sendable {  // all state is guarded by `cond` (a condition variable: `Mutex` cannot wait)
     private let cond = NSCondition()
     private var active = 0
     private var exclusiveWaiting = 0
 
     func enterShared() {
+        let held = HeldSections.current()
+        let nested = held.mode(of: self) != nil
         cond.lock()
-        while exclusiveWaiting > 0 { cond.wait() }
+        while exclusiveWaiting > 0 && !nested { cond.wait() }
         active += 1
         cond.unlock()
+        held.enter(self, exclusive: false)
+    }
+
+    /// Whether a resizer waits to enter (for tests).
+    var exclusiveIsWaiting: Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        return exclusiveWaiting > 0
     }
 
     func leaveShared() {
+        HeldSections.current().leave(self)
         cond.lock()
         active -= 1
         if active == 0 { cond.broadcast() }
