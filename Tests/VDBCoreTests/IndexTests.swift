@@ -438,3 +438,59 @@ import VDBSupport
         #expect(res.count == 5 && res.allSatisfy { $0.slot < 10 })
     }
 }
+
+/// Building from the collection's storage (runs of rows) instead of a gathered copy.
+@Suite struct IndexBuildFromStorageTests {
+    let data = IndexTestSet.shared
+
+    /// Runs of 100 rows with every 7th slot empty (a freed slot keeps a stale row).
+    struct Runs: SlotVectorSource {
+        let rows: [Float], dim: Int, freed: Set<UInt32>
+        func forEachRun(_ body: (UInt32, Int, UnsafePointer<UInt64>?, UnsafePointer<Float>) throws -> Void) throws {
+            let n = rows.count / dim
+            for first in stride(from: 0, to: n, by: 100) {
+                let count = min(100, n - first)
+                let ids = (0..<count).map { freed.contains(UInt32(first + $0)) ? emptySlotID : UInt64(first + $0) }
+                try ids.withUnsafeBufferPointer { i in
+                    try rows.withUnsafeBufferPointer { try body(UInt32(first), count, i.baseAddress, $0.baseAddress! + first * dim) }
+                }
+            }
+        }
+    }
+
+    /// HNSW copies each run into its nodes; IVF gathers through the default. Either way the index
+    /// equals one built from the same vectors gathered by hand (deterministic builds: 1 thread).
+    @Test(arguments: [IndexKind.hnsw, .ivfFlat])
+    func storageBuildEqualsGatheredBuild(kind: IndexKind) throws {
+        let metric = KernelMetric.l2
+        let params = IndexParameters(nlist: 32, m: 12, efConstruction: 64, seed: 3, buildThreads: 1)
+        let rows = data.base(metric), dim = data.dim
+        let freed = Set(stride(from: 0, to: UInt32(data.baseRows), by: 7))
+        let source = Runs(rows: rows, dim: dim, freed: freed)
+        let slots = (0..<UInt32(data.baseRows)).filter { !freed.contains($0) }
+        var gathered: [Float] = []
+        for s in slots { gathered += rows[Int(s) * dim ..< (Int(s) + 1) * dim] }
+        let type: any VectorIndex.Type = kind == .hnsw ? HNSWIndex.self : IVFFlatIndex.self
+        let (a, b) = try slots.withUnsafeBufferPointer { s in
+            (try type.build(dimension: dim, metric: metric, parameters: params, slots: s, source: source,
+                            writer: InMemoryIndexRecords(), progress: nil),
+             try gathered.withUnsafeBufferPointer { v in
+                 try type.build(dimension: dim, metric: metric, parameters: params, slots: s, vectors: v,
+                                writer: InMemoryIndexRecords(), progress: nil)
+             })
+        }
+        try a.checkInvariants(liveSlots: Set(slots))
+        #expect(a.count == slots.count)
+        let sp = SearchParameters(nprobe: 8, ef: 64)
+        #expect(slotsOf(try searchAll(a, data, metric, sp)) == slotsOf(try searchAll(b, data, metric, sp)))
+        #expect(try searchAll(a, data, metric, sp).allSatisfy { $0.allSatisfy { !freed.contains($0.slot) } })
+        // A slot the storage does not hold (here: freed) is refused by name.
+        let bad = slots + [7]
+        #expect(throws: VDBError.self) {
+            try bad.sorted().withUnsafeBufferPointer { s in
+                _ = try type.build(dimension: dim, metric: metric, parameters: params, slots: s, source: source,
+                                   writer: InMemoryIndexRecords(), progress: nil)
+            }
+        }
+    }
+}

@@ -11,18 +11,26 @@ extension HNSWIndex {
     /// Inserts a batch (exclusive lock held). Slots already present are replaced.
     func insertBatch(slots: UnsafeBufferPointer<UInt32>, vectors: UnsafePointer<Float>, threads: Int,
                      progress: (@Sendable (Double) -> Void)?) {
+        prepareNodes(slots: slots)
+        for (i, s) in slots.enumerated() {
+            UnsafeMutableRawPointer(node(s)).copyMemory(from: vectors + i * dimension, byteCount: vectorBytes)
+        }
+        insertPrepared(slots: slots, threads: threads, progress: progress)
+    }
+
+    /// Prepares the nodes of `slots` sequentially (levels, upper blocks; reused slots detached);
+    /// the caller then copies each slot's vector into `node(s)` and calls `insertPrepared`.
+    func prepareNodes(slots: UnsafeBufferPointer<UInt32>) {
         var maxSlot = 0
         for s in slots { maxSlot = max(maxSlot, Int(s)) }
         reserve(maxSlot + 1)
-        // Prepare nodes sequentially: vectors, levels, upper blocks; detach reused slots.
-        for (i, s) in slots.enumerated() {
+        for s in slots {
             if isPresent(s) {
                 markDeleted([s])
                 repairAround([s])
                 detachForReuse(s)
             }
             let level = randomLevel(s)
-            UnsafeMutableRawPointer(node(s)).copyMemory(from: vectors + i * dimension, byteCount: vectorBytes)
             header(s).pointee = 0   // not present until inserted
             levels[Int(s)] = Int8(level)
             if level > 0 {
@@ -34,6 +42,10 @@ extension HNSWIndex {
             }
             dirty[Int(s)] = 1
         }
+    }
+
+    /// Links the prepared nodes of `slots` (vectors in place) into the graph, in parallel.
+    func insertPrepared(slots: UnsafeBufferPointer<UInt32>, threads: Int, progress: (@Sendable (Double) -> Void)?) {
         let n = slots.count
         let step = max(1, n / 100)
         let done = Atomic<Int>(0)

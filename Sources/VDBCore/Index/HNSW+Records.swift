@@ -29,6 +29,29 @@ extension HNSWIndex {
         return index
     }
 
+    /// Builds from the collection's storage: each slot's vector is copied once, from its run
+    /// straight into its node, so the build holds the vectors once (the graph's own copy) instead
+    /// of twice (measured at 1M x 384: 3.4 GB of anonymous memory with the gathered copy).
+    package static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
+                              slots: UnsafeBufferPointer<UInt32>, source: SlotVectorSource,
+                              writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> HNSWIndex {
+        try validate(dimension: dimension, parameters: parameters)
+        guard slots.count > 0 else { throw VDBError.emptyIndex(.hnsw) }
+        let index = HNSWIndex(dimension: dimension, metric: metric, parameters: parameters)
+        try index.rw.write {
+            index.prepareNodes(slots: slots)
+            let vb = index.vectorBytes
+            try forEachRow(slots: slots, source: source, dimension: dimension) { i, row in
+                UnsafeMutableRawPointer(index.node(slots[i])).copyMemory(from: row, byteCount: vb)
+            }
+            index.insertPrepared(slots: slots, threads: resolvedThreads(parameters.buildThreads), progress: progress)
+            index.built = true
+            try index.writeAll(writer)
+        }
+        progress?(1.0)
+        return index
+    }
+
     package static func load(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
                              records: IndexRecordReader, vectors: SlotVectorSource) throws -> HNSWIndex {
         let metaKey = RecordKey.make(UInt8(ascii: "M"))

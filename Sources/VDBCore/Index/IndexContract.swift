@@ -125,6 +125,37 @@ package protocol SlotVectorSource {
                              _ rows: UnsafePointer<Float>) throws -> Void) throws
 }
 
+/// Calls `body(i, row)` for the row of every slot `slots[i]` (ascending) that `source` holds,
+/// in order; throws when a slot has no stored vector.
+func forEachRow(slots: UnsafeBufferPointer<UInt32>, source: SlotVectorSource, dimension: Int,
+                _ body: (Int, UnsafePointer<Float>) throws -> Void) throws {
+    var i = 0
+    try source.forEachRun { first, n, ids, rows in
+        let end = UInt64(first) + UInt64(n)
+        while i < slots.count && UInt64(slots[i]) < end {
+            guard slots[i] >= first else { throw VDBError.corrupt("slot \(slots[i]) has no stored vector to index") }
+            let o = Int(slots[i] - first)
+            guard ids.map({ $0[o] != emptySlotID }) ?? true else {
+                throw VDBError.corrupt("slot \(slots[i]) has no stored vector to index")
+            }
+            try body(i, rows + o * dimension)
+            i += 1
+        }
+    }
+    guard i == slots.count else { throw VDBError.corrupt("\(slots.count - i) of \(slots.count) slots to index have no stored vector") }
+}
+
+/// The rows of `slots` (ascending) from `source`, gathered into one row-major buffer.
+func gatherRows(slots: UnsafeBufferPointer<UInt32>, source: SlotVectorSource, dimension: Int) throws -> [Float] {
+    var out = [Float](repeating: 0, count: slots.count * dimension)
+    try out.withUnsafeMutableBufferPointer { o in
+        try forEachRow(slots: slots, source: source, dimension: dimension) { i, row in
+            (o.baseAddress! + i * dimension).update(from: row, count: dimension)
+        }
+    }
+    return out
+}
+
 /// Vectors held in one contiguous row-major buffer, row `i` being slot `i` (for tests and tools
 /// that use an index outside a collection).
 package struct ContiguousSlotVectors: SlotVectorSource {
@@ -168,6 +199,14 @@ package protocol VectorIndex: AnyObject, Sendable {
     /// `progress` receives a fraction in 0...1. Throws on bad parameters or an empty input.
     static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
                       slots: UnsafeBufferPointer<UInt32>, vectors: UnsafeBufferPointer<Float>,
+                      writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> Self
+
+    /// The same build, reading the vectors of `slots` (ascending) from `source`, the collection's
+    /// storage, instead of a contiguous copy. The default gathers them into one buffer and calls
+    /// ``build(dimension:metric:parameters:slots:vectors:writer:progress:)``; HNSW copies each run
+    /// straight into its nodes, so a build never holds the vectors twice.
+    static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
+                      slots: UnsafeBufferPointer<UInt32>, source: SlotVectorSource,
                       writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> Self
 
     /// Opens an index from its persisted records and the collection's stored vectors, without
@@ -224,6 +263,16 @@ package protocol VectorIndex: AnyObject, Sendable {
 
 extension VectorIndex {
     package var batchBlockSize: Int { 64 }
+
+    package static func build(dimension: Int, metric: KernelMetric, parameters: IndexParameters,
+                              slots: UnsafeBufferPointer<UInt32>, source: SlotVectorSource,
+                              writer: IndexRecordWriter, progress: (@Sendable (Double) -> Void)?) throws -> Self {
+        let vectors = try gatherRows(slots: slots, source: source, dimension: dimension)
+        return try vectors.withUnsafeBufferPointer { v in
+            try build(dimension: dimension, metric: metric, parameters: parameters, slots: slots, vectors: v,
+                      writer: writer, progress: progress)
+        }
+    }
 
     package func search(queries: [UnsafePointer<Float>], k: Int, parameters: SearchParameters,
                         visibility: SlotVisibility?) throws -> [[(score: Float, slot: UInt32)]] {

@@ -62,6 +62,20 @@ extension Collection {
     }
 
     /// Live slots, ids and contiguous vectors of a snapshot, in slot order.
+    /// Every live slot with its id, in slot order, without copying the rows.
+    func liveSlots(_ txn: ReadTxn) throws -> (slots: [UInt32], ids: [UInt64], state: CollectionState) {
+        let st = try state(txn)
+        var slots: [UInt32] = [], ids: [UInt64] = []
+        slots.reserveCapacity(Int(st.count)); ids.reserveCapacity(Int(st.count))
+        try forEachBlock(txn, state: st) { base, n, idp, _ in
+            for o in 0..<n where idp[o] != emptySlotID {
+                slots.append(base + UInt32(o))
+                ids.append(UInt64(littleEndian: idp[o]))
+            }
+        }
+        return (slots, ids, st)
+    }
+
     func liveVectors(_ txn: ReadTxn) throws -> (slots: [UInt32], ids: [UInt64], vectors: [Float]) {
         let st = try state(txn)
         var slots: [UInt32] = [], ids: [UInt64] = [], vectors: [Float] = []

@@ -57,14 +57,14 @@ extension Collection {
             let w = try session.enter(self, loadingIndex: false)
             let txn = session.txn
             guard try Database.config(named: name, txn.reader).id == cid else { throw VDBError.collectionNotFound(name) }
-            let (slots, ids, vectors) = try liveVectors(txn.reader)
+            // The index reads the vectors from storage (HNSW copies them straight into its nodes).
+            let (slots, ids, st) = try liveSlots(txn.reader)
             let writer = TxnIndexWriter(txn: txn, prefix: prefix)
             try writer.deleteAll()
+            let source = StoredVectors(collection: self, txn: txn.reader, state: st)
             let built = try slots.withUnsafeBufferPointer { s in
-                try vectors.withUnsafeBufferPointer { v in
-                    try type.build(dimension: dimension, metric: kernel, parameters: parameters,
-                                   slots: s, vectors: v, writer: writer, progress: progress)
-                }
+                try type.build(dimension: dimension, metric: kernel, parameters: parameters,
+                               slots: s, source: source, writer: writer, progress: progress)
             }
             let table = SlotTable(baseEpoch: w.epoch)
             table.apply(epoch: 0, assigned: Array(zip(slots, ids).map { (slot: $0.0, id: $0.1) }), freed: [])
