@@ -16,6 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var allowIngestFrom: [String] = []
     /// Largest request body in bytes (413 above).
     public var maxBodyBytes = 32 << 20
+    /// Threads that run searches and other reads (at least 1); more requests wait in line. As
+    /// many as cores by default: more cannot search faster, and they would take the CPU from the
+    /// writer (see ReadPool.swift).
+    public var readThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     /// CLIP embeddings (text and image searches) running at once.
     public var embeddingConcurrency = max(1, ProcessInfo.processInfo.activeProcessorCount)
     /// Embedding requests that may wait for a slot; more get 503 at once.

@@ -33,7 +33,8 @@ public final class VDBServer: Sendable {
     let ingests: IngestJobs
     let startTime = Date()
 
-    private let readQueue = DispatchQueue(label: "vdb.serve.read", qos: .userInitiated, attributes: .concurrent)
+    /// Searches and other blocking reads: as many threads as ``ServerConfiguration/readThreads``.
+    let readPool: ReadPool
     private let writeQueue = DispatchQueue(label: "vdb.serve.write", qos: .userInitiated)
 
     /// - Throws: ``ServerError`` for a configuration that must not start (see ``ServerConfiguration/validate()``)
@@ -49,6 +50,7 @@ public final class VDBServer: Sendable {
                                     maxWait: configuration.embeddingWait)
         images = RecordedImages(thumbnailCacheBytes: configuration.thumbnailCacheBytes)
         ingests = try IngestJobs(allowedFolders: configuration.allowIngestFrom)
+        readPool = ReadPool(threads: configuration.readThreads)
     }
 
     /// The router with every route and middleware.
@@ -87,9 +89,9 @@ public final class VDBServer: Sendable {
 
     // MARK: - where library calls run
 
-    /// Runs a blocking read (search, get, info...) off the cooperative threads.
+    /// Runs a blocking read (search, get, info...) off the cooperative threads, on the read pool.
     func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { c in readQueue.async { c.resume(with: Result(catching: body)) } }
+        try await withCheckedThrowingContinuation { c in readPool.submit { c.resume(with: Result(catching: body)) } }
     }
 
     /// Runs a write (upsert, delete, index build...) on the serial write queue.

@@ -52,6 +52,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("embedding-slots"), help: "CLIP embeddings run at once (0 = one per core); more requests wait, then get 503.")
     var embeddingSlots: Int = 0
 
+    @Option(name: .customLong("read-threads"), help: "Threads running searches and other reads (0 = one per core); more requests wait in line.")
+    var readThreads: Int = 0
+
     func run() throws {
         var config = ServerConfiguration()
         config.host = host
@@ -62,6 +65,7 @@ struct ServeCommand: ParsableCommand {
         config.allowIngestFrom = allowIngestFrom.map { ($0 as NSString).expandingTildeInPath }
         config.maxBodyBytes = maxBody
         if embeddingSlots > 0 { config.embeddingConcurrency = embeddingSlots }
+        if readThreads > 0 { config.readThreads = readThreads }
         try config.validate()
         let server = try VDBServer(database: try global.open(), model: try serveModel(), configuration: config)
         let dbPath = global.databasePath

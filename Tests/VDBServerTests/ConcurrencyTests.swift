@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -127,4 +128,35 @@ final class Shared<Value: Sendable>: Sendable {
     var value: Value { state.withLock { $0 } }
     func set(_ v: Value) { state.withLock { $0 = v } }
     func update(_ change: (inout Value) -> Void) { state.withLock { change(&$0) } }
+}
+
+/// The read pool runs at most its thread count of jobs at once; the rest wait in line, in order.
+@Suite struct ReadPoolTests {
+    @Test func runsAtMostItsThreadsAtOnceAndEveryJobInOrder() throws {
+        let pool = ReadPool(threads: 2)
+        let gate = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let state = Mutex((running: 0, most: 0, order: [Int]()))
+        for i in 0..<4 {
+            pool.submit {
+                state.withLock { $0.running += 1; $0.most = max($0.most, $0.running); $0.order.append(i) }
+                started.signal()
+                gate.wait()
+                state.withLock { $0.running -= 1 }
+                finished.signal()
+            }
+        }
+        for _ in 0..<2 { #expect(started.wait(timeout: .now() + 10) == .success) }
+        #expect(pool.idleThreads == 0)
+        // With a thread per job (a concurrent DispatchQueue) the other two would start now.
+        #expect(started.wait(timeout: .now() + .milliseconds(200)) == .timedOut)
+        #expect(state.withLock { $0.running } == 2)
+        for _ in 0..<4 { gate.signal() }
+        for _ in 0..<4 { #expect(finished.wait(timeout: .now() + 10) == .success) }
+        let end = state.withLock { $0 }
+        #expect(end.most == 2)
+        #expect(end.order.sorted() == [0, 1, 2, 3])
+        #expect(Set(end.order.prefix(2)) == [0, 1])
+    }
 }

@@ -49,7 +49,9 @@ extension VDBServer {
                               nprobe: spec.params?.nprobe, rerank: spec.params?.rerank, filter: spec.filter?.filter)
                 if groupParameters[group] == nil {
                     var parameters = try searchParameters(ef: group.ef, nprobe: group.nprobe, rerank: group.rerank)
-                    parameters.threads = ProcessInfo.processInfo.activeProcessorCount
+                    // Spread a batch over the read threads that are idle now (all of them on a quiet
+                    // server; one when every read thread is busy, so the cores are not oversubscribed).
+                    parameters.threads = min(ProcessInfo.processInfo.activeProcessorCount, readPool.idleThreads + 1)
                     groupParameters[group] = parameters
                 }
             } catch let e as ServerError {
