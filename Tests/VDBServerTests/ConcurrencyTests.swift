@@ -132,6 +132,31 @@ final class Shared<Value: Sendable>: Sendable {
 
 /// The read pool runs at most its thread count of jobs at once; the rest wait in line, in order.
 @Suite struct ReadPoolTests {
+    /// Upserts and deletes do their collection lookup and count on the write queue: with every
+    /// read thread busy (a search queue full of batch requests) they still finish. When they went
+    /// through the read pool, the load test's writer waited behind every queued search.
+    @Test(.timeLimit(.minutes(1))) func writesSkipTheReadQueue() async throws {
+        let h = try Harness { $0.readThreads = 1 }
+        let c = try h.db.createCollection(name: "c", dimension: 2, metric: .l2)
+        try c.insert([[0, 0], [1, 1]], ids: [1, 2])
+        let gate = DispatchSemaphore(value: 0)
+        let blocked = DispatchSemaphore(value: 0)
+        h.server.readPool.submit { blocked.signal(); gate.wait() }
+        #expect(blocked.wait(timeout: .now() + 10) == .success)
+        defer { gate.signal() }
+        try await h.test { client in
+            let up = try await client.call(.put, "/api/v1/collections/c/points", json: #"{"points": [{"id": "3", "vector": [2, 2]}]}"#)
+            #expect(up.status == 200)
+            #expect(up.json?["count"] as? Int == 3)
+            let del = try await client.call(.post, "/api/v1/collections/c/points/delete", json: #"{"ids": ["1"]}"#)
+            #expect(del.status == 200)
+            #expect(del.json?["count"] as? Int == 2)
+            let missing = try await client.call(.put, "/api/v1/collections/nope/points", json: #"{"points": [{"vector": [2, 2]}]}"#)
+            #expect(missing.status == 404)
+            #expect(h.server.readPool.idleThreads == 0)  // the read thread was busy throughout
+        }
+    }
+
     @Test func runsAtMostItsThreadsAtOnceAndEveryJobInOrder() throws {
         let pool = ReadPool(threads: 2)
         let gate = DispatchSemaphore(value: 0)

@@ -12,28 +12,33 @@ extension VDBServer {
     /// `PUT .../points` `{"points": [{"id", "vector", "metadata"}]}`: one transaction. Points
     /// with ids are inserted or replaced; a batch without any id is inserted with new ids.
     @Sendable func upsertPoints(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let c = try await collection(context)
+        let name = try collectionName(context)
         let batch = try await body(UpsertBody.self, request)
-        guard !batch.points.isEmpty else { throw ServerError.invalid("'points' is empty") }
         let ids = batch.points.compactMap(\.id?.value)
-        guard ids.isEmpty || ids.count == batch.points.count else {
-            throw ServerError.invalid("give an id for every point or for none (\(ids.count) of \(batch.points.count) have one)")
-        }
         let vectors = batch.points.map(\.vector)
         let metadata: [Metadata?] = batch.points.map { $0.metadata?.metadata }
-        let stored = try await write {
-            ids.isEmpty ? try c.insert(vectors, metadata: metadata) : try c.upsert(vectors, ids: ids, metadata: metadata)
+        // The lookup, the write and the count all run in one trip through the write queue: a trip
+        // through the read pool would wait behind every queued search (writesSkipTheReadQueue).
+        let (stored, count) = try await write { [database] in
+            let c = try database.collection(named: name)  // an unknown collection is 404 before the checks below
+            guard !vectors.isEmpty else { throw ServerError.invalid("'points' is empty") }
+            guard ids.isEmpty || ids.count == vectors.count else {
+                throw ServerError.invalid("give an id for every point or for none (\(ids.count) of \(vectors.count) have one)")
+            }
+            let stored = ids.isEmpty ? try c.insert(vectors, metadata: metadata) : try c.upsert(vectors, ids: ids, metadata: metadata)
+            return (stored, try c.count())
         }
-        let count = try await read { try c.count() }
         return try json(UpsertResult(ids: stored.map(PointID.init), count: count))
     }
 
     /// `POST .../points/delete` `{"ids": [...]}`
     @Sendable func deletePoints(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let c = try await collection(context)
+        let name = try collectionName(context)
         let ids = try await body(DeleteBody.self, request).ids.map(\.value)
-        let deleted = try await write { try c.delete(ids: ids) }
-        let count = try await read { try c.count() }
+        let (deleted, count) = try await write { [database] in
+            let c = try database.collection(named: name)
+            return (try c.delete(ids: ids), try c.count())
+        }
         return try json(DeleteResult(deleted: deleted, count: count))
     }
 
