@@ -9,5 +9,6 @@
 //                          none) and HeldSections, the sections a thread is inside
 //   SplitMix64.swift       seeded random numbers, identical on every machine
 //   MappedFile.swift       read-only memory map of a whole file
+//   ZeroedPages.swift      zero-filled anonymous pages from mmap (no memset, faults on first write)
 //   ByteCursor.swift       bounds-checked little-endian reader over bytes
 //   Float16.swift          IEEE binary16 -> Float conversion of little-endian buffers

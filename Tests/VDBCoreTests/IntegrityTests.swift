@@ -82,6 +82,33 @@ import Testing
         #expect(performing: { _ = try again.search(randomVectors(1, 8, seed: 3)[0], k: 5) }, throws: failsItsChecksum("a"))
     }
 
+    /// Opening an HNSW collection of several blocks copies them on every core
+    /// (`forEachBlockConcurrently`): the reopened index answers as the one built, and a damaged
+    /// block in the middle still stops the load with its name.
+    @Test func concurrentLoadOfManyBlocksMatchesAndChecks() throws {
+        let tmp = TempDir(); defer { tmp.cleanup() }
+        let dim = 256
+        let before: [[UInt64]]
+        let queries = randomVectors(20, dim, seed: 6)
+        do {
+            let db = try Database(path: tmp.path)
+            let c = try db.createCollection(name: "many", dimension: dim, metric: .l2)
+            try c.insert(randomVectors(1500, dim, seed: 5))
+            #expect(c.slotsPerBlock < 500, "the test needs several blocks")
+            try c.buildIndex(kind: .hnsw, parameters: IndexParameters(m: 8, efConstruction: 40, buildThreads: 1))
+            before = try queries.map { try c.search($0, k: 10).map(\.id) }
+        }
+        let db = try Database(path: tmp.path)
+        let c = try db.collection(named: "many")
+        #expect(try queries.map { try c.search($0, k: 10).map(\.id) } == before)
+        try Self.flipByte(db, { $0.blocks }, key: Keys.block(c.cid, 2), at: c.rowsOffset + 8 * 4 + 1)
+        let reopened = try Database(path: tmp.path).collection(named: "many")
+        #expect { _ = try reopened.search(queries[0], k: 5) } throws: { e in
+            guard case VDBError.corrupt(let m) = e else { return false }
+            return m.contains("block 2 of 'many' fails its checksum")
+        }
+    }
+
     @Test func damagedMetadataAndIndexRecordsAreReported() throws {
         let tmp = TempDir(); defer { tmp.cleanup() }
         let db = try Self.populated(tmp.path)

@@ -133,6 +133,8 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
 
     var capacity = 0
     var level0: UnsafeMutablePointer<UInt32>
+    /// Bytes mapped for `level0` (``ZeroedPages``).
+    var level0Bytes = 64
     var levels: UnsafeMutablePointer<Int8>
     var upper: UnsafeMutablePointer<UnsafeMutablePointer<UInt32>?>
     var locks: UnsafeMutablePointer<UInt8>
@@ -166,7 +168,7 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
         self.strideWords = (words + 15) / 16 * 16
         self.headerWord = dimension
         self.upperWords = 1 + parameters.m
-        level0 = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: UInt32.self, capacity: 16)
+        level0 = ZeroedPages.allocate(byteCount: 64).bindMemory(to: UInt32.self, capacity: 16)
         levels = .allocate(capacity: 1)
         upper = .allocate(capacity: 1)
         locks = .allocate(capacity: 1)
@@ -177,7 +179,7 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
 
     deinit {
         for i in 0..<capacity { upper[i]?.deallocate() }
-        UnsafeMutableRawPointer(level0).deallocate()
+        ZeroedPages.deallocate(level0, byteCount: level0Bytes)
         levels.deallocate(); upper.deallocate(); locks.deallocate(); dirty.deallocate()
     }
 
@@ -238,11 +240,12 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
         guard n > capacity else { return }
         let newCap = max(n, capacity + capacity / 2, 64)
         let bytes = newCap * strideWords * 4
-        let nl = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: UInt32.self, capacity: newCap * strideWords)
-        nl.initialize(repeating: 0, count: newCap * strideWords)
+        // Zero pages from the kernel: untouched until written (a load fills them on every core).
+        let nl = ZeroedPages.allocate(byteCount: bytes).bindMemory(to: UInt32.self, capacity: newCap * strideWords)
         if capacity > 0 { nl.update(from: level0, count: capacity * strideWords) }
-        UnsafeMutableRawPointer(level0).deallocate()
+        ZeroedPages.deallocate(level0, byteCount: level0Bytes)
         level0 = nl
+        level0Bytes = bytes
         func grow<T>(_ p: UnsafeMutablePointer<T>, _ fill: T) -> UnsafeMutablePointer<T> {
             let q = UnsafeMutablePointer<T>.allocate(capacity: newCap)
             q.initialize(repeating: fill, count: newCap)

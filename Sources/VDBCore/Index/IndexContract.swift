@@ -123,6 +123,17 @@ package protocol SlotVectorSource {
     /// (storage never clears a freed row), or zeros if it never held one.
     func forEachRun(_ body: (_ firstSlot: UInt32, _ count: Int, _ ids: UnsafePointer<UInt64>?,
                              _ rows: UnsafePointer<Float>) throws -> Void) throws
+
+    /// The same runs, handed to `body` from up to `threads` threads at once in no particular
+    /// order (`body` must be safe to call concurrently). The default is ``forEachRun(_:)``.
+    func forEachRunConcurrently(threads: Int, _ body: (_ firstSlot: UInt32, _ count: Int, _ ids: UnsafePointer<UInt64>?,
+                                                       _ rows: UnsafePointer<Float>) throws -> Void) throws
+}
+
+extension SlotVectorSource {
+    package func forEachRunConcurrently(threads: Int, _ body: (UInt32, Int, UnsafePointer<UInt64>?, UnsafePointer<Float>) throws -> Void) throws {
+        try forEachRun(body)
+    }
 }
 
 /// Calls `body(i, row)` for the row of every slot `slots[i]` (ascending) that `source` holds,

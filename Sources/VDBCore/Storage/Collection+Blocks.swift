@@ -2,6 +2,9 @@
 // indexes load from. Every block read is checked against its CRC32C, once per stored version of
 // the block and process (`verifyBlock`).
 
+import Synchronization
+import VDBSupport
+
 /// A block version whose checksum this process has verified: where its value lies in the memory
 /// map and the checksum it carries. LMDB never changes a committed page in place (a rewritten
 /// block gets new pages), so the same address with the same stored checksum is the same,
@@ -59,6 +62,46 @@ extension Collection {
             }
             return true
         }
+    }
+
+    /// ``forEachBlock(_:state:_:)`` with the blocks spread over `threads` threads: each block is
+    /// checked and handed to `body` once, in no particular order, and `body` must be safe to call
+    /// concurrently. One serial pass collects where the blocks lie in LMDB's read-only map (valid
+    /// until the transaction ends); the checksums, the page faults and `body`'s work then run in
+    /// parallel. (Opening a 1M x 384 HNSW collection spent a third of its time faulting in and
+    /// checking these pages on one thread.) The first error stops the walk and is thrown.
+    func forEachBlockConcurrently(_ txn: ReadTxn, state st: CollectionState, threads: Int,
+                                  _ body: (_ firstSlot: UInt32, _ n: Int, _ ids: UnsafePointer<UInt64>,
+                                           _ rows: UnsafePointer<Float>) throws -> Void) throws {
+        let B = slotsPerBlock
+        var blocks: [(b: UInt32, value: UnsafeRawBufferPointer)] = []
+        var misaligned = false
+        try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
+            guard key.count == 8 else { throw VDBError.corrupt("block key of '\(name)' has \(key.count) bytes, expected 8") }
+            guard let base = value.baseAddress else { return true }
+            if Int(bitPattern: base) % 8 != 0 { misaligned = true }
+            blocks.append((Keys.readBE32(key, at: 4), value))
+            return true
+        }
+        // LMDB places big values at page start + 16; the serial walk copies the odd one out.
+        if misaligned || threads <= 1 || blocks.count < 2 { return try forEachBlock(txn, state: st, body) }
+        let failure = Mutex<(any Error)?>(nil)
+        parallelFor(count: blocks.count, threads: threads) { i in
+            if failure.withLock({ $0 != nil }) { return }
+            do {
+                let (b, value) = blocks[i]
+                try verifyBlock(b, value)
+                let first = Int(b) * B
+                let n = min(B, Int(st.highSlot) - first)
+                if n <= 0 { return }
+                let base = value.baseAddress!
+                try body(UInt32(first), n, base.assumingMemoryBound(to: UInt64.self),
+                         (base + rowsOffset).assumingMemoryBound(to: Float.self))
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
     }
 
     /// Live slots, ids and contiguous vectors of a snapshot, in slot order.
@@ -137,5 +180,9 @@ struct StoredVectors: SlotVectorSource {
 
     func forEachRun(_ body: (UInt32, Int, UnsafePointer<UInt64>?, UnsafePointer<Float>) throws -> Void) throws {
         try collection.forEachBlock(txn, state: state) { first, n, ids, rows in try body(first, n, ids, rows) }
+    }
+
+    func forEachRunConcurrently(threads: Int, _ body: (UInt32, Int, UnsafePointer<UInt64>?, UnsafePointer<Float>) throws -> Void) throws {
+        try collection.forEachBlockConcurrently(txn, state: state, threads: threads) { first, n, ids, rows in try body(first, n, ids, rows) }
     }
 }
