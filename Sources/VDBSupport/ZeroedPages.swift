@@ -11,6 +11,9 @@ import Darwin
 /// fall on whichever threads write it. (`allocate` + `initialize(repeating: 0)` zeroes every
 /// page on the calling thread first: half of the time of opening a 1M x 384 HNSW index.)
 package enum ZeroedPages {
+    /// Allocations from this size on ask for transparent huge pages.
+    package static let hugePageThreshold = 8 << 20
+
     /// `byteCount` (> 0) zeroed bytes, aligned to the page size; free with ``deallocate(_:byteCount:)``.
     package static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
         precondition(byteCount > 0, "ZeroedPages.allocate: byteCount must be positive")
@@ -18,6 +21,11 @@ package enum ZeroedPages {
               p != MAP_FAILED else {
             fatalError("out of memory: mmap of \(byteCount) bytes failed (errno \(errno))")
         }
+        #if os(Linux)
+        // Transparent huge pages where the system allows them on request (THP "madvise" mode):
+        // fewer TLB misses for big randomly accessed arrays such as an HNSW graph.
+        if byteCount >= hugePageThreshold { _ = madvise(p, byteCount, MADV_HUGEPAGE) }
+        #endif
         return p
     }
 
