@@ -444,26 +444,29 @@ def plot(rows, a, path):
         log("matplotlib not importable: no plot")
         return
     metric = a.metrics[0]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     keys = sorted({(r["system"], r["index"]) for r in rows if r["metric"] == metric})
+    colours = {index: "C%d" % i for i, index in enumerate(["flat", "hnsw", "ivf_flat", "ivf_sq8"])}
     for system, index in keys:
         rs = sorted([r for r in rows if r["metric"] == metric and r["system"] == system and r["index"] == index], key=lambda r: r["n"])
-        label = "%s %s" % (system, index)
-        style = "-" if system == "vdb" else "--"
+        style = dict(color=colours.get(index, "k"), linestyle="-" if system == "vdb" else "--",
+                     marker="o" if system == "vdb" else "s", label="%s %s" % (system, index))
         pts = [(r["n"], best_at(r["sweep"], a.target)) for r in rs]
         pts = [(n, b["qps"]) for n, b in pts if b]
         if pts:
-            axes[0].plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", label=label)
+            axes[0].plot([p[0] for p in pts], [p[1] for p in pts], **style)
         if index != "flat":
-            axes[1].plot([r["n"] for r in rs], [r["build_s"] for r in rs], style, marker="o", label=label)
-        axes[2].plot([r["n"] for r in rs], [r["build_peak"] / 2**20 for r in rs], style, marker="o", label=label)
-    titles = ["QPS at recall@10 >= %.2f (%d thread)" % (a.target, a.threads), "build seconds (%d threads)" % a.build_threads,
-              "peak RSS of the build process, MB"]
+            axes[1].plot([r["n"] for r in rs], [r["build_s"] for r in rs], **style)
+        axes[2].plot([r["n"] for r in rs], [r["build_anon"] / 2**20 for r in rs], **style)
+    titles = ["QPS at recall@10 >= %.2f (%d search thread)" % (a.target, a.threads),
+              "build seconds (%d threads; FLAT has none)" % a.build_threads,
+              "peak anonymous memory, MB (vdb: index build; reference: whole run)"]
     for ax, title in zip(axes, titles):
         ax.set_xscale("log"); ax.set_yscale("log"); ax.set_xlabel("N (vectors, d=%d, %s)" % (a.dim, "cosine" if metric == "ip" else "L2"))
-        ax.set_title(title, fontsize=10); ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+        ax.set_title(title, fontsize=9); ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.text(0.5, 0.005, "solid: vdb, dashed: hnswlib / Faiss; one colour per index kind", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=100)
     log("wrote %s" % path)
 
@@ -494,6 +497,7 @@ def main():
     ap.add_argument("--work", default="/tmp/vdb-scaling-work", help="databases (deleted after each index unless --keep)")
     ap.add_argument("--keep", action="store_true", help="keep the databases")
     ap.add_argument("--prepare-only", action="store_true", help="write the datasets and ground truth, then stop")
+    ap.add_argument("--replot", metavar="JSONL", help="redraw the table and plot from a scaling.jsonl, run nothing")
     ap.add_argument("--vdb", default=None, help="vdb executable (default: build .build/release/vdb)")
     ap.add_argument("--out", default=os.path.join(ROOT, "Docs"))
     # --worker mode: one reference system in this process (internal).
@@ -506,6 +510,14 @@ def main():
     if a.worker:
         return worker(a)
 
+    if a.replot:
+        rows = [json.loads(l) for l in open(a.replot) if l.strip()]
+        a.sizes = sorted({r["n"] for r in rows})
+        a.metrics = sorted({r["metric"] for r in rows})
+        a.indexes = [i for i in a.indexes if any(r["index"] == i for r in rows)]
+        a.dim = int(__import__("numpy").fromfile(os.path.join(a.source, "base.fvecs"), dtype="<i4", count=1)[0])
+        print(report(rows, a))
+        return plot(rows, a, os.path.join(a.out, "scaling.png"))
     a.python = sys.executable
     if a.vdb is None and not a.prepare_only:
         subprocess.check_call(["swift", "build", "-c", "release", "--product", "vdb"], cwd=ROOT)
