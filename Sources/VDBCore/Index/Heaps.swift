@@ -44,6 +44,18 @@ struct MaxHeap {
         base[i] = v
     }
 
+    /// Keeps `key` when it is among the best `k` so far and `admit` accepts its slot; `admit` is
+    /// asked only for keys that would enter (the common case, a key worse than the top, costs one
+    /// compare).
+    @inline(__always)
+    mutating func offer(_ key: UInt64, k: Int, admit: (UInt32) -> Bool) {
+        if count < k {
+            if admit(unpackSlot(key)) { push(key) }
+        } else if key < top {
+            if admit(unpackSlot(key)) { replaceTop(key) }
+        }
+    }
+
     /// Replaces the top with `v` and restores the heap.
     @inline(__always)
     mutating func replaceTop(_ v: UInt64) {

@@ -112,14 +112,7 @@ extension IVFCore {
                     var top = heaps[qi]
                     for e in 0..<n {
                         let dist = l2 ? max(0, row[e] + qn + entryNorms[e]) : row[e]
-                        let key = packScore(dist, slots[e])
-                        if top.count < k {
-                            if !admit(slots[e]) { continue }
-                            top.push(key)
-                        } else if key < top.top {
-                            if !admit(slots[e]) { continue }
-                            top.replaceTop(key)
-                        }
+                        top.offer(packScore(dist, slots[e]), k: k, admit: admit)
                     }
                     heaps[qi] = top
                 }

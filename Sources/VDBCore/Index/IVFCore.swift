@@ -483,16 +483,7 @@ final class IVFCore: @unchecked Sendable {
                 }
             }
             core.listSlots[l].withUnsafeBufferPointer { sl in
-                for i in 0..<n {
-                    let key = packScore(dist[i], sl[i])
-                    if top.count < k {
-                        if !admit(sl[i]) { continue }
-                        top.push(key)
-                    } else if key < top.top {
-                        if !admit(sl[i]) { continue }
-                        top.replaceTop(key)
-                    }
-                }
+                for i in 0..<n { top.offer(packScore(dist[i], sl[i]), k: k, admit: admit) }
             }
             return n
         }
