@@ -493,7 +493,8 @@ def main():
     ap.add_argument("--latency-queries", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1, help="seed of the generated rows")
     ap.add_argument("--source", default=ANN_DEV, help="ann-dev folder (base.fvecs, query.fvecs)")
-    ap.add_argument("--data", default="/work/data/scaling", help="generated datasets (reused when present)")
+    ap.add_argument("--data", default="/work/data/scaling" if os.access("/work", os.W_OK) else "/tmp/vdb-scaling-data",
+                    help="generated datasets, 1.7 GB with 1M (reused when present)")
     ap.add_argument("--work", default="/tmp/vdb-scaling-work", help="databases (deleted after each index unless --keep)")
     ap.add_argument("--keep", action="store_true", help="keep the databases")
     ap.add_argument("--prepare-only", action="store_true", help="write the datasets and ground truth, then stop")
