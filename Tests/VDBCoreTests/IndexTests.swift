@@ -69,6 +69,20 @@ import VDBSupport
         }
     }
 
+    /// Lists longer than a grouped-scan tile (one list of 4,000 entries; tiles of 2,048) are
+    /// scored tile by tile: visiting every list, the batch is exact.
+    @Test(arguments: [KernelMetric.l2, .ip])
+    func ivfGroupedScanTilesLongLists(metric: KernelMetric) throws {
+        let index = try buildIndex(IVFFlatIndex.self, data, metric, IndexParameters(nlist: 1, seed: 7), records: InMemoryIndexRecords())
+        #expect(index.core.listSlots.map(\.count).max()! > IVFCore.groupedScanTileEntries)
+        let q = data.queries(metric)
+        let batch: [[(score: Float, slot: UInt32)]] = try q.withUnsafeBufferPointer { qb in
+            let pointers: [UnsafePointer<Float>] = (0..<data.queryRows).map { qb.baseAddress! + $0 * data.dim }
+            return try index.search(queries: pointers, k: 10, parameters: SearchParameters(nprobe: 1), visibility: nil)
+        }
+        #expect(recall(slotsOf(batch), data.groundTruth(metric)) == 1.0)
+    }
+
     @Test(arguments: [KernelMetric.l2, .ip])
     func ivfSQ8RecallCandidatesAndReopen(metric: KernelMetric) throws {
         let records = InMemoryIndexRecords()

@@ -20,6 +20,9 @@ import VDBSupport
 extension IVFCore {
     /// Grouped scanning pays off from this many queries per probed list on average.
     static let groupedScanMinQueriesPerList = 3
+    /// A long list is scored in tiles of this many entries, so the score buffer stays at most
+    /// block size x tile floats (512 x 2048 x 4 bytes = 4 MiB) whatever the list lengths.
+    static let groupedScanTileEntries = 2048
 
     /// The `nprobe` closest lists of each query, from its row of coarse scores, as a
     /// compressed list -> queries map (queries in increasing order within a list).
@@ -37,6 +40,7 @@ extension IVFCore {
     /// Groups the probes of `nq` queries whose coarse scores are the rows of `coarse`
     /// (`nq` x `nlist`, lower is closer). Read lock held.
     func probeGroups(coarse: UnsafePointer<Float>, queryCount nq: Int, nprobe: Int) -> ProbeGroups {
+        precondition(nprobe >= 1 && nprobe <= nlist, "nprobe \(nprobe) outside 1...\(nlist)")
         var probes = [UInt32](repeating: 0, count: nq * nprobe)
         var counts = [Int](repeating: 0, count: nlist + 1)
         let heap = UnsafeMutablePointer<UInt64>.allocate(capacity: nprobe)
@@ -76,10 +80,11 @@ extension IVFCore {
                          admit: (UInt32) -> Bool) -> [[(score: Float, slot: UInt32)]] {
         precondition(codec == .flat, "grouped scanning reads float lists")
         let d = dimension, l2 = metric == .l2
+        let tile = Self.groupedScanTileEntries
         var maxQueries = 0, maxEntries = 0
         for l in 0..<nlist where groups.offsets[l + 1] > groups.offsets[l] {
             maxQueries = max(maxQueries, groups.offsets[l + 1] - groups.offsets[l])
-            maxEntries = max(maxEntries, listSlots[l].count)
+            maxEntries = max(maxEntries, min(tile, listSlots[l].count))
         }
         let heapStore = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, nq * k))
         let gathered = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxQueries * d))
@@ -97,24 +102,28 @@ extension IVFCore {
             let n = listSlots[l].count
             if m == 0 || n == 0 { continue }
             for j in 0..<m { (gathered + j * d).update(from: rows + Int(groups.queries[first + j]) * d, count: d) }
-            listData[l].withUnsafeBytes { raw in
-                let entries = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-                // scores = -2 Q X^T (L2) or -Q X^T (inner product: lower is better, as the scan kernel reports).
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(d),
-                            l2 ? -2 : -1, gathered, Int32(d), entries, Int32(d), 0, scores, Int32(n))
-                if l2 { vdb_norm_sq_batch(entries, n, d, entryNorms) }
-            }
-            listSlots[l].withUnsafeBufferPointer { slots in
-                for j in 0..<m {
-                    let qi = Int(groups.queries[first + j])
-                    let row = scores + j * n
-                    let qn = l2 ? queryNorms[qi] : 0
-                    var top = heaps[qi]
-                    for e in 0..<n {
-                        let dist = l2 ? max(0, row[e] + qn + entryNorms[e]) : row[e]
-                        top.offer(packScore(dist, slots[e]), k: k, admit: admit)
+            for start in stride(from: 0, to: n, by: tile) {
+                let width = min(tile, n - start)
+                listData[l].withUnsafeBytes { raw in
+                    let entries = raw.baseAddress!.assumingMemoryBound(to: Float.self) + start * d
+                    // scores = -2 Q X^T (L2) or -Q X^T (inner product: lower is better, as the scan kernel reports).
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(width), Int32(d),
+                                l2 ? -2 : -1, gathered, Int32(d), entries, Int32(d), 0, scores, Int32(width))
+                    if l2 { vdb_norm_sq_batch(entries, width, d, entryNorms) }
+                }
+                listSlots[l].withUnsafeBufferPointer { all in
+                    let slots = all.baseAddress! + start
+                    for j in 0..<m {
+                        let qi = Int(groups.queries[first + j])
+                        let row = scores + j * width
+                        let qn = l2 ? queryNorms[qi] : 0
+                        var top = heaps[qi]
+                        for e in 0..<width {
+                            let dist = l2 ? max(0, row[e] + qn + entryNorms[e]) : row[e]
+                            top.offer(packScore(dist, slots[e]), k: k, admit: admit)
+                        }
+                        heaps[qi] = top
                     }
-                    heaps[qi] = top
                 }
             }
         }
