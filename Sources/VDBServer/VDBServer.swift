@@ -18,9 +18,9 @@ import VDBIngest
 /// ```
 ///
 /// Every route calls the libraries; the server adds only HTTP concerns (JSON, statuses, keys,
-/// limits). Library calls block (LMDB, search, CLIP), so they run on dispatch queues, never on
-/// Swift's cooperative threads: reads on a concurrent queue, writes on one serial queue (LMDB
-/// has one writer anyway), embeddings through ``EmbeddingQueue``'s bounded slots.
+/// limits). Library calls block (LMDB, search, CLIP), so they never run on Swift's cooperative
+/// threads: reads on ``ReadPool`` (one thread per core by default), writes on one serial queue
+/// (LMDB has one writer anyway), embeddings through ``EmbeddingQueue``'s bounded slots.
 public final class VDBServer: Sendable {
     public let database: Database
     /// The CLIP model for text and image search and for ingest (nil: those routes answer 422).
