@@ -46,13 +46,7 @@ extension IVFCore {
         let heap = UnsafeMutablePointer<UInt64>.allocate(capacity: nprobe)
         defer { heap.deallocate() }
         for i in 0..<nq {
-            var top = MaxHeap(heap)
-            let row = coarse + i * nlist
-            for c in 0..<nlist {
-                let key = packScore(row[c], UInt32(c))
-                if top.count < nprobe { top.push(key) } else if key < top.top { top.replaceTop(key) }
-            }
-            for p in 0..<top.count {
+            for p in 0..<Self.nearest(nprobe, of: coarse + i * nlist, count: nlist, into: heap) {
                 let l = unpackSlot(heap[p])
                 probes[i * nprobe + p] = l
                 counts[Int(l) + 1] += 1

@@ -373,6 +373,17 @@ final class IVFCore: @unchecked Sendable {
         }
     }
 
+    /// Puts the `n` lowest of `scores[0..<count]` into `heap` (capacity `n`) as packed
+    /// (score, index) keys, in no particular order; returns how many (`min(n, count)`).
+    static func nearest(_ n: Int, of scores: UnsafePointer<Float>, count: Int, into heap: UnsafeMutablePointer<UInt64>) -> Int {
+        var top = MaxHeap(heap)
+        for c in 0..<count {
+            let key = packScore(scores[c], UInt32(c))
+            if top.count < n { top.push(key) } else if key < top.top { top.replaceTop(key) }
+        }
+        return top.count
+    }
+
     /// `nprobe` bounded by `nlist`, after checking `k` and `nprobe`.
     private func checkedProbes(k: Int, _ parameters: SearchParameters) throws -> Int {
         guard k > 0 else { throw VDBError.invalidK(k) }
@@ -437,13 +448,9 @@ final class IVFCore: @unchecked Sendable {
         /// (coarse score, list) keys, in no particular order) and returns their count.
         mutating func nearestLists(_ nprobe: Int) -> Int {
             s.ensureHeap(nprobe)
-            var probes = MaxHeap(s.heap)
-            for c in 0..<core.nlist {
-                let key = packScore(s.coarse[c], UInt32(c))
-                if probes.count < nprobe { probes.push(key) } else if key < probes.top { probes.replaceTop(key) }
-            }
-            for i in 0..<probes.count { s.probes[i] = s.heap[i] }
-            return probes.count
+            let count = IVFCore.nearest(nprobe, of: s.coarse, count: core.nlist, into: s.heap)
+            for i in 0..<count { s.probes[i] = s.heap[i] }
+            return count
         }
 
         /// The best `k` entries `admit` accepts in the `nprobe` lists with the closest centroids,

@@ -38,28 +38,8 @@ extension Collection {
     /// mark), the ids and the rows, read in place from the memory map.
     func forEachBlock(_ txn: ReadTxn, state st: CollectionState,
                       _ body: (_ firstSlot: UInt32, _ n: Int, _ ids: UnsafePointer<UInt64>, _ rows: UnsafePointer<Float>) throws -> Void) throws {
-        let B = slotsPerBlock
-        let bytes = blockBytes
-        let rowsOffset = rowsOffset
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
-            guard key.count == 8 else { throw VDBError.corrupt("block key of '\(name)' has \(key.count) bytes, expected 8") }
-            let b = Keys.readBE32(key, at: 4)
-            try verifyBlock(b, value)
-            guard let base = value.baseAddress else { return true }
-            let first = Int(b) * B
-            let n = min(B, Int(st.highSlot) - first)
-            if n <= 0 { return true }
-            if Int(bitPattern: base) % 8 == 0 {
-                try body(UInt32(first), n, base.assumingMemoryBound(to: UInt64.self),
-                         (base + rowsOffset).assumingMemoryBound(to: Float.self))
-            } else {
-                // LMDB places big values at page start + 16, so this copy never runs in practice.
-                let copy = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
-                defer { copy.deallocate() }
-                copy.copyMemory(from: base, byteCount: bytes)
-                try body(UInt32(first), n, UnsafePointer(copy.assumingMemoryBound(to: UInt64.self)),
-                         UnsafePointer((copy + rowsOffset).assumingMemoryBound(to: Float.self)))
-            }
+            try visitBlock(try blockNumber(key), value, st, body)
             return true
         }
     }
@@ -73,30 +53,16 @@ extension Collection {
     func forEachBlockConcurrently(_ txn: ReadTxn, state st: CollectionState, threads: Int,
                                   _ body: (_ firstSlot: UInt32, _ n: Int, _ ids: UnsafePointer<UInt64>,
                                            _ rows: UnsafePointer<Float>) throws -> Void) throws {
-        let B = slotsPerBlock
         var blocks: [(b: UInt32, value: UnsafeRawBufferPointer)] = []
-        var misaligned = false
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
-            guard key.count == 8 else { throw VDBError.corrupt("block key of '\(name)' has \(key.count) bytes, expected 8") }
-            guard let base = value.baseAddress else { return true }
-            if Int(bitPattern: base) % 8 != 0 { misaligned = true }
-            blocks.append((Keys.readBE32(key, at: 4), value))
+            blocks.append((try blockNumber(key), value))
             return true
         }
-        // LMDB places big values at page start + 16; the serial walk copies the odd one out.
-        if misaligned || threads <= 1 || blocks.count < 2 { return try forEachBlock(txn, state: st, body) }
         let failure = Mutex<(any Error)?>(nil)
         parallelFor(count: blocks.count, threads: threads) { i in
             if failure.withLock({ $0 != nil }) { return }
             do {
-                let (b, value) = blocks[i]
-                try verifyBlock(b, value)
-                let first = Int(b) * B
-                let n = min(B, Int(st.highSlot) - first)
-                if n <= 0 { return }
-                let base = value.baseAddress!
-                try body(UInt32(first), n, base.assumingMemoryBound(to: UInt64.self),
-                         (base + rowsOffset).assumingMemoryBound(to: Float.self))
+                try visitBlock(blocks[i].b, blocks[i].value, st, body)
             } catch {
                 failure.withLock { if $0 == nil { $0 = error } }
             }
@@ -104,34 +70,63 @@ extension Collection {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
-    /// Live slots, ids and contiguous vectors of a snapshot, in slot order.
+    /// The block number in a block key (the collection id, then the block, big endian).
+    private func blockNumber(_ key: UnsafeRawBufferPointer) throws -> UInt32 {
+        guard key.count == 8 else { throw VDBError.corrupt("block key of '\(name)' has \(key.count) bytes, expected 8") }
+        return Keys.readBE32(key, at: 4)
+    }
+
+    /// Checks block `b` and hands its slots in use to `body` (the walks above; safe to call from
+    /// several threads at once: the rare misaligned copy is the caller's own).
+    private func visitBlock(_ b: UInt32, _ value: UnsafeRawBufferPointer, _ st: CollectionState,
+                            _ body: (UInt32, Int, UnsafePointer<UInt64>, UnsafePointer<Float>) throws -> Void) throws {
+        try verifyBlock(b, value)
+        guard let base = value.baseAddress else { return }
+        let first = Int(b) * slotsPerBlock
+        let n = min(slotsPerBlock, Int(st.highSlot) - first)
+        if n <= 0 { return }
+        if Int(bitPattern: base) % 8 == 0 {
+            try body(UInt32(first), n, base.assumingMemoryBound(to: UInt64.self),
+                     (base + rowsOffset).assumingMemoryBound(to: Float.self))
+        } else {
+            // LMDB places big values at page start + 16, so this copy never runs in practice.
+            let copy = UnsafeMutableRawPointer.allocate(byteCount: blockBytes, alignment: 16)
+            defer { copy.deallocate() }
+            copy.copyMemory(from: base, byteCount: blockBytes)
+            try body(UInt32(first), n, UnsafePointer(copy.assumingMemoryBound(to: UInt64.self)),
+                     UnsafePointer((copy + rowsOffset).assumingMemoryBound(to: Float.self)))
+        }
+    }
+
     /// Every live slot with its id, in slot order, without copying the rows.
     func liveSlots(_ txn: ReadTxn) throws -> (slots: [UInt32], ids: [UInt64], state: CollectionState) {
         let st = try state(txn)
-        var slots: [UInt32] = [], ids: [UInt64] = []
-        slots.reserveCapacity(Int(st.count)); ids.reserveCapacity(Int(st.count))
-        try forEachBlock(txn, state: st) { base, n, idp, _ in
-            for o in 0..<n where idp[o] != emptySlotID {
-                slots.append(base + UInt32(o))
-                ids.append(UInt64(littleEndian: idp[o]))
-            }
-        }
+        let (slots, ids) = try scanLive(txn, st) { _ in }
         return (slots, ids, st)
     }
 
+    /// Live slots, ids and contiguous vectors of a snapshot, in slot order.
     func liveVectors(_ txn: ReadTxn) throws -> (slots: [UInt32], ids: [UInt64], vectors: [Float]) {
         let st = try state(txn)
-        var slots: [UInt32] = [], ids: [UInt64] = [], vectors: [Float] = []
-        slots.reserveCapacity(Int(st.count)); ids.reserveCapacity(Int(st.count))
+        var vectors: [Float] = []
         vectors.reserveCapacity(Int(st.count) * dimension)
+        let (slots, ids) = try scanLive(txn, st) { vectors.append(contentsOf: UnsafeBufferPointer(start: $0, count: dimension)) }
+        return (slots, ids, vectors)
+    }
+
+    /// One pass over the blocks: the live slots and ids, each live row handed to `row` in slot order.
+    private func scanLive(_ txn: ReadTxn, _ st: CollectionState,
+                          _ row: (UnsafePointer<Float>) -> Void) throws -> (slots: [UInt32], ids: [UInt64]) {
+        var slots: [UInt32] = [], ids: [UInt64] = []
+        slots.reserveCapacity(Int(st.count)); ids.reserveCapacity(Int(st.count))
         try forEachBlock(txn, state: st) { base, n, idp, rows in
             for o in 0..<n where idp[o] != emptySlotID {
                 slots.append(base + UInt32(o))
                 ids.append(UInt64(littleEndian: idp[o]))
-                vectors.append(contentsOf: UnsafeBufferPointer(start: rows + o * dimension, count: dimension))
+                row(rows + o * dimension)
             }
         }
-        return (slots, ids, vectors)
+        return (slots, ids)
     }
 
     /// Calls `body(row, id)` with the stored row of `slot` (its `dimension * 4` bytes) and the id
@@ -157,9 +152,9 @@ extension Collection {
         assigned.reserveCapacity(Int(st.count))
         let B = slotsPerBlock
         try txn.scan(txn.dbis.blocks, prefix: prefix) { key, value in
-            guard key.count == 8 else { throw VDBError.corrupt("block key of '\(name)' has \(key.count) bytes, expected 8") }
-            try verifyBlock(Keys.readBE32(key, at: 4), value)
-            let first = Int(Keys.readBE32(key, at: 4)) * B
+            let b = try blockNumber(key)
+            try verifyBlock(b, value)
+            let first = Int(b) * B
             let n = min(B, Int(st.highSlot) - first)
             for o in 0..<max(0, n) {
                 let id = UInt64(littleEndian: value.loadUnaligned(fromByteOffset: o * 8, as: UInt64.self))
