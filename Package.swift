@@ -5,8 +5,8 @@ import PackageDescription
 //
 // Layout:
 //   C targets       CLMDB (LMDB), COpenBLAS (cblas), CVDBKernels (vector distance kernels and the one
-//                   runtime CPU dispatch, include/vdb_isa.h), CVDBNN (CLIP LayerNorm/attention/GELU
-//                   kernels), CImageCodecs (libjpeg/libpng decoding with setjmp error handling,
+//                   runtime CPU dispatch, include/vdb_isa.h), CVDBNN (CLIP's packed GEMM, float32 and
+//                   bf16, and LayerNorm/attention/GELU kernels), CImageCodecs (libjpeg/libpng decoding with setjmp error handling,
 //                   resampling); the last two use CVDBKernels' ISA level
 //   VDBSupport      internal (not a product): locks/boxes, parallel loops, mmap, byte cursor,
 //                   float16, SplitMix64; `package` access, shared by every Swift target
@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "VDBSupport"),
         .target(name: "VDBCore", dependencies: ["VDBSupport", "CLMDB", "COpenBLAS", "CVDBKernels"]),
         .target(name: "VDBCLIP", dependencies: [
-            "VDBSupport", "COpenBLAS", "CImageCodecs", "CVDBNN", "CVDBKernels",
+            "VDBSupport", "CImageCodecs", "CVDBNN", "CVDBKernels",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "VDBIngest", dependencies: [

@@ -18,9 +18,10 @@ struct BertTextTower: Sendable {
     let tokenTypeEmbedding: Tensor // [typeVocab, D]
     let embeddingLNWeight: Tensor, embeddingLNBias: Tensor
     let layers: [EncoderLayerWeights]
-    let projection: Tensor         // [P, D]
+    let projection: PackedWeight   // [P, D]
 
-    static func load(_ f: SafeTensorsFile, config: CLIPConfig, bert: BertTextConfig) throws -> BertTextTower {
+    static func load(_ f: SafeTensorsFile, config: CLIPConfig, bert: BertTextConfig,
+                     precision: CLIPPrecision) throws -> BertTextTower {
         let t = config.text, d = t.hiddenSize
         let p = "text_model."
         return BertTextTower(
@@ -31,9 +32,10 @@ struct BertTextTower: Sendable {
             embeddingLNWeight: try f.tensor(p + "embeddings.LayerNorm.weight", shape: [d]),
             embeddingLNBias: try f.tensor(p + "embeddings.LayerNorm.bias", shape: [d]),
             layers: try (0..<t.layers).map {
-                try EncoderLayerWeights.load(f, prefix: p + "encoder.layer.\($0).", config: t, names: .bert)
+                try EncoderLayerWeights.load(f, prefix: p + "encoder.layer.\($0).", config: t, names: .bert, precision: precision)
             },
-            projection: try f.tensor("text_projection.weight", shape: [config.projectionDim, d]))
+            projection: try PackedWeight(f.tensor("text_projection.weight", shape: [config.projectionDim, d]),
+                                         name: "text_projection.weight", precision: precision))
     }
 
     /// The ids up to the last one that is not `pad_token_id` (at least one: `[CLS]` is read).
@@ -72,7 +74,7 @@ struct BertTextTower: Sendable {
         runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: false,
                    lengths: lengths.map { Int32($0) }, pooled: [Int32](repeating: 0, count: count),
                    threads: threads, ws: ws, out: pooled, postNorm: true)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0, threads: threads)
+        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
     }
 }
 

@@ -17,9 +17,9 @@ extension TextTower: TextEncoder {
 }
 
 /// The text tower of `config`'s family, read from the checkpoint.
-func loadTextEncoder(_ file: SafeTensorsFile, config: CLIPConfig) throws -> any TextEncoder {
+func loadTextEncoder(_ file: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision) throws -> any TextEncoder {
     switch config.family {
-    case .clip: return try TextTower.load(file, config: config)
-    case .chineseCLIP(let bert): return try BertTextTower.load(file, config: config, bert: bert)
+    case .clip: return try TextTower.load(file, config: config, precision: precision)
+    case .chineseCLIP(let bert): return try BertTextTower.load(file, config: config, bert: bert, precision: precision)
     }
 }

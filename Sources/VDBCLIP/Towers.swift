@@ -1,4 +1,3 @@
-import COpenBLAS
 import CVDBKernels
 import CVDBNN
 import Foundation
@@ -7,16 +6,19 @@ import VDBSupport
 /// Weights of one transformer layer (q/k/v fused into one [3D, D] matrix).
 struct EncoderLayerWeights: Sendable {
     let ln1Weight: Tensor, ln1Bias: Tensor
-    let qkvWeight: Tensor, qkvBias: Tensor
-    let outWeight: Tensor, outBias: Tensor
+    let qkvWeight: PackedWeight, qkvBias: Tensor
+    let outWeight: PackedWeight, outBias: Tensor
     let ln2Weight: Tensor, ln2Bias: Tensor
-    let fc1Weight: Tensor, fc1Bias: Tensor
-    let fc2Weight: Tensor, fc2Bias: Tensor
+    let fc1Weight: PackedWeight, fc1Bias: Tensor
+    let fc2Weight: PackedWeight, fc2Bias: Tensor
 
     static func load(_ file: SafeTensorsFile, prefix: String, config c: CLIPTowerConfig,
-                     names n: LayerTensorNames = .clip) throws -> EncoderLayerWeights {
+                     names n: LayerTensorNames = .clip, precision: CLIPPrecision) throws -> EncoderLayerWeights {
         let d = c.hiddenSize, i = c.intermediateSize
         func t(_ name: String, _ shape: [Int]) throws -> Tensor { try file.tensor(prefix + name, shape: shape) }
+        func w(_ name: String, _ shape: [Int]) throws -> PackedWeight {
+            try PackedWeight(t(name, shape), name: prefix + name, precision: precision)
+        }
         let q = try t(n.query + ".weight", [d, d]), k = try t(n.key + ".weight", [d, d])
         let v = try t(n.value + ".weight", [d, d])
         let qb = try t(n.query + ".bias", [d]), kb = try t(n.key + ".bias", [d])
@@ -28,11 +30,13 @@ struct EncoderLayerWeights: Sendable {
         }
         return EncoderLayerWeights(
             ln1Weight: try t(n.norm1 + ".weight", [d]), ln1Bias: try t(n.norm1 + ".bias", [d]),
-            qkvWeight: Tensor(shape: [3 * d, d], storage: qkv), qkvBias: Tensor(shape: [3 * d], storage: qkvb),
-            outWeight: try t(n.out + ".weight", [d, d]), outBias: try t(n.out + ".bias", [d]),
+            qkvWeight: try PackedWeight(Tensor(shape: [3 * d, d], storage: qkv), name: prefix + n.query + "/key/value",
+                                        precision: precision),
+            qkvBias: Tensor(shape: [3 * d], storage: qkvb),
+            outWeight: try w(n.out + ".weight", [d, d]), outBias: try t(n.out + ".bias", [d]),
             ln2Weight: try t(n.norm2 + ".weight", [d]), ln2Bias: try t(n.norm2 + ".bias", [d]),
-            fc1Weight: try t(n.fc1 + ".weight", [i, d]), fc1Bias: try t(n.fc1 + ".bias", [i]),
-            fc2Weight: try t(n.fc2 + ".weight", [d, i]), fc2Bias: try t(n.fc2 + ".bias", [d]))
+            fc1Weight: try w(n.fc1 + ".weight", [i, d]), fc1Bias: try t(n.fc1 + ".bias", [i]),
+            fc2Weight: try w(n.fc2 + ".weight", [d, i]), fc2Bias: try t(n.fc2 + ".bias", [d]))
     }
 }
 
@@ -49,41 +53,6 @@ struct LayerTensorNames: Sendable {
                                        norm1: "attention.output.LayerNorm", norm2: "output.LayerNorm",
                                        fc1: "intermediate.dense", fc2: "output.dense")
 }
-
-/// Y[M, N] (row stride ldy) = beta * Y + X[M, K] (row stride ldx) * W[N, K]^T, on up to
-/// `threads` threads that each run a single-threaded `cblas_sgemm` on their own columns of Y.
-///
-/// vdb never lets OpenBLAS start its own threads (see `vdb_blas.h`): its thread count
-/// is process-wide, so a model that set it would change other callers' results in the last bits,
-/// and setting it while another thread is inside BLAS is a race. Columns are split at multiples of
-/// 64 and only when each part keeps at least `gemmMinPartWork` multiply-adds. (OpenBLAS picks
-/// kernels by shape, so results with other `threads` may differ in the last bits; with the same
-/// `threads` they are identical whatever else runs in the process.)
-func gemmXWt(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, _ w: Tensor, _ y: UnsafeMutablePointer<Float>, ldy: Int,
-             beta: Float, threads: Int) {
-    let n = w.shape[0], k = w.shape[1]
-    guard m > 0 else { return }
-    vdb_blas_single_thread()
-    let blocks = n / gemmColumnAlignment
-    let work = Double(m) * Double(n) * Double(k)  // (no Int overflow whatever the shapes)
-    let parts = max(1, min(threads, blocks, Int(min(work / Double(gemmMinPartWork), Double(threads)))))
-    let W = UnsafeTransfer(UnsafeMutablePointer(mutating: w.pointer)), X = UnsafeTransfer(UnsafeMutablePointer(mutating: x))
-    let Y = UnsafeTransfer(y)
-    parallelRanges(parts, threads: parts) { p0, p1 in
-        for p in p0..<p1 {
-            // column boundaries at multiples of the alignment; the last part takes the rest
-            let c0 = blocks * p / parts * gemmColumnAlignment
-            let c1 = p == parts - 1 ? n : blocks * (p + 1) / parts * gemmColumnAlignment
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(c1 - c0), Int32(k), 1, X.value, Int32(ldx),
-                        W.value + c0 * k, Int32(k), beta, Y.value + c0, Int32(ldy))
-        }
-    }
-}
-
-/// Column split granularity of `gemmXWt` (a multiple of OpenBLAS's sgemm unroll widths).
-let gemmColumnAlignment = 64
-/// Least multiply-adds per `gemmXWt` part: enough work to pay for a thread hand-off.
-let gemmMinPartWork = 4 << 20
 
 /// Scratch memory for one forward pass over `rows` tokens.
 final class Workspace {
@@ -138,11 +107,8 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
                 vdb_nn_layernorm(X.value, d, H.value, d, r0, r1, d, g1.pointer, b1.pointer, eps)
             }
         }
-        gemmXWt(postNorm ? x : ws.h, ldx: d, rows: rows, layer.qkvWeight, ws.qkv, ldy: 3 * d, beta: 0, threads: threads)
-        let qb = layer.qkvBias
-        parallelRanges(rows, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_bias_act(QKV.value, 3 * d, r0, r1, 3 * d, qb.pointer, Int32(VDB_ACT_NONE))
-        }
+        gemmXWt(postNorm ? x : ws.h, ldx: d, rows: rows, layer.qkvWeight, bias: layer.qkvBias, ws.qkv, ldy: 3 * d,
+                accumulate: false, threads: threads)
         // attention per (item, head); in the last layer only for the pooled queries
         let pairs = batch * heads
         let parts = max(1, min(threads, pairs))
@@ -173,11 +139,7 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
         }
         let XR = UnsafeTransfer(xr)
         // x += attn Wo^T + bo
-        let ob = layer.outBias
-        parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_bias_act(XR.value, d, r0, r1, d, ob.pointer, Int32(VDB_ACT_NONE))
-        }
-        gemmXWt(ar, ldx: d, rows: n, layer.outWeight, xr, ldy: d, beta: 1, threads: threads)
+        gemmXWt(ar, ldx: d, rows: n, layer.outWeight, bias: layer.outBias, xr, ldy: d, accumulate: true, threads: threads)
         let g2 = layer.ln2Weight, b2 = layer.ln2Bias
         if postNorm {
             parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
@@ -192,13 +154,13 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
                 vdb_nn_layernorm(XR.value, d, HR.value, d, r0, r1, d, g2.pointer, b2.pointer, eps)
             }
         }
-        gemmXWt(hr, ldx: d, rows: n, layer.fc1Weight, ws.ff, ldy: inter, beta: 0, threads: threads)
-        let f1 = layer.fc1Bias, f2 = layer.fc2Bias
+        gemmXWt(hr, ldx: d, rows: n, layer.fc1Weight, bias: layer.fc1Bias, ws.ff, ldy: inter, accumulate: false,
+                threads: threads)
         parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
-            vdb_nn_bias_act(FF.value, inter, r0, r1, inter, f1.pointer, act)
-            vdb_nn_bias_act(XR.value, d, r0, r1, d, f2.pointer, Int32(VDB_ACT_NONE))
+            vdb_nn_bias_act(FF.value, inter, r0, r1, inter, nil, act)
         }
-        gemmXWt(ws.ff, ldx: inter, rows: n, layer.fc2Weight, xr, ldy: d, beta: 1, threads: threads)
+        gemmXWt(ws.ff, ldx: inter, rows: n, layer.fc2Weight, bias: layer.fc2Bias, xr, ldy: d, accumulate: true,
+                threads: threads)
         if postNorm {
             parallelRanges(n, threads: threads, minPerThread: minRows) { r0, r1 in
                 vdb_nn_layernorm(XR.value, d, XR.value, d, r0, r1, d, g2.pointer, b2.pointer, eps)
@@ -215,14 +177,14 @@ func runEncoder(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, layers: 
 struct VisionTower: Sendable {
     let config: CLIPConfig
     let classEmbedding: Tensor      // [D]
-    let patchWeight: Tensor         // [D, C*ps*ps] (conv weight flattened)
+    let patchWeight: PackedWeight   // [D, C*ps*ps] (conv weight flattened)
     let positionEmbedding: Tensor   // [T, D]
     let preLNWeight: Tensor, preLNBias: Tensor
     let layers: [EncoderLayerWeights]
     let postLNWeight: Tensor, postLNBias: Tensor
-    let projection: Tensor          // [P, D]
+    let projection: PackedWeight    // [P, D]
 
-    static func load(_ f: SafeTensorsFile, config: CLIPConfig) throws -> VisionTower {
+    static func load(_ f: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision) throws -> VisionTower {
         let v = config.vision, d = v.hiddenSize, ps = config.patchSize, ch = config.numChannels
         let p = "vision_model."
         let conv = try f.tensor(p + "embeddings.patch_embedding.weight", shape: [d, ch, ps, ps])
@@ -232,14 +194,18 @@ struct VisionTower: Sendable {
         return VisionTower(
             config: config,
             classEmbedding: try f.tensor(p + "embeddings.class_embedding", shape: [d]),
-            patchWeight: Tensor(shape: [d, ch * ps * ps], storage: conv.storage),
+            patchWeight: try PackedWeight(Tensor(shape: [d, ch * ps * ps], storage: conv.storage),
+                                          name: p + "embeddings.patch_embedding.weight", precision: precision),
             positionEmbedding: try f.tensor(p + "embeddings.position_embedding.weight", shape: [config.visionSequenceLength, d]),
             preLNWeight: try f.tensor(p + "pre_layrnorm.weight", shape: [d]),
             preLNBias: try f.tensor(p + "pre_layrnorm.bias", shape: [d]),
-            layers: try (0..<v.layers).map { try EncoderLayerWeights.load(f, prefix: p + "encoder.layers.\($0).", config: v) },
+            layers: try (0..<v.layers).map {
+                try EncoderLayerWeights.load(f, prefix: p + "encoder.layers.\($0).", config: v, precision: precision)
+            },
             postLNWeight: try f.tensor(p + "post_layernorm.weight", shape: [d]),
             postLNBias: try f.tensor(p + "post_layernorm.bias", shape: [d]),
-            projection: try f.tensor("visual_projection.weight", shape: [config.projectionDim, d]))
+            projection: try PackedWeight(f.tensor("visual_projection.weight", shape: [config.projectionDim, d]),
+                                         name: "visual_projection.weight", precision: precision))
     }
 
     /// Projected embeddings of `count` images whose CHW pixels start at `pixels` (each
@@ -272,7 +238,7 @@ struct VisionTower: Sendable {
         // patch embeddings for all images, then place them after each class token
         let patchOut = UnsafeMutablePointer<Float>.allocate(capacity: count * P * d)
         defer { patchOut.deallocate() }
-        gemmXWt(cols, ldx: K, rows: count * P, patchWeight, patchOut, ldy: d, beta: 0, threads: threads)
+        gemmXWt(cols, ldx: K, rows: count * P, patchWeight, patchOut, ldy: d, accumulate: false, threads: threads)
         let X = UnsafeTransfer(x), PO = UnsafeTransfer(patchOut)
         let cls = classEmbedding, pos = positionEmbedding
         parallelRanges(count, threads: threads) { b0, b1 in
@@ -295,7 +261,7 @@ struct VisionTower: Sendable {
         runEncoder(x, batch: count, seq: T, layers: layers, config: v, causal: false, lengths: nil,
                    pooled: [Int32](repeating: 0, count: count), threads: threads, ws: ws, out: pooled)
         vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, postLNWeight.pointer, postLNBias.pointer, eps)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0, threads: threads)
+        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
     }
 }
 
@@ -307,19 +273,22 @@ struct TextTower: Sendable {
     let positionEmbedding: Tensor  // [ctx, D]
     let layers: [EncoderLayerWeights]
     let finalLNWeight: Tensor, finalLNBias: Tensor
-    let projection: Tensor         // [P, D]
+    let projection: PackedWeight   // [P, D]
 
-    static func load(_ f: SafeTensorsFile, config: CLIPConfig) throws -> TextTower {
+    static func load(_ f: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision) throws -> TextTower {
         let t = config.text, d = t.hiddenSize
         let p = "text_model."
         return TextTower(
             config: config,
             tokenEmbedding: try f.tensor(p + "embeddings.token_embedding.weight", shape: [config.vocabSize, d]),
             positionEmbedding: try f.tensor(p + "embeddings.position_embedding.weight", shape: [config.contextLength, d]),
-            layers: try (0..<t.layers).map { try EncoderLayerWeights.load(f, prefix: p + "encoder.layers.\($0).", config: t) },
+            layers: try (0..<t.layers).map {
+                try EncoderLayerWeights.load(f, prefix: p + "encoder.layers.\($0).", config: t, precision: precision)
+            },
             finalLNWeight: try f.tensor(p + "final_layer_norm.weight", shape: [d]),
             finalLNBias: try f.tensor(p + "final_layer_norm.bias", shape: [d]),
-            projection: try f.tensor("text_projection.weight", shape: [config.projectionDim, d]))
+            projection: try PackedWeight(f.tensor("text_projection.weight", shape: [config.projectionDim, d]),
+                                         name: "text_projection.weight", precision: precision))
     }
 
     /// The position HF pools at: the first `eos_token_id`, or `argmax(ids)` for the legacy
@@ -359,6 +328,6 @@ struct TextTower: Sendable {
         runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: true, lengths: lengths,
                    pooled: pools.map { Int32($0) }, threads: threads, ws: ws, out: pooled)
         vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, finalLNWeight.pointer, finalLNBias.pointer, t.layerNormEps)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, beta: 0, threads: threads)
+        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
     }
 }
