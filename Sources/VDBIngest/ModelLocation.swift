@@ -67,9 +67,9 @@ public struct ModelLocation: Sendable, Hashable {
         throw IngestError.noModel(bundled: bundledRelativePath)
     }
 
-    /// Loads the checkpoint (see ``CLIPModel/load(directory:threads:)``).
-    public func load(threads: Int? = nil) throws -> CLIPModel {
-        try CLIPModel.load(directory: directory, threads: threads)
+    /// Loads the checkpoint (see ``CLIPModel/load(directory:threads:precision:)``).
+    public func load(threads: Int? = nil, precision: CLIPPrecision = .float32) throws -> CLIPModel {
+        try CLIPModel.load(directory: directory, threads: threads, precision: precision)
     }
 
     /// The bundled demo model, if it can be found: under the source tree vdb was built from, or

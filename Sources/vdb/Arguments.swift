@@ -2,6 +2,7 @@
 // range checks that name the flag, the number/vector/id parsers, and `--threads`.
 import ArgumentParser
 import Foundation
+import VDBCLIP
 import VDBCore
 import VDBSupport
 
@@ -59,6 +60,26 @@ struct ThreadsOption: ParsableArguments {
         let n = threads ?? 0
         return resolvedThreads(n)
     }
+}
+
+/// `--precision`, for the commands that load a CLIP model.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: ArgumentHelp("CLIP's matrix products: float32 (the default) or bfloat16 (bf16): about twice as fast "
+        + "on CPUs with AVX512_BF16, embeddings within a cosine of 0.9999 of float32's (Docs/benchmarks-clip.md).",
+        valueName: "P"))
+    var precision: CLIPPrecision = .float32
+}
+
+extension CLIPPrecision: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "float32", "fp32", "f32": self = .float32
+        case "bfloat16", "bf16": self = .bfloat16
+        default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }
 
 // MARK: - value parsers

@@ -22,6 +22,8 @@ struct ClassifyCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Checkpoint directory (default: $VDB_MODEL, else the bundled demo model).", valueName: "dir"))
     var model: String?
 
+    @OptionGroup var precision: PrecisionOption
+
     @Argument(help: ArgumentHelp("JPEG or PNG file.", valueName: "image"))
     var image: String
 
@@ -45,7 +47,7 @@ struct ClassifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count)
+        let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count, precision: precision.precision)
         let pixels = try CLIPImageLoader.pixels(fromFile: image, config: clip.preprocess)
         let names = labelList
         let probs = try clip.classify(pixels: pixels, labels: names, template: template)

@@ -23,6 +23,8 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Checkpoint directory (default: $VDB_MODEL, else the bundled demo model).", valueName: "dir"))
     var model: String?
 
+    @OptionGroup var precision: PrecisionOption
+
     @Option(name: .long, help: ArgumentHelp("Text to embed (repeatable).", valueName: "text"))
     var text: [String] = []
 
@@ -39,7 +41,7 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count)
+        let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count, precision: precision.precision)
         var embeddings = try clip.embed(texts: text)
         if !image.isEmpty {
             embeddings += try clip.embed(pixels: image.map { try CLIPImageLoader.pixels(fromFile: $0, config: clip.preprocess) })

@@ -48,6 +48,8 @@ struct IngestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CLIP checkpoint directory in Hugging Face format.", valueName: "DIR"))
     var model: String?
 
+    @OptionGroup var precision: PrecisionOption
+
     @Option(name: [.customLong("batch-size"), .customLong("batch")], parsing: .unconditional,
             help: "Images embedded and committed per transaction (>= 1).")
     var batchSize: Int = 32
@@ -77,7 +79,7 @@ struct IngestCommand: ParsableCommand {
     }
 
     func run() throws {
-        let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count)
+        let clip = try ModelLocation.resolve(explicit: model).load(threads: threads.count, precision: precision.precision)
         let db = try global.open()
         var options = IngestOptions(collection: collection, batchSize: batchSize, threads: threads.count,
                                     index: index, includeHidden: hidden, prune: prune, maxImageBytes: maxImageMib << 20)

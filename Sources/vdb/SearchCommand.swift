@@ -71,6 +71,8 @@ struct SearchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CLIP checkpoint directory for --text / --image.", valueName: "DIR"))
     var model: String?
 
+    @OptionGroup var precision: PrecisionOption
+
     @Option(name: .customLong("where"), help: ArgumentHelp("Only vectors whose metadata satisfies key=value, key!=value, key in a,b, key<n, key<=n, key>n or key>=n (repeatable; all must hold).", valueName: "COND"))
     var conditions: [String] = []
 
@@ -222,7 +224,7 @@ struct SearchCommand: ParsableCommand {
         let images = try db.collection(named: name)
         let target = captions ? try captionCollection(db) : images
         try noteClampedParameters(target)
-        let clip = try ModelLocation.resolve(explicit: model, collection: images).load(threads: threads.count)
+        let clip = try ModelLocation.resolve(explicit: model, collection: images).load(threads: threads.count, precision: precision.precision)
         let params = parameters(threads: 1)
         let result: SearchResult
         if let text {

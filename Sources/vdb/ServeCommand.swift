@@ -34,6 +34,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CLIP checkpoint directory for text/image search and ingest.", valueName: "DIR"))
     var model: String?
 
+    @OptionGroup var precision: PrecisionOption
+
     @Option(name: .customLong("api-key"), help: ArgumentHelp("Require 'Authorization: Bearer KEY' (default: $VDB_API_KEY).", valueName: "KEY"))
     var apiKey: String?
 
@@ -92,6 +94,6 @@ struct ServeCommand: ParsableCommand {
             printErr("vdb serve: no CLIP model (--model DIR): text and image search are off")
             return nil
         }
-        return try ModelLocation.resolve(explicit: model).load(threads: ProcessInfo.processInfo.activeProcessorCount)
+        return try ModelLocation.resolve(explicit: model).load(threads: ProcessInfo.processInfo.activeProcessorCount, precision: precision.precision)
     }
 }
