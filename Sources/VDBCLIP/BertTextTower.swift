@@ -19,9 +19,10 @@ struct BertTextTower: Sendable {
     let embeddingLNWeight: Tensor, embeddingLNBias: Tensor
     let layers: [EncoderLayerWeights]
     let projection: PackedWeight   // [P, D]
+    let pool: ScratchPool
 
     static func load(_ f: SafeTensorsFile, config: CLIPConfig, bert: BertTextConfig,
-                     precision: CLIPPrecision) throws -> BertTextTower {
+                     precision: CLIPPrecision, pool: ScratchPool) throws -> BertTextTower {
         let t = config.text, d = t.hiddenSize
         let p = "text_model."
         return BertTextTower(
@@ -35,7 +36,8 @@ struct BertTextTower: Sendable {
                 try EncoderLayerWeights.load(f, prefix: p + "encoder.layer.\($0).", config: t, names: .bert, precision: precision)
             },
             projection: try PackedWeight(f.tensor("text_projection.weight", shape: [config.projectionDim, d]),
-                                         name: "text_projection.weight", precision: precision))
+                                         name: "text_projection.weight", precision: precision),
+            pool: pool)
     }
 
     /// The ids up to the last one that is not `pad_token_id` (at least one: `[CLS]` is read).
@@ -51,30 +53,29 @@ struct BertTextTower: Sendable {
         let lengths = batch.map(usedLength)
         let T = lengths.max() ?? 1
         let count = batch.count, rows = count * T
-        // Rows past an item's length stay zero: they are masked out of attention, so they never
-        // reach the item's tokens (and stay finite through the layers).
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-        x.initialize(repeating: 0, count: rows * d)
-        defer { x.deallocate() }
-        let type0 = tokenTypeEmbedding.pointer
-        for (b, ids) in batch.enumerated() {
-            for p in 0..<lengths[b] {
-                let dst = x + (b * T + p) * d
-                let we = wordEmbedding.pointer + Int(ids[p]) * d, pe = positionEmbedding.pointer + p * d
-                for i in 0..<d { dst[i] = we[i] + type0[i] + pe[i] }
+        // extra buffers: x, the pooled rows
+        pool.withWorkspace(rows: rows, config: t, seq: T, threads: threads, extra: [rows * d, count * d]) { ws in
+            let x = ws.extra[0], pooled = ws.extra[1]
+            // Rows past an item's length stay zero: they are masked out of attention, so they never
+            // reach the item's tokens (and stay finite through the layers).
+            x.initialize(repeating: 0, count: rows * d)
+            let type0 = tokenTypeEmbedding.pointer
+            for (b, ids) in batch.enumerated() {
+                for p in 0..<lengths[b] {
+                    let dst = x + (b * T + p) * d
+                    let we = wordEmbedding.pointer + Int(ids[p]) * d, pe = positionEmbedding.pointer + p * d
+                    for i in 0..<d { dst[i] = we[i] + type0[i] + pe[i] }
+                }
             }
+            let X = UnsafeTransfer(x), g = embeddingLNWeight, bias = embeddingLNBias, eps = t.layerNormEps
+            parallelRanges(rows, threads: threads, minPerThread: 16) { r0, r1 in
+                vdb_nn_layernorm(X.value, d, X.value, d, r0, r1, d, g.pointer, bias.pointer, eps)
+            }
+            runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: false,
+                       lengths: lengths.map { Int32($0) }, pooled: [Int32](repeating: 0, count: count),
+                       threads: threads, ws: ws, out: pooled, postNorm: true)
+            gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
         }
-        let X = UnsafeTransfer(x), g = embeddingLNWeight, bias = embeddingLNBias, eps = t.layerNormEps
-        parallelRanges(rows, threads: threads, minPerThread: 16) { r0, r1 in
-            vdb_nn_layernorm(X.value, d, X.value, d, r0, r1, d, g.pointer, bias.pointer, eps)
-        }
-        let ws = Workspace(rows: rows, config: t, seq: T, threads: threads)
-        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
-        defer { pooled.deallocate() }
-        runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: false,
-                   lengths: lengths.map { Int32($0) }, pooled: [Int32](repeating: 0, count: count),
-                   threads: threads, ws: ws, out: pooled, postNorm: true)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
     }
 }
 

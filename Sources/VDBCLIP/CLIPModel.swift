@@ -91,8 +91,9 @@ public final class CLIPModel: Sendable {
             throw CLIPError.missingFile(path: weightsPath, hint: "the weights (model.safetensors) are missing")
         }
         let file = try SafeTensorsFile(path: weightsPath)
-        let vision = try VisionTower.load(file, config: config, precision: precision)
-        let text = try loadTextEncoder(file, config: config, precision: precision)
+        let pool = ScratchPool()  // one for both towers: activations of one size class stay allocated
+        let vision = try VisionTower.load(file, config: config, precision: precision, pool: pool)
+        let text = try loadTextEncoder(file, config: config, precision: precision, pool: pool)
         let scale = try file.tensor("logit_scale", shape: [])
         let tokenizer = try loadTextTokenizer(directory: directory, config: config)
         let ppURL = directory.appendingPathComponent("preprocessor_config.json")

@@ -17,9 +17,10 @@ extension TextTower: TextEncoder {
 }
 
 /// The text tower of `config`'s family, read from the checkpoint.
-func loadTextEncoder(_ file: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision) throws -> any TextEncoder {
+func loadTextEncoder(_ file: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision,
+                     pool: ScratchPool) throws -> any TextEncoder {
     switch config.family {
-    case .clip: return try TextTower.load(file, config: config, precision: precision)
-    case .chineseCLIP(let bert): return try BertTextTower.load(file, config: config, bert: bert, precision: precision)
+    case .clip: return try TextTower.load(file, config: config, precision: precision, pool: pool)
+    case .chineseCLIP(let bert): return try BertTextTower.load(file, config: config, bert: bert, precision: precision, pool: pool)
     }
 }

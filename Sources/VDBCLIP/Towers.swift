@@ -54,29 +54,6 @@ struct LayerTensorNames: Sendable {
                                        fc1: "intermediate.dense", fc2: "output.dense")
 }
 
-/// Scratch memory for one forward pass over `rows` tokens.
-final class Workspace {
-    let h: UnsafeMutablePointer<Float>     // [rows, D] layer-norm output
-    let qkv: UnsafeMutablePointer<Float>   // [rows, 3D]
-    let attn: UnsafeMutablePointer<Float>  // [rows, D]
-    let ff: UnsafeMutablePointer<Float>    // [rows, I]
-    let scratch: UnsafeMutablePointer<Float>
-    let scratchPerThread: Int
-    private let sizes: [Int]
-
-    init(rows: Int, config c: CLIPTowerConfig, seq: Int, threads: Int) {
-        let d = c.hiddenSize
-        sizes = [rows * d, rows * 3 * d, rows * d, rows * c.intermediateSize]
-        h = .allocate(capacity: sizes[0]); qkv = .allocate(capacity: sizes[1])
-        attn = .allocate(capacity: sizes[2]); ff = .allocate(capacity: sizes[3])
-        scratchPerThread = (c.headDim + 4) * (seq + 8)
-        scratch = .allocate(capacity: scratchPerThread * max(1, threads))
-        attn.initialize(repeating: 0, count: sizes[2])
-    }
-
-    deinit { h.deallocate(); qkv.deallocate(); attn.deallocate(); ff.deallocate(); scratch.deallocate() }
-}
-
 /// Runs the layers of an encoder on x: [batch * seq, D] and writes the final hidden state of
 /// token `pooled[b]` of each item b to `out` ([batch, D]).
 ///
@@ -183,8 +160,9 @@ struct VisionTower: Sendable {
     let layers: [EncoderLayerWeights]
     let postLNWeight: Tensor, postLNBias: Tensor
     let projection: PackedWeight    // [P, D]
+    let pool: ScratchPool
 
-    static func load(_ f: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision) throws -> VisionTower {
+    static func load(_ f: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision, pool: ScratchPool) throws -> VisionTower {
         let v = config.vision, d = v.hiddenSize, ps = config.patchSize, ch = config.numChannels
         let p = "vision_model."
         let conv = try f.tensor(p + "embeddings.patch_embedding.weight", shape: [d, ch, ps, ps])
@@ -205,7 +183,8 @@ struct VisionTower: Sendable {
             postLNWeight: try f.tensor(p + "post_layernorm.weight", shape: [d]),
             postLNBias: try f.tensor(p + "post_layernorm.bias", shape: [d]),
             projection: try PackedWeight(f.tensor("visual_projection.weight", shape: [config.projectionDim, d]),
-                                         name: "visual_projection.weight", precision: precision))
+                                         name: "visual_projection.weight", precision: precision),
+            pool: pool)
     }
 
     /// Projected embeddings of `count` images whose CHW pixels start at `pixels` (each
@@ -214,54 +193,49 @@ struct VisionTower: Sendable {
         let c = config, v = c.vision, d = v.hiddenSize, ps = c.patchSize, g = c.patchesPerSide
         let S = c.imageSize, ch = c.numChannels, P = g * g, T = c.visionSequenceLength, K = ch * ps * ps
         let rows = count * T
-        let ws = Workspace(rows: rows, config: v, seq: T, threads: threads)
-        // im2col into ws.ff's memory is not big enough in general; use a dedicated buffer.
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: count * P * K)
-        defer { cols.deallocate() }
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-        defer { x.deallocate() }
-        let COLS = UnsafeTransfer(cols), PIX = UnsafeTransfer(UnsafeMutablePointer(mutating: pixels))
-        parallelRanges(count * P, threads: threads, minPerThread: 64) { r0, r1 in
-            for r in r0..<r1 {
-                let b = r / P, pi = r % P, py = pi / g, px = pi % g
-                let img = PIX.value + b * ch * S * S
-                var dst = COLS.value + r * K
-                for cc in 0..<ch {
-                    for ky in 0..<ps {
-                        let src = img + cc * S * S + (py * ps + ky) * S + px * ps
-                        dst.update(from: src, count: ps)
-                        dst += ps
+        // extra buffers: im2col patches, the patch embeddings, x, the pooled rows
+        pool.withWorkspace(rows: rows, config: v, seq: T, threads: threads,
+                           extra: [count * P * K, count * P * d, rows * d, count * d]) { ws in
+            let cols = ws.extra[0], patchOut = ws.extra[1], x = ws.extra[2], pooled = ws.extra[3]
+            let COLS = UnsafeTransfer(cols), PIX = UnsafeTransfer(UnsafeMutablePointer(mutating: pixels))
+            parallelRanges(count * P, threads: threads, minPerThread: 64) { r0, r1 in
+                for r in r0..<r1 {
+                    let b = r / P, pi = r % P, py = pi / g, px = pi % g
+                    let img = PIX.value + b * ch * S * S
+                    var dst = COLS.value + r * K
+                    for cc in 0..<ch {
+                        for ky in 0..<ps {
+                            let src = img + cc * S * S + (py * ps + ky) * S + px * ps
+                            dst.update(from: src, count: ps)
+                            dst += ps
+                        }
                     }
                 }
             }
-        }
-        // patch embeddings for all images, then place them after each class token
-        let patchOut = UnsafeMutablePointer<Float>.allocate(capacity: count * P * d)
-        defer { patchOut.deallocate() }
-        gemmXWt(cols, ldx: K, rows: count * P, patchWeight, patchOut, ldy: d, accumulate: false, threads: threads)
-        let X = UnsafeTransfer(x), PO = UnsafeTransfer(patchOut)
-        let cls = classEmbedding, pos = positionEmbedding
-        parallelRanges(count, threads: threads) { b0, b1 in
-            for b in b0..<b1 {
-                let row0 = X.value + b * T * d
-                for i in 0..<d { row0[i] = cls.pointer[i] + pos.pointer[i] }
-                for p in 0..<P {
-                    let dst = row0 + (p + 1) * d, src = PO.value + (b * P + p) * d, pe = pos.pointer + (p + 1) * d
-                    for i in 0..<d { dst[i] = src[i] + pe[i] }
+            // patch embeddings for all images, then place them after each class token
+            gemmXWt(cols, ldx: K, rows: count * P, patchWeight, patchOut, ldy: d, accumulate: false, threads: threads)
+            let X = UnsafeTransfer(x), PO = UnsafeTransfer(patchOut)
+            let cls = classEmbedding, pos = positionEmbedding
+            parallelRanges(count, threads: threads) { b0, b1 in
+                for b in b0..<b1 {
+                    let row0 = X.value + b * T * d
+                    for i in 0..<d { row0[i] = cls.pointer[i] + pos.pointer[i] }
+                    for p in 0..<P {
+                        let dst = row0 + (p + 1) * d, src = PO.value + (b * P + p) * d, pe = pos.pointer + (p + 1) * d
+                        for i in 0..<d { dst[i] = src[i] + pe[i] }
+                    }
                 }
             }
+            let g1 = preLNWeight, b1 = preLNBias, eps = v.layerNormEps
+            parallelRanges(rows, threads: threads, minPerThread: 16) { r0, r1 in
+                vdb_nn_layernorm(X.value, d, X.value, d, r0, r1, d, g1.pointer, b1.pointer, eps)
+            }
+            // encoder, then post-LN on each class token, then project
+            runEncoder(x, batch: count, seq: T, layers: layers, config: v, causal: false, lengths: nil,
+                       pooled: [Int32](repeating: 0, count: count), threads: threads, ws: ws, out: pooled)
+            vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, postLNWeight.pointer, postLNBias.pointer, eps)
+            gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
         }
-        let g1 = preLNWeight, b1 = preLNBias, eps = v.layerNormEps
-        parallelRanges(rows, threads: threads, minPerThread: 16) { r0, r1 in
-            vdb_nn_layernorm(X.value, d, X.value, d, r0, r1, d, g1.pointer, b1.pointer, eps)
-        }
-        // encoder, then post-LN on each class token, then project
-        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
-        defer { pooled.deallocate() }
-        runEncoder(x, batch: count, seq: T, layers: layers, config: v, causal: false, lengths: nil,
-                   pooled: [Int32](repeating: 0, count: count), threads: threads, ws: ws, out: pooled)
-        vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, postLNWeight.pointer, postLNBias.pointer, eps)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
     }
 }
 
@@ -274,8 +248,9 @@ struct TextTower: Sendable {
     let layers: [EncoderLayerWeights]
     let finalLNWeight: Tensor, finalLNBias: Tensor
     let projection: PackedWeight   // [P, D]
+    let pool: ScratchPool
 
-    static func load(_ f: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision) throws -> TextTower {
+    static func load(_ f: SafeTensorsFile, config: CLIPConfig, precision: CLIPPrecision, pool: ScratchPool) throws -> TextTower {
         let t = config.text, d = t.hiddenSize
         let p = "text_model."
         return TextTower(
@@ -288,7 +263,8 @@ struct TextTower: Sendable {
             finalLNWeight: try f.tensor(p + "final_layer_norm.weight", shape: [d]),
             finalLNBias: try f.tensor(p + "final_layer_norm.bias", shape: [d]),
             projection: try PackedWeight(f.tensor("text_projection.weight", shape: [config.projectionDim, d]),
-                                         name: "text_projection.weight", precision: precision))
+                                         name: "text_projection.weight", precision: precision),
+            pool: pool)
     }
 
     /// The position HF pools at: the first `eos_token_id`, or `argmax(ids)` for the legacy
@@ -311,23 +287,21 @@ struct TextTower: Sendable {
         let pools = batch.map(poolPosition)
         let T = (pools.max() ?? 0) + 1
         let count = batch.count, rows = count * T
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-        defer { x.deallocate() }
-        for (b, ids) in batch.enumerated() {
-            for p in 0..<T {
-                let dst = x + (b * T + p) * d
-                let id = p < ids.count ? Int(ids[p]) : Int(ids.last ?? 0)
-                let te = tokenEmbedding.pointer + id * d, pe = positionEmbedding.pointer + p * d
-                for i in 0..<d { dst[i] = te[i] + pe[i] }
+        pool.withWorkspace(rows: rows, config: t, seq: T, threads: threads, extra: [rows * d, count * d]) { ws in
+            let x = ws.extra[0], pooled = ws.extra[1]
+            for (b, ids) in batch.enumerated() {
+                for p in 0..<T {
+                    let dst = x + (b * T + p) * d
+                    let id = p < ids.count ? Int(ids[p]) : Int(ids.last ?? 0)
+                    let te = tokenEmbedding.pointer + id * d, pe = positionEmbedding.pointer + p * d
+                    for i in 0..<d { dst[i] = te[i] + pe[i] }
+                }
             }
+            let lengths = pools.map { Int32($0 + 1) }
+            runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: true, lengths: lengths,
+                       pooled: pools.map { Int32($0) }, threads: threads, ws: ws, out: pooled)
+            vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, finalLNWeight.pointer, finalLNBias.pointer, t.layerNormEps)
+            gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
         }
-        let ws = Workspace(rows: rows, config: t, seq: T, threads: threads)
-        let lengths = pools.map { Int32($0 + 1) }
-        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
-        defer { pooled.deallocate() }
-        runEncoder(x, batch: count, seq: T, layers: layers, config: t, causal: true, lengths: lengths,
-                   pooled: pools.map { Int32($0) }, threads: threads, ws: ws, out: pooled)
-        vdb_nn_layernorm(pooled, d, pooled, d, 0, count, d, finalLNWeight.pointer, finalLNBias.pointer, t.layerNormEps)
-        gemmXWt(pooled, ldx: d, rows: count, projection, out, ldy: c.projectionDim, accumulate: false, threads: threads)
     }
 }
