@@ -271,11 +271,20 @@ extension HNSWIndex {
             let (lk, n) = links(cs, level)
             localLinks.update(from: lk, count: n)
             vdb_spin_unlock(locks + Int(cs))
+            // As in `searchLevel0`: keep the unvisited neighbours (marking them), then score them
+            // with vectors prefetched `prefetchAhead` ahead.
+            var fresh = 0
             for j in 0..<n {
                 let nb = localLinks[j]
                 if visited[Int(nb)] == tag { continue }
                 visited[Int(nb)] = tag
-                if j + 1 < n { vdb_prefetch(vec(localLinks[j + 1]), 256) }
+                localLinks[fresh] = nb
+                fresh &+= 1
+            }
+            for j in 0..<min(fresh, HNSWIndex.prefetchAhead) { vdb_prefetch(vec(localLinks[j]), vectorBytes) }
+            for j in 0..<fresh {
+                let nb = localLinks[j]
+                if j + HNSWIndex.prefetchAhead < fresh { vdb_prefetch(vec(localLinks[j + HNSWIndex.prefetchAhead]), vectorBytes) }
                 let d = dist(q, nb)
                 if top.count < ef || d < lower {
                     cand.push(packScore(d, nb))
