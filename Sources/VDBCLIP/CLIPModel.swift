@@ -16,7 +16,7 @@ import Foundation
 /// `get_image_features` in `transformers`); `similarity` normalizes.
 ///
 /// Threads: each call runs on up to `threads` threads (default: all cores), vdb's own: the
-/// matrix products (vdb's packed GEMM, `CVDBNN/gemm.c`: AVX-512, AVX2 or portable by the CPU) are
+/// matrix products (vdb's packed GEMM, `CVDBKernels/gemm.c`: AVX-512, AVX2 or portable by the CPU) are
 /// split into column panels and the element-wise and attention kernels into row ranges. Every
 /// output is summed in the same order however the work is split, so embeddings are bit-identical
 /// from call to call and for any `threads`, whatever else runs in the process (they depend only on

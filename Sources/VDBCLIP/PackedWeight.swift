@@ -1,4 +1,4 @@
-import CVDBNN
+import CVDBKernels
 import VDBSupport
 
 /// How the CLIP towers multiply their matrices.
@@ -16,7 +16,7 @@ public enum CLIPPrecision: String, Sendable, CaseIterable {
 }
 
 /// A Linear layer's weight W [n, k] (row-major, as checkpoints store it), packed once at load into
-/// the panels `vdb_nn_gemm` / `vdb_nn_gemm_bf16` read front to back. The original float32 tensor
+/// the panels `vdb_gemm` / `vdb_gemm_bf16` read front to back. The original float32 tensor
 /// is not kept.
 ///
 /// `@unchecked Sendable`: the buffer is written only in `init` and read-only afterwards.
@@ -34,31 +34,31 @@ final class PackedWeight: @unchecked Sendable {
         k = w.shape[1]
         self.precision = precision
         let (count, width) = precision == .float32
-            ? (vdb_nn_gemm_packed_count(n, k), MemoryLayout<Float>.size)
-            : (vdb_nn_gemm_packed_bf16_count(n, k), MemoryLayout<UInt16>.size)
+            ? (vdb_gemm_packed_count(n, k), MemoryLayout<Float>.size)
+            : (vdb_gemm_packed_bf16_count(n, k), MemoryLayout<UInt16>.size)
         let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
         guard !overflow, count > 0 || n == 0 || k == 0 else {
             throw CLIPError.unsupported(what: "\(name) of \(n) x \(k) is too large to pack")
         }
         raw = UnsafeMutableRawPointer.allocate(byteCount: max(Int(bytes), 64), alignment: 64)
         switch precision {
-        case .float32: vdb_nn_gemm_pack(w.pointer, n, k, raw.assumingMemoryBound(to: Float.self))
-        case .bfloat16: vdb_nn_gemm_pack_bf16(w.pointer, n, k, raw.assumingMemoryBound(to: UInt16.self))
+        case .float32: vdb_gemm_pack(w.pointer, n, k, raw.assumingMemoryBound(to: Float.self))
+        case .bfloat16: vdb_gemm_pack_bf16(w.pointer, n, k, raw.assumingMemoryBound(to: UInt16.self))
         }
     }
 
     deinit { raw.deallocate() }
 
     /// y[:, c0..<c1] = (accumulate ? y : 0) + x W^T + bias on one thread; `c0` a multiple of
-    /// `VDB_NN_GEMM_NR`.
+    /// `VDB_GEMM_NR`.
     func multiply(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, bias: UnsafePointer<Float>?, accumulate: Bool,
                   _ y: UnsafeMutablePointer<Float>, ldy: Int, columns c0: Int, _ c1: Int) {
         let acc: Int32 = accumulate ? 1 : 0
         let rc = precision == .float32
-            ? vdb_nn_gemm(x, ldx, m, raw.assumingMemoryBound(to: Float.self), n, k, bias, acc, y, ldy, c0, c1)
-            : vdb_nn_gemm_bf16(x, ldx, m, raw.assumingMemoryBound(to: UInt16.self), n, k, bias, acc, y, ldy, c0, c1)
+            ? vdb_gemm(x, ldx, m, raw.assumingMemoryBound(to: Float.self), n, k, bias, acc, y, ldy, c0, c1)
+            : vdb_gemm_bf16(x, ldx, m, raw.assumingMemoryBound(to: UInt16.self), n, k, bias, acc, y, ldy, c0, c1)
         // -1: the kernel's 384 KiB per-thread block could not be allocated; -3: a caller bug.
-        precondition(rc == 0, "vdb_nn_gemm failed (\(rc)) on \(m) x \(n) x \(k), columns \(c0)..<\(c1)")
+        precondition(rc == 0, "vdb_gemm failed (\(rc)) on \(m) x \(n) x \(k), columns \(c0)..<\(c1)")
     }
 }
 
@@ -72,7 +72,7 @@ func gemmXWt(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, _ w: PackedWeight
              _ y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, threads: Int) {
     let n = w.n
     guard m > 0, n > 0 else { return }
-    let panel = Int(VDB_NN_GEMM_NR)
+    let panel = Int(VDB_GEMM_NR)
     let panels = (n + panel - 1) / panel
     let work = Double(m) * Double(n) * Double(w.k)  // (no Int overflow whatever the shapes)
     let parts = max(1, min(threads, panels, Int(min(work / Double(gemmMinPartWork), Double(threads)))))

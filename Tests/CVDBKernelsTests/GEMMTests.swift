@@ -1,9 +1,8 @@
 import CVDBKernels
-import CVDBNN
 import Foundation
 import Testing
 
-/// CLIP's packed GEMM (`CVDBNN/gemm.c`) at every ISA level this CPU runs and in bf16, against
+/// CLIP's packed GEMM (`CVDBKernels/gemm.c`) at every ISA level this CPU runs and in bf16, against
 /// double-precision references, on shapes around its blocking (6-row slivers, 64-column panels,
 /// 512-long k blocks).
 @Suite struct GEMMTests {
@@ -29,8 +28,8 @@ import Testing
     }
 
     static func pack(_ w: [Float], n: Int, k: Int) -> [Float] {
-        var p = [Float](repeating: .nan, count: vdb_nn_gemm_packed_count(n, k))
-        vdb_nn_gemm_pack(w, n, k, &p)
+        var p = [Float](repeating: .nan, count: vdb_gemm_packed_count(n, k))
+        vdb_gemm_pack(w, n, k, &p)
         return p
     }
 
@@ -46,7 +45,7 @@ import Testing
                     var y = y0
                     // two calls: the first panel, then the rest (the split threads use)
                     for (c0, c1) in [(0, 64), (64, n)] where c0 < n {
-                        let rc = vdb_nn_gemm_at(isa, x, ldx, m, packed, n, k, withBias ? bias : nil, accumulate ? 1 : 0,
+                        let rc = vdb_gemm_at(isa, x, ldx, m, packed, n, k, withBias ? bias : nil, accumulate ? 1 : 0,
                                                 &y, ldy, c0, c1)
                         #expect(rc == 0)
                     }
@@ -69,9 +68,9 @@ import Testing
         let x = values(m * k, salt: 3), w = values(n * k, salt: 4), bias = values(n, salt: 5)
         let packed = Self.pack(w, n: n, k: k)
         var whole = [Float](repeating: 0, count: m * n), split = whole
-        #expect(vdb_nn_gemm_at(isa, x, k, m, packed, n, k, bias, 0, &whole, n, 0, n) == 0)
-        for c0 in stride(from: 0, to: n, by: Int(VDB_NN_GEMM_NR)) {
-            #expect(vdb_nn_gemm_at(isa, x, k, m, packed, n, k, bias, 0, &split, n, c0, c0 + Int(VDB_NN_GEMM_NR)) == 0)
+        #expect(vdb_gemm_at(isa, x, k, m, packed, n, k, bias, 0, &whole, n, 0, n) == 0)
+        for c0 in stride(from: 0, to: n, by: Int(VDB_GEMM_NR)) {
+            #expect(vdb_gemm_at(isa, x, k, m, packed, n, k, bias, 0, &split, n, c0, c0 + Int(VDB_GEMM_NR)) == 0)
         }
         #expect(whole == split)
     }
@@ -80,10 +79,10 @@ import Testing
         let n = 100, k = 10
         let packed = Self.pack(values(n * k, salt: 1), n: n, k: k)
         var y = [Float](repeating: 0, count: n)
-        #expect(vdb_nn_gemm(values(k, salt: 2), k, 1, packed, n, k, nil, 0, &y, n, 5, n) == -3, "a column range must start on a panel")
-        #expect(vdb_nn_gemm_at(Int32(VDB_ISA_COUNT), values(k, salt: 2), k, 1, packed, n, k, nil, 0, &y, n, 0, n) == -2)
-        #expect(vdb_nn_gemm_packed_count(Int.max / 2, 3) == 0, "an overflowing size is 0, not a wrapped count")
-        #expect(vdb_nn_gemm_packed_bf16_count(Int.max / 2, 3) == 0)
+        #expect(vdb_gemm(values(k, salt: 2), k, 1, packed, n, k, nil, 0, &y, n, 5, n) == -3, "a column range must start on a panel")
+        #expect(vdb_gemm_at(Int32(VDB_ISA_COUNT), values(k, salt: 2), k, 1, packed, n, k, nil, 0, &y, n, 0, n) == -2)
+        #expect(vdb_gemm_packed_count(Int.max / 2, 3) == 0, "an overflowing size is 0, not a wrapped count")
+        #expect(vdb_gemm_packed_bf16_count(Int.max / 2, 3) == 0)
     }
 
     /// bf16: the portable loop equals a double reference on bf16-rounded operands; the AVX512_BF16
@@ -97,19 +96,19 @@ import Testing
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
         let nativeExpected = flags.contains("avx512_bf16") && vdb_isa_active() >= Int32(VDB_ISA_AVX512)
-        #expect((vdb_nn_bf16_native() != 0) == nativeExpected)
+        #expect((vdb_gemm_bf16_native() != 0) == nativeExpected)
         for (m, n, k) in Self.shapes {
             let x = values(m * k, salt: m), w = values(n * k, salt: n + 1), bias = values(n, salt: 2)
-            var packed = [UInt16](repeating: 0xffff, count: vdb_nn_gemm_packed_bf16_count(n, k))
-            vdb_nn_gemm_pack_bf16(w, n, k, &packed)
+            var packed = [UInt16](repeating: 0xffff, count: vdb_gemm_packed_bf16_count(n, k))
+            vdb_gemm_pack_bf16(w, n, k, &packed)
             let y0 = values(m * n, salt: 9)
             let want = Self.reference(x, ldx: k, w, m: m, n: n, k: k, bias: bias, y0: y0, ldy: n, accumulate: true,
                                       round: bf16)
             var portable = y0
-            #expect(vdb_nn_gemm_bf16_at(0, x, k, m, packed, n, k, bias, 1, &portable, n, 0, n) == 0)
+            #expect(vdb_gemm_bf16_at(0, x, k, m, packed, n, k, bias, 1, &portable, n, 0, n) == 0)
             #expect(maxAbsDiff(portable, want) <= 1e-6 * Double(max(k, 1)) + 1e-6, "portable m=\(m) n=\(n) k=\(k)")
             var native = y0
-            let rc = vdb_nn_gemm_bf16_at(1, x, k, m, packed, n, k, bias, 1, &native, n, 0, n)
+            let rc = vdb_gemm_bf16_at(1, x, k, m, packed, n, k, bias, 1, &native, n, 0, n)
             if nativeExpected {
                 #expect(rc == 0)
                 #expect(maxAbsDiff(native, want) <= 1e-6 * Double(max(k, 1)) + 1e-6, "native m=\(m) n=\(n) k=\(k)")

@@ -1,5 +1,5 @@
 /* Matrix products of the CLIP towers: Y = [Y +] X W^T [+ bias], with W packed once at load.
- * See include/vdb_nn.h.
+ * See include/vdb_gemm.h.
  *
  * Layout (GotoBLAS/BLIS style). W [n, k] is stored as panels of NR = 64 columns, each panel k rows
  * of 64 floats (zero-padded past n), so the micro-kernel reads it front to back. X is copied per
@@ -16,7 +16,7 @@
  *
  * bf16 (opt-in, AVX512_BF16): W packed as pairs of bf16 along k, X rounded to bf16 when packed,
  * products accumulated in float32 with vdpbf16ps (two multiply-adds per lane and instruction). */
-#include "vdb_nn.h"
+#include "vdb_gemm.h"
 #include "vdb_isa.h"
 #include <pthread.h>
 #include <stdint.h>
@@ -28,7 +28,7 @@
 #define VDB_GEMM_X86 1
 #endif
 
-#define NR VDB_NN_GEMM_NR
+#define NR VDB_GEMM_NR
 #define MR 6
 #define KC 512 /* even: bf16 blocks hold whole k pairs */
 #define MC (MR * 32)
@@ -40,13 +40,13 @@ static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
 /* ---------------- packing ---------------- */
 
-size_t vdb_nn_gemm_packed_count(size_t n, size_t k) {
+size_t vdb_gemm_packed_count(size_t n, size_t k) {
     size_t panels = n / NR + (n % NR != 0), out;
     if (__builtin_mul_overflow(panels, (size_t)NR, &out) || __builtin_mul_overflow(out, k, &out)) return 0;
     return out > PTRDIFF_MAX / sizeof(float) ? 0 : out; /* the byte count must fit a signed size */
 }
 
-void vdb_nn_gemm_pack(const float *w, size_t n, size_t k, float *packed) {
+void vdb_gemm_pack(const float *w, size_t n, size_t k, float *packed) {
     size_t panels = n / NR + (n % NR != 0);
     for (size_t p = 0; p < panels; p++) {
         float *dst = packed + p * k * NR;
@@ -293,7 +293,7 @@ static inline float from_bf16(uint16_t h) {
     return f;
 }
 
-size_t vdb_nn_gemm_packed_bf16_count(size_t n, size_t k) {
+size_t vdb_gemm_packed_bf16_count(size_t n, size_t k) {
     size_t panels = n / NR + (n % NR != 0), pairs = k / 2 + (k % 2), out;
     if (__builtin_mul_overflow(panels, (size_t)NR * 2, &out) || __builtin_mul_overflow(out, pairs, &out)) return 0;
     return out > PTRDIFF_MAX / sizeof(uint16_t) ? 0 : out;
@@ -301,7 +301,7 @@ size_t vdb_nn_gemm_packed_bf16_count(size_t n, size_t k) {
 
 /* Panel p, pair t, column j holds W[j, 2t] (low half) and W[j, 2t + 1] (high half) as one 32-bit
  * lane, the operand layout of vdpbf16ps. */
-void vdb_nn_gemm_pack_bf16(const float *w, size_t n, size_t k, uint16_t *packed) {
+void vdb_gemm_pack_bf16(const float *w, size_t n, size_t k, uint16_t *packed) {
     size_t panels = n / NR + (n % NR != 0), pairs = k / 2 + (k % 2);
     for (size_t p = 0; p < panels; p++) {
         uint16_t *dst = packed + p * pairs * NR * 2;
@@ -420,9 +420,9 @@ static int native_bf16(void) {
 #endif
 }
 
-int vdb_nn_bf16_native(void) { return native_bf16(); }
+int vdb_gemm_bf16_native(void) { return native_bf16(); }
 
-int vdb_nn_gemm_bf16_at(int native, const float *x, size_t ldx, size_t m, const uint16_t *packed, size_t n, size_t k,
+int vdb_gemm_bf16_at(int native, const float *x, size_t ldx, size_t m, const uint16_t *packed, size_t n, size_t k,
                         const float *bias, int accumulate, float *y, size_t ldy, size_t col_begin, size_t col_end) {
 #ifdef VDB_GEMM_X86
     if (native) {
@@ -435,9 +435,9 @@ int vdb_nn_gemm_bf16_at(int native, const float *x, size_t ldx, size_t m, const 
     return gemm_bf16_driver(ukr_bf16_scalar, x, ldx, m, packed, n, k, bias, accumulate, y, ldy, col_begin, col_end);
 }
 
-int vdb_nn_gemm_bf16(const float *x, size_t ldx, size_t m, const uint16_t *packed, size_t n, size_t k,
+int vdb_gemm_bf16(const float *x, size_t ldx, size_t m, const uint16_t *packed, size_t n, size_t k,
                      const float *bias, int accumulate, float *y, size_t ldy, size_t col_begin, size_t col_end) {
-    return vdb_nn_gemm_bf16_at(native_bf16(), x, ldx, m, packed, n, k, bias, accumulate, y, ldy, col_begin, col_end);
+    return vdb_gemm_bf16_at(native_bf16(), x, ldx, m, packed, n, k, bias, accumulate, y, ldy, col_begin, col_end);
 }
 
 /* ---------------- dispatch ---------------- */
@@ -453,13 +453,13 @@ static const gemm_fn g_gemm[VDB_ISA_COUNT] = {
 #endif
 };
 
-int vdb_nn_gemm_at(int isa, const float *x, size_t ldx, size_t m, const float *packed, size_t n, size_t k,
+int vdb_gemm_at(int isa, const float *x, size_t ldx, size_t m, const float *packed, size_t n, size_t k,
                    const float *bias, int accumulate, float *y, size_t ldy, size_t col_begin, size_t col_end) {
     if (!vdb_isa_supported(isa) || !g_gemm[isa]) return -2;
     return g_gemm[isa](x, ldx, m, packed, n, k, bias, accumulate, y, ldy, col_begin, col_end);
 }
 
-int vdb_nn_gemm(const float *x, size_t ldx, size_t m, const float *packed, size_t n, size_t k, const float *bias,
+int vdb_gemm(const float *x, size_t ldx, size_t m, const float *packed, size_t n, size_t k, const float *bias,
                 int accumulate, float *y, size_t ldy, size_t col_begin, size_t col_end) {
     return g_gemm[vdb_isa_active()](x, ldx, m, packed, n, k, bias, accumulate, y, ldy, col_begin, col_end);
 }
