@@ -2,10 +2,10 @@
  * See include/vdb_gemm.h.
  *
  * Layout (GotoBLAS/BLIS style). W [n, k] is stored as panels of NR = 64 columns, each panel k rows
- * of 64 floats (zero-padded past n), so the micro-kernel reads it front to back. X is copied per
- * call into blocks of MC x KC in slivers of MR rows, k-major (the MR values of one k adjacent), so
- * the kernel broadcasts them. A KC x 64 panel slice (64 KiB) is used by every sliver of the block
- * (L2); the MC x KC block (192 KiB) stays in L2 as well.
+ * of 64 floats (zero-padded past n), so the micro-kernel reads it front to back. X is read in place
+ * in blocks of MC x KC (192 x 512: 384 KiB, held in L2 while every panel's KC x 64 slice streams
+ * past it), 6 rows at a time, each value broadcast; copying X into k-major slivers first, as BLIS
+ * does, cost 3% of the image tower and bought nothing at these row strides.
  *
  * Micro-kernels (6 rows x 64 columns):
  *   AVX-512: 24 zmm accumulators; per k 4 vector loads, 6 broadcasts, 24 FMAs.
@@ -14,8 +14,9 @@
  * Every output element is the sum over k in ascending order within each KC block, blocks added in
  * order, so results do not depend on how callers split the columns among threads.
  *
- * bf16 (opt-in, AVX512_BF16): W packed as pairs of bf16 along k, X rounded to bf16 when packed,
- * products accumulated in float32 with vdpbf16ps (two multiply-adds per lane and instruction). */
+ * bf16 (opt-in, AVX512_BF16): W packed as pairs of bf16 along k, X rounded to bf16 and packed
+ * per block into a per-thread buffer, products accumulated in float32 with vdpbf16ps (two
+ * multiply-adds per lane and instruction). */
 #include "vdb_gemm.h"
 #include "vdb_isa.h"
 #include <pthread.h>
@@ -33,8 +34,10 @@
 #define KC 512 /* even: bf16 blocks hold whole k pairs */
 #define MC (MR * 32)
 
-typedef void (*ukr_fn)(size_t kc, const void *a, const void *b, float *c, size_t ldc, int load_c, const float *bias,
-                       size_t mr, size_t nr);
+/* a: float32 kernels read X in place (row r of the sliver at a + r * lda, for r < mr);
+ * bf16 kernels read a packed sliver (lda unused). */
+typedef void (*ukr_fn)(size_t kc, const void *a, size_t lda, const void *b, float *c, size_t ldc, int load_c,
+                       const float *bias, size_t mr, size_t nr);
 
 static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
@@ -59,18 +62,6 @@ void vdb_gemm_pack(const float *w, size_t n, size_t k, float *packed) {
     }
 }
 
-/* X rows [0, mc) and columns [0, kc) (row stride ldx) as MR-row slivers, k-major, zero rows past mc. */
-static void pack_a(const float *x, size_t ldx, size_t mc, size_t kc, float *dst) {
-    for (size_t s = 0; s < mc; s += MR) {
-        size_t mr = min_sz(MR, mc - s);
-        const float *xs = x + s * ldx;
-        for (size_t kk = 0; kk < kc; kk++, dst += MR) {
-            for (size_t r = 0; r < mr; r++) dst[r] = xs[r * ldx + kk];
-            for (size_t r = mr; r < MR; r++) dst[r] = 0;
-        }
-    }
-}
-
 /* ---------------- per-thread buffer ---------------- */
 
 static pthread_key_t g_key;
@@ -78,7 +69,7 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int g_key_ok;
 static void make_key(void) { g_key_ok = pthread_key_create(&g_key, free) == 0; }
 
-/* The calling thread's MC x KC float buffer (freed when the thread exits), or NULL. */
+/* The calling thread's buffer for a packed bf16 block of X (freed when the thread exits), or NULL. */
 static float *thread_buffer(void) {
     pthread_once(&g_once, make_key);
     if (!g_key_ok) return NULL;
@@ -102,21 +93,20 @@ static int gemm_f32(ukr_fn ukr, const float *x, size_t ldx, size_t m, const floa
             for (size_t j = c0; j < c1; j++) y[i * ldy + j] = (accumulate ? y[i * ldy + j] : 0) + (bias ? bias[j] : 0);
         return 0;
     }
-    float *apack = thread_buffer();
-    if (!apack) return -1;
+    /* X is read in place (a block of MC rows x KC stays in L2 while the panels stream past it):
+     * packing it cost 3% of the image tower and bought nothing at these row strides. */
     for (size_t k0 = 0; k0 < k; k0 += KC) {
         size_t kc = min_sz(KC, k - k0);
         int load_c = k0 > 0 || accumulate;
         const float *b_bias = k0 + kc == k ? bias : NULL;
         for (size_t i0 = 0; i0 < m; i0 += MC) {
             size_t mc = min_sz(MC, m - i0);
-            pack_a(x + i0 * ldx + k0, ldx, mc, kc, apack);
             for (size_t j0 = c0; j0 < c1; j0 += NR) {
                 size_t nr = min_sz(NR, c1 - j0);
                 const float *b = packed + (j0 / NR) * k * NR + k0 * NR;
                 for (size_t s = 0; s < mc; s += MR)
-                    ukr(kc, apack + s * kc, b, y + (i0 + s) * ldy + j0, ldy, load_c, b_bias ? b_bias + j0 : NULL,
-                        min_sz(MR, mc - s), nr);
+                    ukr(kc, x + (i0 + s) * ldx + k0, ldx, b, y + (i0 + s) * ldy + j0, ldy, load_c,
+                        b_bias ? b_bias + j0 : NULL, min_sz(MR, mc - s), nr);
             }
         }
     }
@@ -134,13 +124,13 @@ static void store_tile(const float *acc, float *c, size_t ldc, int load_c, const
         }
 }
 
-static void ukr_scalar(size_t kc, const void *av, const void *bv, float *c, size_t ldc, int load_c, const float *bias,
-                       size_t mr, size_t nr) {
+static void ukr_scalar(size_t kc, const void *av, size_t lda, const void *bv, float *c, size_t ldc, int load_c,
+                       const float *bias, size_t mr, size_t nr) {
     const float *a = av, *b = bv;
     float acc[MR * NR] = {0};
-    for (size_t p = 0; p < kc; p++, a += MR, b += NR)
-        for (size_t r = 0; r < MR; r++) {
-            float ar = a[r];
+    for (size_t p = 0; p < kc; p++, b += NR)
+        for (size_t r = 0; r < mr; r++) {
+            float ar = a[r * lda + p];
             for (size_t j = 0; j < NR; j++) acc[r * NR + j] += ar * b[j];
         }
     store_tile(acc, c, ldc, load_c, bias, mr, nr);
@@ -155,17 +145,19 @@ static int gemm_scalar(const float *x, size_t ldx, size_t m, const float *packed
 /* ---------------- AVX2 + FMA ---------------- */
 #define AVX2 __attribute__((target("avx2,fma")))
 
-AVX2 static void ukr_avx2(size_t kc, const void *av, const void *bv, float *c, size_t ldc, int load_c,
+AVX2 static void ukr_avx2(size_t kc, const void *av, size_t lda, const void *bv, float *c, size_t ldc, int load_c,
                           const float *bias, size_t mr, size_t nr) {
+    const float *rows[MR];
+    for (size_t r = 0; r < MR; r++) rows[r] = (const float *)av + (r < mr ? r : mr - 1) * lda; /* past mr: discarded */
     for (size_t q = 0; q * 16 < nr; q++) {
-        const float *a = av, *b = (const float *)bv + q * 16;
+        const float *b = (const float *)bv + q * 16;
         __m256 acc[MR][2];
         for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-        for (size_t p = 0; p < kc; p++, a += MR, b += NR) {
+        for (size_t p = 0; p < kc; p++, b += NR) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma clang loop unroll(full)
             for (int r = 0; r < MR; r++) {
-                __m256 ar = _mm256_broadcast_ss(a + r);
+                __m256 ar = _mm256_broadcast_ss(rows[r] + p);
                 acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
                 acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
             }
@@ -244,20 +236,22 @@ AVX512 static inline __attribute__((always_inline)) void store_tile512(__m512 ac
         }
 }
 
-AVX512 static void ukr_avx512(size_t kc, const void *av, const void *bv, float *c, size_t ldc, int load_c,
+AVX512 static void ukr_avx512(size_t kc, const void *av, size_t lda, const void *bv, float *c, size_t ldc, int load_c,
                               const float *bias, size_t mr, size_t nr) {
-    const float *a = av, *b = bv;
+    const float *b = bv;
+    const float *rows[MR];
+    for (size_t r = 0; r < MR; r++) rows[r] = (const float *)av + (r < mr ? r : mr - 1) * lda; /* past mr: discarded */
     __m512 acc[MR][4];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
     if (load_c)
         for (size_t r = 0; r < mr; r++) { _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(c + r * ldc + 48), _MM_HINT_T0); }
-    for (size_t p = 0; p < kc; p++, a += MR, b += NR) {
+    for (size_t p = 0; p < kc; p++, b += NR) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
-            __m512 ar = _mm512_set1_ps(a[r]);
+            __m512 ar = _mm512_set1_ps(rows[r][p]);
             __asm__("" : "+v"(ar)); /* one broadcast per row, not one folded into each of its 4 FMAs */
             acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
@@ -354,7 +348,7 @@ static int gemm_bf16_driver(ukr_fn ukr, const float *x, size_t ldx, size_t m, co
                 size_t nr = min_sz(NR, c1 - j0);
                 const uint32_t *b = b32 + (j0 / NR) * pairs * NR + (k0 / 2) * NR;
                 for (size_t s = 0; s < mc; s += MR)
-                    ukr(kp, apack + s * kp, b, y + (i0 + s) * ldy + j0, ldy, load_c, b_bias ? b_bias + j0 : NULL,
+                    ukr(kp, apack + s * kp, 0, b, y + (i0 + s) * ldy + j0, ldy, load_c, b_bias ? b_bias + j0 : NULL,
                         min_sz(MR, mc - s), nr);
             }
         }
@@ -363,8 +357,9 @@ static int gemm_bf16_driver(ukr_fn ukr, const float *x, size_t ldx, size_t m, co
 }
 
 /* Portable bf16 kernel: the same rounded operands, products summed in float32 pair by pair. */
-static void ukr_bf16_scalar(size_t kp, const void *av, const void *bv, float *c, size_t ldc, int load_c,
+static void ukr_bf16_scalar(size_t kp, const void *av, size_t lda, const void *bv, float *c, size_t ldc, int load_c,
                             const float *bias, size_t mr, size_t nr) {
+    (void)lda;
     const uint32_t *a = av, *b = bv;
     float acc[MR * NR] = {0};
     for (size_t p = 0; p < kp; p++, a += MR, b += NR)
@@ -379,8 +374,9 @@ static void ukr_bf16_scalar(size_t kp, const void *av, const void *bv, float *c,
 #ifdef VDB_GEMM_X86
 #define AVX512BF16 __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16,fma")))
 
-AVX512BF16 static void ukr_bf16_avx512(size_t kp, const void *av, const void *bv, float *c, size_t ldc, int load_c,
-                                       const float *bias, size_t mr, size_t nr) {
+AVX512BF16 static void ukr_bf16_avx512(size_t kp, const void *av, size_t lda, const void *bv, float *c, size_t ldc,
+                                       int load_c, const float *bias, size_t mr, size_t nr) {
+    (void)lda;
     const uint32_t *a = av, *b = bv;
     __m512 acc[MR][4];
 #pragma clang loop unroll(full)

@@ -57,7 +57,7 @@ final class PackedWeight: @unchecked Sendable {
         let rc = precision == .float32
             ? vdb_gemm(x, ldx, m, raw.assumingMemoryBound(to: Float.self), n, k, bias, acc, y, ldy, c0, c1)
             : vdb_gemm_bf16(x, ldx, m, raw.assumingMemoryBound(to: UInt16.self), n, k, bias, acc, y, ldy, c0, c1)
-        // -1: the kernel's 384 KiB per-thread block could not be allocated; -3: a caller bug.
+        // -1 (bf16 only): its 384 KiB per-thread block could not be allocated; -3: a caller bug.
         precondition(rc == 0, "vdb_gemm failed (\(rc)) on \(m) x \(n) x \(k), columns \(c0)..<\(c1)")
     }
 }

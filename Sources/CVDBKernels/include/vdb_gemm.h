@@ -33,9 +33,8 @@ void vdb_gemm_pack(const float *w, size_t n, size_t k, float *packed);
  * x: [m, k] with row stride ldx; packed: W from `vdb_gemm_pack`; y: row stride ldy; bias: n
  * floats or NULL. col_begin must be a multiple of VDB_GEMM_NR, so threads can each take a range
  * of panels; each element's sum runs in the same order whatever the range, so results do not
- * depend on the split. Single-threaded; uses a per-thread buffer (MC x KC floats) that lives
- * until the thread exits. Returns 0, -1 when that buffer could not be allocated, -3 when
- * col_begin is not a panel boundary.
+ * depend on the split. Single-threaded, no allocation. Returns 0, or -3 when col_begin is not a
+ * panel boundary.
  */
 int vdb_gemm(const float *x, size_t ldx, size_t m, const float *packed, size_t n, size_t k, const float *bias,
                 int accumulate, float *y, size_t ldy, size_t col_begin, size_t col_end);
@@ -57,7 +56,8 @@ void vdb_gemm_pack_bf16(const float *w, size_t n, size_t k, uint16_t *packed);
  * `vdb_gemm` with the weight in bfloat16 and x rounded to bfloat16 as it is read; products are
  * summed in float32. About twice the float32 speed on CPUs with AVX512_BF16
  * (`vdb_gemm_bf16_native`), a portable (slow) loop with the same rounding elsewhere. Same
- * contract and return codes as `vdb_gemm`.
+ * contract as `vdb_gemm`; it packs X into a per-thread buffer (384 KiB, kept until the thread
+ * exits) and returns -1 when that cannot be allocated.
  */
 int vdb_gemm_bf16(const float *x, size_t ldx, size_t m, const uint16_t *packed, size_t n, size_t k,
                      const float *bias, int accumulate, float *y, size_t ldy, size_t col_begin, size_t col_end);

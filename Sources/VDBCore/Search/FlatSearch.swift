@@ -225,9 +225,8 @@ extension Collection {
                                 while q0 < hi {
                                     let m = min(tile, hi - q0)
                                     if packedGEMM {
-                                        // -1 only if its 384 KiB per-thread block could not be allocated
                                         let rc = vdb_gemm(qb.baseAddress! + q0 * d, d, m, packed, p.n, d, nil, 0, c, p.n, 0, p.n)
-                                        precondition(rc == 0, "vdb_gemm failed (\(rc))")
+                                        precondition(rc == 0, "vdb_gemm failed (\(rc))")  // panels start at column 0
                                     } else {
                                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(p.n), Int32(d),
                                                     1, qb.baseAddress! + q0 * d, Int32(d), rows, Int32(d), 0, c, Int32(p.n))
