@@ -11,6 +11,8 @@
 //   the matches. Both walks stop once they have computed more distances than there are matches, an
 //   exact scan of the matches being cheaper from there; the caller then runs that scan.
 
+import CVDBKernels
+
 extension HNSWIndex {
     package func filteredSearch(query: UnsafePointer<Float>, k: Int, parameters sp: SearchParameters,
                                 visibility: SlotVisibility?, filter: SlotFilter) throws -> FilteredSearchResult {
@@ -94,8 +96,10 @@ extension HNSWIndex {
             }
             computed &+= fresh
             if computed > budget { return (top.count, computed, true) }
+            for i in 0..<min(fresh, HNSWIndex.prefetchAhead) { vdb_prefetch(vec(pending[i]), vectorBytes) }
             for i in 0..<fresh {
                 let nb = pending[i]
+                if i + HNSWIndex.prefetchAhead < fresh { vdb_prefetch(vec(pending[i + HNSWIndex.prefetchAhead]), vectorBytes) }
                 let dn = dist(query, nb)
                 if top.count < ef || dn < lower {
                     let key = packScore(dn, nb)

@@ -300,8 +300,10 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
                 changed = false
                 let (lk, n) = links(cur, l)
                 computed += n
+                for j in 0..<min(n, HNSWIndex.prefetchAhead) { vdb_prefetch(vec(lk[j]), vectorBytes) }
                 for j in 0..<n {
                     let c = lk[j]
+                    if j + HNSWIndex.prefetchAhead < n { vdb_prefetch(vec(lk[j + HNSWIndex.prefetchAhead]), vectorBytes) }
                     let d = dist(query, c)
                     if d < curDist { curDist = d; cur = c; changed = true }
                 }
