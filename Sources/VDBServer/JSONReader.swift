@@ -527,28 +527,39 @@ extension SearchBody {
     }
 }
 
-extension SearchBatchBody {
-    /// Reads `{"searches": [search, ...]}` with ``JSONReader``.
-    init(json: UnsafeRawBufferPointer) throws {
+extension JSONReader {
+    /// Reads a body `{"<key>": [item, ...]}` (other keys skipped): `item` reads each element,
+    /// given the reader and the element's name for errors (`"<key>[i]"`).
+    static func listBody<T>(_ json: UnsafeRawBufferPointer, key wanted: String, of what: String,
+                            _ item: (inout JSONReader, String) throws -> T) throws -> [T] {
         var r = JSONReader(json)
         guard r.peek() != nil else { throw ServerError.badJSON("the request body is empty: send a JSON object") }
         try r.beginObject("the body")
-        var searches: [SearchBody]?
+        var items: [T]?
         var first = true
         while let key = try r.nextKey(&first) {
-            guard key == "searches" else { try r.skipValue(); continue }
-            guard r.peek() == UInt8(ascii: "[") else { throw r.mismatch("searches", expected: "an array of search objects") }
-            var list: [SearchBody] = []
-            try r.beginArray("searches")
+            guard key == wanted else { try r.skipValue(); continue }
+            guard r.peek() == UInt8(ascii: "[") else { throw r.mismatch(wanted, expected: "an array of \(what)") }
+            var list: [T] = []
+            try r.beginArray(wanted)
             var firstItem = true
             while try r.nextItem(&firstItem) {
-                list.append(try SearchBody(reading: &r, field: "searches[\(list.count)]"))
+                list.append(try item(&r, "\(wanted)[\(list.count)]"))
             }
-            searches = list
+            items = list
         }
         try r.end()
-        guard let searches else { throw ServerError.badJSON("missing field 'searches' in the body") }
-        self.init(searches: searches)
+        guard let items else { throw ServerError.badJSON("missing field '\(wanted)' in the body") }
+        return items
+    }
+}
+
+extension SearchBatchBody {
+    /// Reads `{"searches": [search, ...]}` with ``JSONReader``.
+    init(json: UnsafeRawBufferPointer) throws {
+        self.init(searches: try JSONReader.listBody(json, key: "searches", of: "search objects") { r, field in
+            try SearchBody(reading: &r, field: field)
+        })
     }
 }
 
@@ -558,40 +569,23 @@ extension UpsertBody {
     /// `metadata` object goes through `JSONDecoder`. Unknown keys are ignored, as `JSONDecoder`
     /// ignores them.
     init(json: UnsafeRawBufferPointer) throws {
-        var r = JSONReader(json)
-        guard r.peek() != nil else { throw ServerError.badJSON("the request body is empty: send a JSON object") }
-        try r.beginObject("the body")
-        var points: [PointBody]?
-        var first = true
-        while let key = try r.nextKey(&first) {
-            guard key == "points" else { try r.skipValue(); continue }
-            guard r.peek() == UInt8(ascii: "[") else { throw r.mismatch("points", expected: "an array of point objects") }
-            var list: [PointBody] = []
-            try r.beginArray("points")
-            var firstItem = true
-            while try r.nextItem(&firstItem) {
-                let field = "points[\(list.count)]"
-                var id: PointID?
-                var vector: [Float]?
-                var metadata: JSONMetadata?
-                try r.beginObject(field)
-                var firstKey = true
-                while let name = try r.nextKey(&firstKey) {
-                    if r.null() { continue }
-                    switch name {
-                    case "id": id = try r.pointID(field + ".id")
-                    case "vector": vector = try r.floatArray(field + ".vector")
-                    case "metadata": metadata = try r.decoded(JSONMetadata.self, field + ".metadata")
-                    default: try r.skipValue()
-                    }
+        self.init(points: try JSONReader.listBody(json, key: "points", of: "point objects") { r, field in
+            var id: PointID?
+            var vector: [Float]?
+            var metadata: JSONMetadata?
+            try r.beginObject(field)
+            var first = true
+            while let name = try r.nextKey(&first) {
+                if r.null() { continue }
+                switch name {
+                case "id": id = try r.pointID(field + ".id")
+                case "vector": vector = try r.floatArray(field + ".vector")
+                case "metadata": metadata = try r.decoded(JSONMetadata.self, field + ".metadata")
+                default: try r.skipValue()
                 }
-                guard let vector else { throw ServerError.badJSON("missing field 'vector' in '\(field)'") }
-                list.append(PointBody(id: id, vector: vector, metadata: metadata))
             }
-            points = list
-        }
-        try r.end()
-        guard let points else { throw ServerError.badJSON("missing field 'points' in the body") }
-        self.init(points: points)
+            guard let vector else { throw ServerError.badJSON("missing field 'vector' in '\(field)'") }
+            return PointBody(id: id, vector: vector, metadata: metadata)
+        })
     }
 }

@@ -119,6 +119,10 @@ import VDBSupport
         try Array(text.utf8).withUnsafeBytes { try UpsertBody(json: $0) }
     }
 
+    private func upsertRefusal(_ text: String) -> String? {
+        do { _ = try upsert(text); return nil } catch let e as ServerError { return e.message } catch { return "\(error)" }
+    }
+
     /// `PUT .../points` bodies: the points `JSONDecoder` reads (vectors of different lengths in
     /// one body, as the reader reserves each array at the previous one's length), and refusals
     /// (the reader is as strict as for searches: no trailing comma, which `JSONDecoder` lets pass).
@@ -145,12 +149,9 @@ import VDBSupport
             #expect(throws: ServerError.self, "accepted: \(text)") { try upsert(text) }
         }
         // The messages name the field.
-        func message(_ text: String) -> String? {
-            do { _ = try upsert(text); return nil } catch let e as ServerError { return e.message } catch { return "\(error)" }
-        }
-        #expect(message(#"{"points": [{"id": 1}, {"id": 2}]}"#) == "missing field 'vector' in 'points[0]'")
-        #expect(message(#"{"points": [{"vector": [1]}, {"vector": [1, "x"]}]}"#) == "'points[1].vector[1]' has the wrong type, expected a number")
-        #expect(message(#"{"points": [{"vector": [1], "metadata": {"a": [1]}}]}"#)?.hasPrefix("'points[0].metadata': ") == true)
+        #expect(upsertRefusal(#"{"points": [{"id": 1}, {"id": 2}]}"#) == "missing field 'vector' in 'points[0]'")
+        #expect(upsertRefusal(#"{"points": [{"vector": [1]}, {"vector": [1, "x"]}]}"#) == "'points[1].vector[1]' has the wrong type, expected a number")
+        #expect(upsertRefusal(#"{"points": [{"vector": [1], "metadata": {"a": [1]}}]}"#)?.hasPrefix("'points[0].metadata': ") == true)
     }
 
     @Test func writerMatchesJSONEncoder() throws {
