@@ -72,20 +72,27 @@ import VDBSupport
         try c.insert((0..<UInt64(300)).map { Self.vector($0) }, ids: Array(0..<UInt64(300)))
         try c.buildIndex(kind: .hnsw, parameters: IndexParameters(m: 8, efConstruction: 64, seed: 5, buildThreads: 1))
         let wide = SearchParameters(ef: 128)
+        // Re-ranking 2k candidates, with 16 new vectors nearest to queries[0]: the index proposes
+        // them among its 20, and re-ranking the snapshot's rows leaves 4.
+        let reranked = SearchParameters(ef: 128, rerank: true, rerankFactor: 2)
+        let crowdIDs = (3000..<UInt64(3015)).map { $0 }
+        let crowd = crowdIDs.map { id in Self.vector(1000).map { $0 * (1 - 1e-4 * Float(id - 2999)) } }
         // Queries whose nearest stored vectors will be the inserted ones.
         let newIDs = (1000..<UInt64(1010)).map { $0 }
         let queries = newIDs.map { Self.vector($0).map { $0 * 1.0001 } }
         let before = try queries.map { try c.search($0, k: 10, parameters: wide) }
+        let beforeReranked = try c.search(queries[0], k: 10, parameters: reranked)
         let table = try #require(c.cache.withLock { $0.live?.table })
 
         try db.read { snapshot in
             let r = try snapshot.collection(c)
             #expect(try r.search(batch: queries, k: 10, parameters: wide) == before)
             try Self.elsewhere { try c.insert(newIDs.map { Self.vector($0) }, ids: newIDs) }
-            try Self.elsewhere { try c.upsert([Self.vector(2000)], ids: [2000]) }
+            try Self.elsewhere { try c.upsert([Self.vector(2000)] + crowd, ids: [2000] + crowdIDs) }
             // The old snapshot: the same answers, without per-slot checks or re-scoring.
             #expect(try r.search(batch: queries, k: 10, parameters: wide) == before)
             #expect(try queries.map { try r.search($0, k: 10, parameters: wide) } == before)
+            #expect(try r.search(queries[0], k: 10, parameters: reranked) == beforeReranked)
             #expect(table.checkedReads.load(ordering: .relaxed) == 0)
             #expect(table.racedReads.load(ordering: .relaxed) == 0)
         }

@@ -69,7 +69,8 @@ extension Collection {
                     }
                     let exact = try rescore(scope.txn, qb.baseAddress! + qi * dimension, candidates, k: k, filter: stable ? .none : filter)
                     out[qi].top = exact
-                    if !stable && exact.count < min(k, candidates.count) && attempt < 2 { again.append(qi) }
+                    // Hits lost to the race, or slots of newer writes among the candidates.
+                    if exact.count < min(k, candidates.count) && attempt < 2 { again.append(qi) }
                 }
             }
             if again.isEmpty { break }
