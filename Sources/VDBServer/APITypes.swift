@@ -132,13 +132,14 @@ struct CollectionList: Encodable {
 
 // MARK: points
 
-struct PointBody: Decodable {
+struct PointBody {
     var id: PointID?
     var vector: [Float]
     var metadata: JSONMetadata?
 }
 
-struct UpsertBody: Decodable {
+/// `PUT .../points`, read by `init(json:)` (``JSONReader``).
+struct UpsertBody {
     var points: [PointBody]
 }
 

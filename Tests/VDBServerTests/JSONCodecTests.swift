@@ -115,6 +115,45 @@ import VDBSupport
         #expect(throws: ServerError.self) { try invalid.withUnsafeBytes { try SearchBody(json: $0) } }
     }
 
+    private func upsert(_ text: String) throws -> UpsertBody {
+        try Array(text.utf8).withUnsafeBytes { try UpsertBody(json: $0) }
+    }
+
+    private func upsertRefusal(_ text: String) -> String? {
+        do { _ = try upsert(text); return nil } catch let e as ServerError { return e.message } catch { return "\(error)" }
+    }
+
+    /// `PUT .../points` bodies: the points `JSONDecoder` reads (vectors of different lengths in
+    /// one body, as the reader reserves each array at the previous one's length), and refusals
+    /// (the reader is as strict as for searches: no trailing comma, which `JSONDecoder` lets pass).
+    @Test func readsUpsertBodiesLikeJSONDecoder() throws {
+        struct Point: Decodable { var id: PointID?; var vector: [Float]; var metadata: JSONMetadata? }
+        struct Body: Decodable { var points: [Point] }
+        let body = #"""
+        {"other": [1], "points": [{"id": 3, "vector": [0.1, -2, 3e-2], "metadata": {"a": "x", "n": 2, "f": 1.5, "b": true}},
+          {"id": "18446744073709551615", "vector": [1, 2, 3, 4, 5, 6], "extra": [1]}, {"vector": [7], "metadata": null, "id": null},
+          {"vector": []}]}
+        """#
+        let fast = try upsert(body)
+        let slow = try JSONDecoder().decode(Body.self, from: Data(body.utf8))
+        #expect(fast.points.map(\.vector) == slow.points.map(\.vector))
+        #expect(fast.points.map(\.vector) == [[0.1, -2, 0.03], [1, 2, 3, 4, 5, 6], [7], []])
+        #expect(fast.points.map(\.id) == slow.points.map(\.id))
+        #expect(fast.points.map { $0.metadata?.metadata } == slow.points.map { $0.metadata?.metadata })
+        #expect(fast.points[0].metadata?.metadata == ["a": .string("x"), "n": .int(2), "f": .double(1.5), "b": .bool(true)])
+        let bad = ["", "{}", #"{"points": {}}"#, #"{"points": null}"#, #"{"points": [{"id": 1}]}"#, #"{"points": [{"vector": null}]}"#,
+                   #"{"points": [{"id": -1, "vector": [1]}]}"#, #"{"points": [{"id": "x", "vector": [1]}]}"#,
+                   #"{"points": [{"vector": [1], "metadata": {"a": [1]}}]}"#, #"{"points": [{"vector": [1,]}]}"#,
+                   #"{"points": [{"vector": ["1"]}]}"#, #"{"points": []} x"#]
+        for text in bad {
+            #expect(throws: ServerError.self, "accepted: \(text)") { try upsert(text) }
+        }
+        // The messages name the field.
+        #expect(upsertRefusal(#"{"points": [{"id": 1}, {"id": 2}]}"#) == "missing field 'vector' in 'points[0]'")
+        #expect(upsertRefusal(#"{"points": [{"vector": [1]}, {"vector": [1, "x"]}]}"#) == "'points[1].vector[1]' has the wrong type, expected a number")
+        #expect(upsertRefusal(#"{"points": [{"vector": [1], "metadata": {"a": [1]}}]}"#)?.hasPrefix("'points[0].metadata': ") == true)
+    }
+
     @Test func writerMatchesJSONEncoder() throws {
         let hits = [
             Hit(id: PointID(UInt64.max), score: -0.25, distance: 0.25,

@@ -39,9 +39,11 @@ extension Collection {
     /// results come back whenever `k` are reachable, and maps them to ids through the table, with
     /// no second pass over LMDB. Two cases re-score the candidates exactly from the snapshot's
     /// blocks (`rescore`): `parameters.rerank` (the refine stage: the index returns
-    /// `k * rerankFactor` candidates), and a search during which the table changed, or that reads
-    /// a snapshot older than the table (rare: the ids and distances are then checked against the
-    /// snapshot, and a query that lost hits to the race is searched again).
+    /// `k * rerankFactor` candidates), and a search during which a write freed or reused slots,
+    /// or that reads a snapshot older than the table (rare: the ids and distances are then checked
+    /// against the snapshot, and a query that lost hits to the race is searched again). Slots
+    /// that writes newer than the snapshot filled have no id for it and are dropped; a query
+    /// left with fewer than `k` hits by that is searched again with the per-slot check.
     func indexSearch(_ scope: SearchScope, _ view: IndexView, _ queries: [Float], nq: Int, k: Int,
                      parameters: SearchParameters, threads: Int, filter: CandidateFilter) throws -> [IndexQueryOutcome] {
         let factor = parameters.rerank ? max(1, parameters.rerankFactor) : 1
@@ -51,8 +53,8 @@ extension Collection {
         var out = [IndexQueryOutcome](repeating: IndexQueryOutcome(), count: nq)
         var pending = Array(0..<nq)
         for attempt in 0..<3 {
-            let (found, stable) = try candidates(scope, view, queries, pending, count: wanted,
-                                                 parameters: parameters, threads: threads, filter: filter)
+            let (found, stable) = try candidates(scope, view, queries, pending, count: wanted, parameters: parameters,
+                                                 threads: threads, filter: filter, checkSlots: attempt > 0)
             var again: [Int] = []
             try queries.withUnsafeBufferPointer { qb in
                 for (j, qi) in pending.enumerated() {
@@ -60,12 +62,15 @@ extension Collection {
                     out[qi] = stats
                     if stats.exhausted { continue }
                     if factor == 1 && stable {
-                        out[qi].top = candidates.lazy.filter { $0.id != emptySlotID }.prefix(k).map { ($0.score, $0.id) }
+                        let visible = candidates.filter { $0.id != emptySlotID }
+                        out[qi].top = visible.prefix(k).map { ($0.score, $0.id) }
+                        if visible.count < min(k, candidates.count) && attempt < 2 { again.append(qi) }
                         continue
                     }
                     let exact = try rescore(scope.txn, qb.baseAddress! + qi * dimension, candidates, k: k, filter: stable ? .none : filter)
                     out[qi].top = exact
-                    if !stable && exact.count < min(k, candidates.count) && attempt < 2 { again.append(qi) }
+                    // Hits lost to the race, or slots of newer writes among the candidates.
+                    if exact.count < min(k, candidates.count) && attempt < 2 { again.append(qi) }
                 }
             }
             if again.isEmpty { break }
@@ -76,10 +81,11 @@ extension Collection {
 
     /// The index's `count` best candidates for each query of `which`, in one read of the slot
     /// table, with what each search did; `stable` tells whether the table matched the snapshot
-    /// throughout.
+    /// throughout. `checkSlots` makes the traversal check every candidate against the table even
+    /// when the index's live slots would do.
     private func candidates(_ scope: SearchScope, _ view: IndexView, _ queries: [Float], _ which: [Int], count: Int,
-                            parameters: SearchParameters, threads: Int,
-                            filter: CandidateFilter) throws -> (found: [([IndexCandidate], IndexQueryOutcome)], stable: Bool) {
+                            parameters: SearchParameters, threads: Int, filter: CandidateFilter,
+                            checkSlots: Bool) throws -> (found: [([IndexCandidate], IndexQueryOutcome)], stable: Bool) {
         let index = view.live.index
         let d = dimension
         var adjusted = parameters
@@ -87,9 +93,10 @@ extension Collection {
         let sp = adjusted
         let txn = scope.txn
         let (found, stable) = try view.live.table.read(epoch: view.epoch) { visibility -> [([IndexCandidate], IndexQueryOutcome)] in
-            // Without writes newer than the snapshot, the index's own live slots are the visible
-            // ones: no per-candidate check in its search loop.
-            let admit = visibility.showsEveryLiveSlot ? nil : visibility
+            // Unless a write newer than the snapshot freed slots, the index's own live slots hold
+            // the visible ones (plus newer writes' slots, which have no id here and are dropped):
+            // no per-candidate check in its search loop.
+            let admit = visibility.showsEveryLiveSlot && !checkSlots ? nil : visibility
             var results = [([IndexCandidate], IndexQueryOutcome)](repeating: ([], IndexQueryOutcome()), count: which.count)
             if case .metadata(let filter) = filter {
                 // The filter reads metadata from the snapshot, one query at a time.

@@ -13,7 +13,7 @@ extension VDBServer {
     /// with ids are inserted or replaced; a batch without any id is inserted with new ids.
     @Sendable func upsertPoints(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let name = try collectionName(context)
-        let batch = try await body(UpsertBody.self, request)
+        let batch = try await bodyBytes(request).withUnsafeReadableBytes { try UpsertBody(json: $0) }
         let ids = batch.points.compactMap(\.id?.value)
         let vectors = batch.points.map(\.vector)
         let metadata: [Metadata?] = batch.points.map { $0.metadata?.metadata }
