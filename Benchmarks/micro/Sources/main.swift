@@ -113,9 +113,33 @@ func sgemmLimit(m: Int, n: Int, k: Int, threads: Int, repeats: Int) {
         }
     }
     sink += c[0]
+    // The same product with vdb's packed GEMM, as exact batch search runs it on AVX-512: each
+    // thread packs its columns (timed: packing is part of the product) and multiplies.
+    let parts = max(1, min(threads, n / 256))
+    let packedPerPart = vdb_gemm_packed_count((n + parts - 1) / parts, k)
+    let packed = (0..<parts).map { _ in UnsafeTransfer(UnsafeMutablePointer<Float>.allocate(capacity: packedPerPart)) }
+    defer { for p in packed { p.value.deallocate() } }
+    let tv = q.withUnsafeBufferPointer { qb in
+        b.withUnsafeBufferPointer { bb in
+            c.withUnsafeMutableBufferPointer { cb in
+                let Q = UnsafeTransfer(UnsafeMutablePointer(mutating: qb.baseAddress!))
+                let B = UnsafeTransfer(UnsafeMutablePointer(mutating: bb.baseAddress!)), C = UnsafeTransfer(cb.baseAddress!)
+                return measure(repeats: repeats) {
+                    DispatchQueue.concurrentPerform(iterations: parts) { p in
+                        let c0 = n * p / parts, c1 = n * (p + 1) / parts
+                        vdb_gemm_pack(B.value + c0 * k, c1 - c0, k, packed[p].value)
+                        _ = vdb_gemm(Q.value, k, m, packed[p].value, c1 - c0, k, nil, 0, C.value + c0, n, 0, c1 - c0)
+                    }
+                }
+            }
+        }
+    }
+    sink += c[0]
     let gflops = 2 * Double(m) * Double(n) * Double(k) / t.median / 1e9
+    let vdbGflops = 2 * Double(m) * Double(n) * Double(k) / tv.median / 1e9
     print("{\"sgemm\": \"\(m)x\(n)x\(k)\", \"threads\": \(threads), \"seconds\": \(t.median), \"min_seconds\": \(t.min), "
-          + "\"gflops\": \(gflops), \"blas_core\": \"\(BenchSystem.kernels.blas)\"}")
+          + "\"gflops\": \(gflops), \"blas_core\": \"\(BenchSystem.kernels.blas)\", "
+          + "\"vdb_gemm_seconds\": \(tv.median), \"vdb_gemm_gflops\": \(vdbGflops), \"vdb_isa\": \"\(BenchSystem.kernels.vdb)\"}")
 }
 
 if let shape = options.sgemm {
