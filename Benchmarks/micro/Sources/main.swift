@@ -98,43 +98,44 @@ func sgemmLimit(m: Int, n: Int, k: Int, threads: Int, repeats: Int) {
     let q = (0 ..< m * k).map { _ in rng.nextGaussian() }, b = (0 ..< n * k).map { _ in rng.nextGaussian() }
     var c = [Float](repeating: 0, count: m * n)
     vdb_blas_single_thread()
-    let t = q.withUnsafeBufferPointer { qb in
-        b.withUnsafeBufferPointer { bb in
-            c.withUnsafeMutableBufferPointer { cb in
-                let Q = UnsafeTransfer(UnsafeMutablePointer(mutating: qb.baseAddress!))
-                let B = UnsafeTransfer(UnsafeMutablePointer(mutating: bb.baseAddress!)), C = UnsafeTransfer(cb.baseAddress!)
-                return measure(repeats: repeats) {
-                    parallelRanges(n, threads: threads, minPerThread: 256) { c0, c1 in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(c1 - c0), Int32(k), 1,
-                                    Q.value, Int32(k), B.value + c0 * k, Int32(k), 0, C.value + c0, Int32(n))
-                    }
+    /// Median and min seconds of `product(Q, B, C)` over the operands' raw pointers.
+    func timed(_ product: @escaping @Sendable (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void)
+        -> (median: Double, min: Double) {
+        let r = q.withUnsafeBufferPointer { qb in
+            b.withUnsafeBufferPointer { bb in
+                c.withUnsafeMutableBufferPointer { cb in
+                    let ops = UnsafeTransfer((UnsafeMutablePointer(mutating: qb.baseAddress!),
+                                              UnsafeMutablePointer(mutating: bb.baseAddress!), cb.baseAddress!))
+                    return measure(repeats: repeats) { product(ops.value.0, ops.value.1, ops.value.2) }
                 }
             }
         }
+        sink += c[0]
+        return r
     }
-    sink += c[0]
+    let t = timed { Q, B, C in
+        let ops = UnsafeTransfer((Q, B, C))
+        parallelRanges(n, threads: threads, minPerThread: 256) { c0, c1 in
+            let (Q, B, C) = ops.value
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(c1 - c0), Int32(k), 1,
+                        Q, Int32(k), B + c0 * k, Int32(k), 0, C + c0, Int32(n))
+        }
+    }
     // The same product with vdb's packed GEMM, as exact batch search runs it on AVX-512: each
     // thread packs its columns (timed: packing is part of the product) and multiplies.
     let parts = max(1, min(threads, n / 256))
     let packedPerPart = vdb_gemm_packed_count((n + parts - 1) / parts, k)
-    let packed = (0..<parts).map { _ in UnsafeTransfer(UnsafeMutablePointer<Float>.allocate(capacity: packedPerPart)) }
-    defer { for p in packed { p.value.deallocate() } }
-    let tv = q.withUnsafeBufferPointer { qb in
-        b.withUnsafeBufferPointer { bb in
-            c.withUnsafeMutableBufferPointer { cb in
-                let Q = UnsafeTransfer(UnsafeMutablePointer(mutating: qb.baseAddress!))
-                let B = UnsafeTransfer(UnsafeMutablePointer(mutating: bb.baseAddress!)), C = UnsafeTransfer(cb.baseAddress!)
-                return measure(repeats: repeats) {
-                    DispatchQueue.concurrentPerform(iterations: parts) { p in
-                        let c0 = n * p / parts, c1 = n * (p + 1) / parts
-                        vdb_gemm_pack(B.value + c0 * k, c1 - c0, k, packed[p].value)
-                        _ = vdb_gemm(Q.value, k, m, packed[p].value, c1 - c0, k, nil, 0, C.value + c0, n, 0, c1 - c0)
-                    }
-                }
-            }
+    let packed = UnsafeTransfer((0..<parts).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: packedPerPart) })
+    defer { for p in packed.value { p.deallocate() } }
+    let tv = timed { Q, B, C in
+        let ops = UnsafeTransfer((Q, B, C))
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let (Q, B, C) = ops.value
+            let c0 = n * p / parts, c1 = n * (p + 1) / parts
+            vdb_gemm_pack(B + c0 * k, c1 - c0, k, packed.value[p])
+            _ = vdb_gemm(Q, k, m, packed.value[p], c1 - c0, k, nil, 0, C + c0, n, 0, c1 - c0)
         }
     }
-    sink += c[0]
     let gflops = 2 * Double(m) * Double(n) * Double(k) / t.median / 1e9
     let vdbGflops = 2 * Double(m) * Double(n) * Double(k) / tv.median / 1e9
     print("{\"sgemm\": \"\(m)x\(n)x\(k)\", \"threads\": \(threads), \"seconds\": \(t.median), \"min_seconds\": \(t.min), "
