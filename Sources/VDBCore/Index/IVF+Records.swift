@@ -50,13 +50,18 @@ extension IVFCore {
         let storedDim = Int(try c.read(UInt32.self))
         let nlist = Int(try c.read(UInt32.self))
         let storedMetric = try c.read(UInt8.self)
-        guard version == 1 || version == IVFCore.version else {
-            throw VDBError.incompatibleIndex("IVF record version \(version) (this build reads 1 and \(IVFCore.version))")
+        guard (1...IVFCore.version).contains(version) else {
+            throw VDBError.incompatibleIndex("IVF record version \(version) (this build reads 1 to \(IVFCore.version))")
         }
         guard storedCodec == codec.rawValue else { throw VDBError.incompatibleIndex("the records are not a \(kind) index") }
         guard storedDim == d else { throw VDBError.dimensionMismatch(expected: d, got: storedDim, index: nil) }
         guard storedMetric == (metric == .l2 ? 0 : 1) else { throw VDBError.incompatibleIndex("the \(kind) records were built for another metric") }
         guard nlist > 0, nlist <= 1 << 24 else { throw VDBError.corruptIndexRecord(key: "M", reason: "nlist \(nlist)") }
+        // Version 3 names its chunk size; versions 1 and 2 had 32 entries per chunk.
+        let chunkEntries = version >= 3 ? Int(try c.read(UInt32.self)) : IVFCore.legacyChunkEntries
+        guard chunkEntries > 0, chunkEntries <= 1 << 20 else {
+            throw VDBError.corruptIndexRecord(key: "M", reason: "\(chunkEntries) entries per list chunk")
+        }
 
         var centroids = [Float](repeating: 0, count: nlist * d)
         let blocks = (nlist + centroidsPerRecord - 1) / centroidsPerRecord
@@ -81,6 +86,7 @@ extension IVFCore {
         }
         let core = IVFCore(codec: codec, dimension: d, metric: metric, centroids: centroids, vmin: vmin, vdiff: vdiff)
         core.legacyRecords = version == 1
+        core.chunkEntries = chunkEntries
         let eb = core.entryBytes
         // Codes are stored for IVF_SQ8; IVF_FLAT stores only slots (version 1 also the floats,
         // which are skipped: the vectors come from storage below).
@@ -165,6 +171,7 @@ extension IVFCore {
     func writeAll(_ writer: IndexRecordWriter) throws {
         try writer.deleteAll()
         legacyRecords = false
+        chunkEntries = IVFCore.chunkEntries(codec: codec, dimension: dimension)  // every chunk is written below
         unwritten.removeAll()
         var meta = RecordBuilder()
         meta.append(IVFCore.version)
@@ -172,6 +179,7 @@ extension IVFCore {
         meta.append(UInt32(dimension))
         meta.append(UInt32(nlist))
         meta.append(UInt8(metric == .l2 ? 0 : 1))
+        meta.append(UInt32(chunkEntries))
         try meta.write(RecordKey.make(UInt8(ascii: "M")), to: writer)
         let per = IVFCore.centroidsPerRecord
         try centroids.withUnsafeBufferPointer { cb in
@@ -190,7 +198,7 @@ extension IVFCore {
             try q.write(RecordKey.make(UInt8(ascii: "Q")), to: writer)
         }
         for l in 0..<nlist {
-            let chunks = (listSlots[l].count + IVFCore.chunkEntries - 1) / IVFCore.chunkEntries
+            let chunks = (listSlots[l].count + chunkEntries - 1) / chunkEntries
             for c in 0..<chunks { try writeChunk(list: l, chunk: c, writer) }
         }
     }
@@ -199,13 +207,13 @@ extension IVFCore {
     /// and, for IVF_SQ8, the codes.
     func writeChunk(list l: Int, chunk c: Int, _ writer: IndexRecordWriter) throws {
         let key = RecordKey.make(UInt8(ascii: "L"), UInt32(l), UInt32(c))
-        let start = c * IVFCore.chunkEntries
+        let start = c * chunkEntries
         let total = listSlots[l].count
         if start >= total {
             try writer.delete(key)
             return
         }
-        let cnt = min(IVFCore.chunkEntries, total - start)
+        let cnt = min(chunkEntries, total - start)
         let codes = codec == .sq8 ? entryBytes : 0
         var b = RecordBuilder(capacity: 4 + cnt * (4 + codes))
         b.append(UInt32(cnt))
