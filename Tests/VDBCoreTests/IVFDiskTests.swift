@@ -48,7 +48,7 @@ import VDBSupport
 
     /// IVF_SQ8 on disk, through the database: the index adds its 8-bit codes, its slots and a
     /// per-entry float, and little else (32-entry chunks took 512 bytes per vector at 384-d);
-    /// the whole database stays within 1.3x the raw float vectors, which it holds once.
+    /// the database holds the float vectors once.
     @Test func sq8DatabaseSizeBound() throws {
         let data = Self.wide, d = data.dim, n = data.baseRows
         let tmp = TempDir(); defer { tmp.cleanup() }
@@ -58,6 +58,7 @@ import VDBSupport
             let db = try Database(path: tmp.path)
             let c = try db.createCollection(name: "sq", dimension: d, metric: .l2)
             try c.insert(contiguous: data.baseL2)
+            let flatBytes = db.bytesOnDisk
             try c.buildIndex(kind: .ivfSQ8, parameters: IndexParameters(nlist: 2, seed: 5))
             let pages = try db.env.read { txn in
                 var st = MDB_stat()
@@ -67,8 +68,12 @@ import VDBSupport
             let perVector = Double(pages * 4096) / Double(n)
             // Codes (d), slot (4), float (4), and below 3% for chunk tails, centroids and keys.
             #expect(perVector <= 1.03 * Double(d + 8), "index: \(perVector) bytes per vector")
-            let ratio = Double(db.bytesOnDisk) / Double(n * d * 4)
-            #expect(ratio <= 1.3, "data.mdb / raw float32 = \(ratio)")
+            // The file grows by little more than that (the build's copies of a few small pages).
+            let grown = Double(db.bytesOnDisk - flatBytes) / Double(n)
+            #expect(grown <= 1.05 * Double(d + 8), "data.mdb grew by \(grown) bytes per vector")
+            // With the float vectors once, that is under 1.3x the raw vectors at
+            // 100k and 1M (Docs/scaling.md); at this size LMDB's fixed pages weigh more.
+            #expect(Double(db.bytesOnDisk) <= 1.35 * Double(n * d * 4), "data.mdb \(db.bytesOnDisk) bytes, raw \(n * d * 4)")
             expected = try queries.map { try c.search($0, k: 10, parameters: SearchParameters(nprobe: 1)) }
             try c.checkIndexInvariants()
         }
@@ -76,6 +81,42 @@ import VDBSupport
         let c = try db.collection(named: "sq")
         try c.checkIndexInvariants()
         #expect(try queries.map { try c.search($0, k: 10, parameters: SearchParameters(nprobe: 1)) } == expected)
+    }
+
+    /// IVF_FLAT lists are filled from the stored vectors when the collection opens (on all
+    /// cores, straight into each list's place): reopened after deletes and inserts, the lists
+    /// hold the same vectors in the same order, and searches answer the same.
+    @Test(arguments: [KernelMetric.l2, .ip])
+    func ivfFlatListsRefilledFromStorage(metric: KernelMetric) throws {
+        let data = Self.wide, d = data.dim
+        let tmp = TempDir(); defer { tmp.cleanup() }
+        let queries = (0..<data.queryRows).map { Array(data.queriesL2[($0 * d)..<(($0 + 1) * d)]) }
+        let sp = SearchParameters(nprobe: 3)
+        func lists(_ c: Collection) throws -> (slots: [[UInt32]], bytes: [[UInt8]]) {
+            try c.withSnapshot { snap in
+                let core = try #require(try snap.index() as? IVFIndexBase).core
+                return core.lock.read { (core.listSlots, core.listData.map(\.bytes)) }
+            }
+        }
+        let before: (slots: [[UInt32]], bytes: [[UInt8]]), expected: [[SearchHit]]
+        do {
+            let db = try Database(path: tmp.path)
+            let c = try db.createCollection(name: "flat", dimension: d, metric: metric == .l2 ? .l2 : .cosine)
+            try c.insert(contiguous: Array(data.baseL2[0..<(2500 * d)]))
+            try c.buildIndex(kind: .ivfFlat, parameters: Self.params)
+            _ = try c.delete(ids: stride(from: 0, to: 2500, by: 5).map { UInt64($0) })
+            try c.insert(contiguous: Array(data.baseL2[(2500 * d)...]))  // also writes the lists the deletes changed
+            before = try lists(c)
+            expected = try queries.map { try c.search($0, k: 10, parameters: sp) }
+        }
+        let db = try Database(path: tmp.path)
+        let c = try db.collection(named: "flat")
+        try c.checkIndexInvariants()
+        let after = try lists(c)
+        #expect(after.slots == before.slots)
+        #expect(after.bytes == before.bytes)
+        #expect(before.bytes.reduce(0) { $0 + $1.count } == (data.baseRows - 500) * d * 4)
+        #expect(try queries.map { try c.search($0, k: 10, parameters: sp) } == expected)
     }
 
     /// An index written by record version 2 (32 entries per chunk, no chunk size in the meta
@@ -110,7 +151,7 @@ import VDBSupport
 
     static func expectSame(_ a: IVFSQ8Index, _ b: IVFSQ8Index, _ data: IndexTestSet, _ metric: KernelMetric) throws {
         #expect(a.core.listSlots == b.core.listSlots)
-        #expect(a.core.listData == b.core.listData)
+        #expect(a.core.listData.map(\.bytes) == b.core.listData.map(\.bytes))
         let sp = SearchParameters(nprobe: 2)
         let x = try searchAll(a, data, metric, sp), y = try searchAll(b, data, metric, sp)
         #expect(x.map { $0.map(\.slot) } == y.map { $0.map(\.slot) })

@@ -87,7 +87,8 @@ final class IVFCore: @unchecked Sendable {
     let vdiff: [Float]
 
     var listSlots: [[UInt32]]
-    var listData: [[UInt8]]
+    /// Each list's entries, `entryBytes` per slot of `listSlots`, in the same order.
+    let listData: [IVFListEntries]
     /// By slot: the list holding it (UInt32.max = absent) and its position in the list.
     var slotList: [UInt32] = []
     var slotPos: [UInt32] = []
@@ -127,7 +128,7 @@ final class IVFCore: @unchecked Sendable {
         self.vmin = vmin
         self.vdiff = vdiff
         listSlots = Array(repeating: [], count: nlist)
-        listData = Array(repeating: [], count: nlist)
+        listData = (0..<nlist).map { _ in IVFListEntries() }
         chunkEntries = Self.chunkEntries(codec: codec, dimension: dimension)
         let n = nlist, d = dimension
         scratch = ScratchPool { IVFScratch(nlist: n, dimension: d) }
