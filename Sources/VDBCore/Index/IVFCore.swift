@@ -17,7 +17,7 @@
 // a leaf page's node (IVF_FLAT), else as many as fill whole overflow pages with the least waste
 // (`chunkEntries(codec:dimension:)`; 73 for IVF_SQ8 at 384-d: 7 pages, 32 bytes unused). Record
 // version 2 had 32 entries per chunk whatever their size: 32 IVF_SQ8 entries at 384-d took 12,568
-// bytes of LMDB's 16,384 (4 pages), 118 bytes per vector for nothing. Version 2 still loads, and
+// bytes of LMDB's 16,384 (4 pages), 119 bytes per vector for nothing. Version 2 still loads, and
 // its chunks stay 32 entries (the meta record says which) until the index is rebuilt.
 //
 // Removal is deferred: `remove` keeps the slots in their lists (a reader of an older snapshot may
