@@ -93,7 +93,7 @@ extension IVFCore {
         // which are skipped: the vectors come from storage below).
         let storedEntryBytes = codec == .sq8 || version == 1 ? eb : 0
         // First pass: list sizes, so each list is allocated once at its exact size (IVF_FLAT's
-        // zeroed, to be filled from storage below).
+        // zeroed, in one arena, to be filled from storage below).
         var sizes = [Int](repeating: 0, count: nlist)
         try records.forEach(prefix: [UInt8(ascii: "L")]) { key, value in
             guard let l = RecordKey.number(key, at: 1), Int(l) < nlist, value.count >= 4 else {
@@ -103,10 +103,14 @@ extension IVFCore {
             guard cnt > 0 && cnt <= chunkEntries else { throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "chunk count \(cnt)") }
             sizes[Int(l)] += cnt
         }
+        let total = sizes.reduce(0, +)
+        let arena = codec == .flat && total > 0 ? IVFListArena(byteCount: total * eb) : nil
+        var offset = 0
         for l in 0..<nlist where sizes[l] > 0 {
             core.listSlots[l].reserveCapacity(sizes[l])
-            if codec == .flat {
-                core.listData[l].resizeEmpty(toZeroed: sizes[l] * eb)
+            if let arena {
+                core.listData[l].place(in: arena, at: offset, byteCount: sizes[l] * eb)
+                offset += sizes[l] * eb
             } else {
                 core.listData[l].reserveCapacity(sizes[l] * eb)
             }
