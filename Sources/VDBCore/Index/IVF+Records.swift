@@ -92,8 +92,8 @@ extension IVFCore {
         // Codes are stored for IVF_SQ8; IVF_FLAT stores only slots (version 1 also the floats,
         // which are skipped: the vectors come from storage below).
         let storedEntryBytes = codec == .sq8 || version == 1 ? eb : 0
-        // First pass: list sizes, so each list is allocated once at its exact size (IVF_FLAT's
-        // zeroed, in one arena, to be filled from storage below).
+        // First pass: list sizes, so each list is placed once at its exact size in one arena
+        // (filled from the records for IVF_SQ8, from storage below for IVF_FLAT).
         var sizes = [Int](repeating: 0, count: nlist)
         try records.forEach(prefix: [UInt8(ascii: "L")]) { key, value in
             guard let l = RecordKey.number(key, at: 1), Int(l) < nlist, value.count >= 4 else {
@@ -104,15 +104,13 @@ extension IVFCore {
             sizes[Int(l)] += cnt
         }
         let total = sizes.reduce(0, +)
-        let arena = codec == .flat && total > 0 ? IVFListArena(byteCount: total * eb) : nil
-        var offset = 0
-        for l in 0..<nlist where sizes[l] > 0 {
-            core.listSlots[l].reserveCapacity(sizes[l])
-            if let arena {
+        if total > 0 {
+            let arena = IVFListArena(byteCount: total * eb)
+            var offset = 0
+            for l in 0..<nlist where sizes[l] > 0 {
+                core.listSlots[l].reserveCapacity(sizes[l])
                 core.listData[l].place(in: arena, at: offset, byteCount: sizes[l] * eb)
                 offset += sizes[l] * eb
-            } else {
-                core.listData[l].reserveCapacity(sizes[l] * eb)
             }
         }
         try records.forEach(prefix: [UInt8(ascii: "L")]) { key, value in
@@ -135,7 +133,14 @@ extension IVFCore {
             }
             for i in start..<(start + cnt) { core.listSlots[li][i] = UInt32(littleEndian: core.listSlots[li][i]) }
             let entries = try cur.bytes(cnt * storedEntryBytes)
-            if codec == .sq8 { core.listData[li].append(contentsOf: entries) }
+            if codec == .sq8 {
+                try core.listData[li].withUnsafeMutableBytes { dst in
+                    guard (start + cnt) * eb <= dst.count else {
+                        throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "list \(li) longer than its chunk counts")
+                    }
+                    (dst.baseAddress! + start * eb).copyMemory(from: entries.baseAddress!, byteCount: cnt * eb)
+                }
+            }
         }
         // Slot maps.
         var maxSlot = -1

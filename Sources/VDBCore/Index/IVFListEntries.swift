@@ -89,9 +89,9 @@ final class IVFListEntries {
     var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 }
 
-/// Zeroed memory for all of a core's IVF_FLAT lists at load (``ZeroedPages``: one anonymous map
-/// that the kernel may back with 2 MiB pages, zeroed on first touch by whichever thread fills
-/// it). Filling a 1M x 384 collection's lists page by page spent half of the open in the
+/// Zeroed memory for all of a core's lists at load (``ZeroedPages``: one anonymous map that the
+/// kernel may back with 2 MiB pages, zeroed on first touch by whichever thread fills it).
+/// Filling a 1M x 384 IVF_FLAT collection's lists page by page spent half of the open in the
 /// kernel's 4 KiB page faults. Lives while a list lies in it.
 final class IVFListArena {
     let base: UnsafeMutableRawPointer
