@@ -102,7 +102,7 @@ import Testing
             try snap.forEachSlot { slot, id in idOfSlot[slot] = id }
             for l in 0..<core.nlist {
                 for (p, s) in core.listSlots[l].enumerated() {
-                    byID[try #require(idOfSlot[s])] = (l, Array(core.listData[l][(p * core.entryBytes)..<((p + 1) * core.entryBytes)]))
+                    byID[try #require(idOfSlot[s])] = (l, Array(core.listData[l].bytes[(p * core.entryBytes)..<((p + 1) * core.entryBytes)]))
                 }
             }
             return byID

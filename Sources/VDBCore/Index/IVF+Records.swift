@@ -1,5 +1,6 @@
 // IVF build, load and persistence (record layout in IVFCore.swift).
 
+import Foundation
 import VDBSupport
 
 extension IVFCore {
@@ -50,13 +51,18 @@ extension IVFCore {
         let storedDim = Int(try c.read(UInt32.self))
         let nlist = Int(try c.read(UInt32.self))
         let storedMetric = try c.read(UInt8.self)
-        guard version == 1 || version == IVFCore.version else {
-            throw VDBError.incompatibleIndex("IVF record version \(version) (this build reads 1 and \(IVFCore.version))")
+        guard (1...IVFCore.version).contains(version) else {
+            throw VDBError.incompatibleIndex("IVF record version \(version) (this build reads 1 to \(IVFCore.version))")
         }
         guard storedCodec == codec.rawValue else { throw VDBError.incompatibleIndex("the records are not a \(kind) index") }
         guard storedDim == d else { throw VDBError.dimensionMismatch(expected: d, got: storedDim, index: nil) }
         guard storedMetric == (metric == .l2 ? 0 : 1) else { throw VDBError.incompatibleIndex("the \(kind) records were built for another metric") }
         guard nlist > 0, nlist <= 1 << 24 else { throw VDBError.corruptIndexRecord(key: "M", reason: "nlist \(nlist)") }
+        // Version 3 names its chunk size; versions 1 and 2 had 32 entries per chunk.
+        let chunkEntries = version >= 3 ? Int(try c.read(UInt32.self)) : IVFCore.legacyChunkEntries
+        guard chunkEntries > 0, chunkEntries <= 1 << 20 else {
+            throw VDBError.corruptIndexRecord(key: "M", reason: "\(chunkEntries) entries per list chunk")
+        }
 
         var centroids = [Float](repeating: 0, count: nlist * d)
         let blocks = (nlist + centroidsPerRecord - 1) / centroidsPerRecord
@@ -81,21 +87,31 @@ extension IVFCore {
         }
         let core = IVFCore(codec: codec, dimension: d, metric: metric, centroids: centroids, vmin: vmin, vdiff: vdiff)
         core.legacyRecords = version == 1
+        core.chunkEntries = chunkEntries
         let eb = core.entryBytes
         // Codes are stored for IVF_SQ8; IVF_FLAT stores only slots (version 1 also the floats,
         // which are skipped: the vectors come from storage below).
         let storedEntryBytes = codec == .sq8 || version == 1 ? eb : 0
-        // First pass: list sizes, so each list is allocated once at its exact size.
+        // First pass: list sizes, so each list is placed once at its exact size in one arena
+        // (filled from the records for IVF_SQ8, from storage below for IVF_FLAT).
         var sizes = [Int](repeating: 0, count: nlist)
         try records.forEach(prefix: [UInt8(ascii: "L")]) { key, value in
             guard let l = RecordKey.number(key, at: 1), Int(l) < nlist, value.count >= 4 else {
                 throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "bad list record")
             }
-            sizes[Int(l)] += Int(UInt32(littleEndian: value.loadUnaligned(as: UInt32.self)))
+            let cnt = Int(UInt32(littleEndian: value.loadUnaligned(as: UInt32.self)))
+            guard cnt > 0 && cnt <= chunkEntries else { throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "chunk count \(cnt)") }
+            sizes[Int(l)] += cnt
         }
-        for l in 0..<nlist where sizes[l] > 0 {
-            core.listSlots[l].reserveCapacity(sizes[l])
-            core.listData[l].reserveCapacity(sizes[l] * eb)
+        let total = sizes.reduce(0, +)
+        if total > 0 {
+            let arena = IVFListArena(byteCount: total * eb)
+            var offset = 0
+            for l in 0..<nlist where sizes[l] > 0 {
+                core.listSlots[l].reserveCapacity(sizes[l])
+                core.listData[l].place(in: arena, at: offset, byteCount: sizes[l] * eb)
+                offset += sizes[l] * eb
+            }
         }
         try records.forEach(prefix: [UInt8(ascii: "L")]) { key, value in
             guard let l = RecordKey.number(key, at: 1), let chunk = RecordKey.number(key, at: 5), Int(l) < nlist else {
@@ -118,9 +134,12 @@ extension IVFCore {
             for i in start..<(start + cnt) { core.listSlots[li][i] = UInt32(littleEndian: core.listSlots[li][i]) }
             let entries = try cur.bytes(cnt * storedEntryBytes)
             if codec == .sq8 {
-                core.listData[li].append(contentsOf: entries)
-            } else {
-                core.listData[li].append(contentsOf: repeatElement(0, count: cnt * eb))
+                try core.listData[li].withUnsafeMutableBytes { dst in
+                    guard (start + cnt) * eb <= dst.count else {
+                        throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "list \(li) longer than its chunk counts")
+                    }
+                    (dst.baseAddress! + start * eb).copyMemory(from: entries.baseAddress!, byteCount: cnt * eb)
+                }
             }
         }
         // Slot maps.
@@ -136,24 +155,28 @@ extension IVFCore {
             }
         }
         core.live = core.listSlots.reduce(0) { $0 + $1.count }
-        // Which listed slots storage holds; IVF_FLAT copies their vectors into the lists.
-        var stored = [Bool](repeating: false, count: maxSlot + 1)
-        try vectors.forEachRun { first, n, ids, rows in
+        // Which listed slots storage holds; IVF_FLAT copies their vectors into the lists. The
+        // runs go to every core (opening a 1M x 384 IVF_FLAT collection spent a second in this
+        // copy on one thread): each slot is in one run and has its own place in one list, so
+        // the threads write disjoint bytes through base addresses taken before they start.
+        let stored = UnsafeMutableBufferPointer<Bool>.allocate(capacity: maxSlot + 1)
+        stored.initialize(repeating: false)
+        defer { stored.deallocate() }
+        let slotList = core.slotList, slotPos = core.slotPos
+        let bases = codec == .flat ? core.listData.map(\.baseAddress) : []
+        try vectors.forEachRunConcurrently(threads: ProcessInfo.processInfo.activeProcessorCount) { first, n, ids, rows in
             for r in 0..<n {
                 let s = Int(first) + r
-                guard s <= maxSlot, core.slotList[s] != .max, ids.map({ $0[r] != emptySlotID }) ?? true else { continue }
+                guard s <= maxSlot, slotList[s] != .max, ids.map({ $0[r] != emptySlotID }) ?? true else { continue }
                 stored[s] = true
-                if codec == .flat {
-                    let l = Int(core.slotList[s]), p = Int(core.slotPos[s])
-                    core.listData[l].withUnsafeMutableBytes { dst in
-                        (dst.baseAddress! + p * eb).copyMemory(from: rows + r * d, byteCount: eb)
-                    }
+                if let base = bases.isEmpty ? nil : bases[Int(slotList[s])] {
+                    (base + Int(slotPos[s]) * eb).copyMemory(from: rows + r * d, byteCount: eb)
                 }
             }
         }
         // Slots freed by a commit whose list records were not rewritten yet (see IVFCore.swift).
         var freed: [UInt32] = []
-        for s in 0..<stored.count where core.slotList[s] != .max && !stored[s] { freed.append(UInt32(s)) }
+        for s in 0..<stored.count where slotList[s] != .max && !stored[s] { freed.append(UInt32(s)) }
         var changed = Set<ChunkID>()
         core.removeSlots(freed, dirty: &changed)
         core.unwritten = changed
@@ -165,6 +188,7 @@ extension IVFCore {
     func writeAll(_ writer: IndexRecordWriter) throws {
         try writer.deleteAll()
         legacyRecords = false
+        chunkEntries = IVFCore.chunkEntries(codec: codec, dimension: dimension)  // every chunk is written below
         unwritten.removeAll()
         var meta = RecordBuilder()
         meta.append(IVFCore.version)
@@ -172,6 +196,7 @@ extension IVFCore {
         meta.append(UInt32(dimension))
         meta.append(UInt32(nlist))
         meta.append(UInt8(metric == .l2 ? 0 : 1))
+        meta.append(UInt32(chunkEntries))
         try meta.write(RecordKey.make(UInt8(ascii: "M")), to: writer)
         let per = IVFCore.centroidsPerRecord
         try centroids.withUnsafeBufferPointer { cb in
@@ -190,7 +215,7 @@ extension IVFCore {
             try q.write(RecordKey.make(UInt8(ascii: "Q")), to: writer)
         }
         for l in 0..<nlist {
-            let chunks = (listSlots[l].count + IVFCore.chunkEntries - 1) / IVFCore.chunkEntries
+            let chunks = (listSlots[l].count + chunkEntries - 1) / chunkEntries
             for c in 0..<chunks { try writeChunk(list: l, chunk: c, writer) }
         }
     }
@@ -199,13 +224,13 @@ extension IVFCore {
     /// and, for IVF_SQ8, the codes.
     func writeChunk(list l: Int, chunk c: Int, _ writer: IndexRecordWriter) throws {
         let key = RecordKey.make(UInt8(ascii: "L"), UInt32(l), UInt32(c))
-        let start = c * IVFCore.chunkEntries
+        let start = c * chunkEntries
         let total = listSlots[l].count
         if start >= total {
             try writer.delete(key)
             return
         }
-        let cnt = min(IVFCore.chunkEntries, total - start)
+        let cnt = min(chunkEntries, total - start)
         let codes = codec == .sq8 ? entryBytes : 0
         var b = RecordBuilder(capacity: 4 + cnt * (4 + codes))
         b.append(UInt32(cnt))

@@ -3,8 +3,8 @@
 // Both share `IVFCore`: a k-means coarse quantizer (see KMeans.swift), and per list the slots and
 // the encoded entries stored contiguously, scanned with SIMD kernels (CVDBKernels).
 //
-// Persistence (keys are private to the index; storage prefixes them), record version 2:
-//   "M"                      meta: version, codec, dimension, nlist, metric
+// Persistence (keys are private to the index; storage prefixes them), record version 3:
+//   "M"                      meta: version, codec, dimension, nlist, metric, entries per chunk
 //   "C" + block(BE32)        centroids, 64 per record
 //   "Q"                      IVF_SQ8 per-dimension vmin and vdiff
 //   "L" + list(BE32) + chunk(BE32)  one chunk of a list: count(UInt32), `count` slots, and for
@@ -12,8 +12,13 @@
 //                            copies their vectors from the collection's storage into contiguous
 //                            lists (record version 1 also stored the floats; they are skipped on
 //                            load and the lists rewritten by the next write).
-// Lists are chunked (32 entries per record) so no value is huge, and `add`/`remove` rewrite only
-// the chunks they touched.
+// Lists are chunked so no value is huge, and `add`/`remove` rewrite only the chunks they touched.
+// A chunk holds `chunkEntries` entries (the last one of a list fewer): 32 while 32 entries fit in
+// a leaf page's node (IVF_FLAT), else as many as fill whole overflow pages with the least waste
+// (`chunkEntries(codec:dimension:)`; 73 for IVF_SQ8 at 384-d: 7 pages, 32 bytes unused). Record
+// version 2 had 32 entries per chunk whatever their size: 32 IVF_SQ8 entries at 384-d took 12,568
+// bytes of LMDB's 16,384 (4 pages), 119 bytes per vector for nothing. Version 2 still loads, and
+// its chunks stay 32 entries (the meta record says which) until the index is rebuilt.
 //
 // Removal is deferred: `remove` keeps the slots in their lists (a reader of an older snapshot may
 // still need them; storage's visibility hides them from newer ones) and `didCommit` takes them
@@ -66,9 +71,10 @@ final class IVFScratch {
 /// The shared implementation of both IVF indexes. Thread safety: every access to the mutable
 /// state below goes through `lock` (shared for searches, exclusive for add/remove/didCommit).
 final class IVFCore: @unchecked Sendable {
-    static let chunkEntries = 32
     static let centroidsPerRecord = 64
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
+    /// Entries per list chunk in record versions 1 and 2.
+    static let legacyChunkEntries = 32
 
     let codec: IVFCodec
     let dimension: Int
@@ -81,7 +87,8 @@ final class IVFCore: @unchecked Sendable {
     let vdiff: [Float]
 
     var listSlots: [[UInt32]]
-    var listData: [[UInt8]]
+    /// Each list's entries, `entryBytes` per slot of `listSlots`, in the same order.
+    let listData: [IVFListEntries]
     /// By slot: the list holding it (UInt32.max = absent) and its position in the list.
     var slotList: [UInt32] = []
     var slotPos: [UInt32] = []
@@ -93,6 +100,9 @@ final class IVFCore: @unchecked Sendable {
     var unwritten = Set<ChunkID>()
     /// Loaded from records of version 1: every record is rewritten by the next write.
     var legacyRecords = false
+    /// Entries per list chunk record (the last chunk of a list holds fewer): what the records
+    /// loaded from say, else ``chunkEntries(codec:dimension:)``; `writeAll` re-chunks.
+    var chunkEntries: Int
 
     let lock = RWLock()
     let scratch: ScratchPool<IVFScratch>
@@ -118,9 +128,32 @@ final class IVFCore: @unchecked Sendable {
         self.vmin = vmin
         self.vdiff = vdiff
         listSlots = Array(repeating: [], count: nlist)
-        listData = Array(repeating: [], count: nlist)
+        listData = (0..<nlist).map { _ in IVFListEntries() }
+        chunkEntries = Self.chunkEntries(codec: codec, dimension: dimension)
         let n = nlist, d = dimension
         scratch = ScratchPool { IVFScratch(nlist: n, dimension: d) }
+    }
+
+    /// Entries per list chunk record for `codec` at `dimension`. Chunks of 32 entries stay 32 when
+    /// they fit in a leaf page's node (LMDB moves values above about 2,000 bytes to overflow
+    /// pages). Larger chunks become overflow values of whole 4 KiB pages, whose last page is
+    /// otherwise partly empty: of 1 to 2 times the pages 32 entries need, the count that wastes
+    /// the fewest bytes per entry (count, checksum and LMDB's 16-byte header included).
+    static func chunkEntries(codec: IVFCodec, dimension: Int) -> Int {
+        let entry = 4 + (codec == .sq8 ? dimension + 4 : 0)  // slot, then the IVF_SQ8 entry
+        let record = 4 + RecordChecksum.size                 // count, checksum
+        let page = 4096, overflowHeader = 16, leafValueLimit = 2000
+        guard legacyChunkEntries * entry + record > leafValueLimit else { return legacyChunkEntries }
+        let fixed = record + overflowHeader
+        let least = (legacyChunkEntries * entry + fixed + page - 1) / page
+        var best = (entries: 0, waste: 0)
+        for pages in least...(2 * least) {
+            let entries = (pages * page - fixed) / entry
+            let waste = pages * page - fixed - entries * entry
+            // waste / entries < best.waste / best.entries, without division.
+            if best.entries == 0 || waste * best.entries < best.waste * entries { best = (entries, waste) }
+        }
+        return best.entries
     }
 
     // MARK: updates (callers hold the write lock)
@@ -176,7 +209,7 @@ final class IVFCore: @unchecked Sendable {
                 }
                 entry.withUnsafeBytes { append(slot: s, toList: l, entry: $0) }
             }
-            dirty?.pointee.insert(ChunkID(list: l, chunk: (listSlots[l].count - 1) / IVFCore.chunkEntries))
+            dirty?.pointee.insert(ChunkID(list: l, chunk: (listSlots[l].count - 1) / chunkEntries))
         }
     }
 
@@ -211,8 +244,8 @@ final class IVFCore: @unchecked Sendable {
             listData[l].removeLast(eb)
             slotList[Int(s)] = .max
             live -= 1
-            dirty?.pointee.insert(ChunkID(list: l, chunk: p / IVFCore.chunkEntries))
-            dirty?.pointee.insert(ChunkID(list: l, chunk: last / IVFCore.chunkEntries))
+            dirty?.pointee.insert(ChunkID(list: l, chunk: p / chunkEntries))
+            dirty?.pointee.insert(ChunkID(list: l, chunk: last / chunkEntries))
         }
     }
 
