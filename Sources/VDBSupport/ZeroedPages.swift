@@ -15,7 +15,10 @@ package enum ZeroedPages {
     package static let hugePageThreshold = 8 << 20
 
     /// `byteCount` (> 0) zeroed bytes, aligned to the page size; free with ``deallocate(_:byteCount:)``.
-    package static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+    /// `hugePages` asks for transparent huge pages from ``hugePageThreshold`` on: worth it for
+    /// randomly accessed arrays (an HNSW graph), not for data read front to back, where the
+    /// kernel's clearing of 2 MiB pages on first touch can cost more than the TLB misses save.
+    package static func allocate(byteCount: Int, hugePages: Bool = true) -> UnsafeMutableRawPointer {
         precondition(byteCount > 0, "ZeroedPages.allocate: byteCount must be positive")
         guard let p = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               p != MAP_FAILED else {
@@ -24,12 +27,12 @@ package enum ZeroedPages {
         #if os(Linux)
         // Transparent huge pages where the system allows them on request (THP "madvise" mode):
         // fewer TLB misses for big randomly accessed arrays such as an HNSW graph.
-        if byteCount >= hugePageThreshold { _ = madvise(p, byteCount, MADV_HUGEPAGE) }
+        if hugePages && byteCount >= hugePageThreshold { _ = madvise(p, byteCount, MADV_HUGEPAGE) }
         #endif
         return p
     }
 
-    /// Returns memory from ``allocate(byteCount:)`` with the same `byteCount`.
+    /// Returns memory from ``allocate(byteCount:hugePages:)`` with the same `byteCount`.
     package static func deallocate(_ p: UnsafeMutableRawPointer, byteCount: Int) {
         munmap(p, byteCount)
     }

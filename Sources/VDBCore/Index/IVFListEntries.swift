@@ -89,17 +89,19 @@ final class IVFListEntries {
     var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 }
 
-/// Zeroed memory for all of a core's lists at load (``ZeroedPages``: one anonymous map that the
-/// kernel may back with 2 MiB pages, zeroed on first touch by whichever thread fills it).
-/// Filling a 1M x 384 IVF_FLAT collection's lists page by page spent half of the open in the
-/// kernel's 4 KiB page faults. Lives while a list lies in it.
+/// Zeroed memory for all of a core's lists at load (``ZeroedPages``: one anonymous map, zeroed on
+/// first touch by whichever thread fills it). Filling a 1M x 384 IVF_FLAT collection's lists in
+/// separately allocated arrays spent half of the open in page faults on one thread. No huge pages:
+/// the lists are read front to back, and with them the open of a 1M IVF_FLAT collection was
+/// bimodal (0.5 s or 1.3-2.0 s, the slow runs in the kernel clearing 2 MiB pages). Lives while a
+/// list lies in it.
 final class IVFListArena {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        base = ZeroedPages.allocate(byteCount: byteCount)
+        base = ZeroedPages.allocate(byteCount: byteCount, hugePages: false)
     }
     deinit { ZeroedPages.deallocate(base, byteCount: byteCount) }
 
