@@ -85,9 +85,14 @@ extension IVFCore {
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxQueries * maxEntries))
         let entryNorms = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxEntries))
         let queryNorms = UnsafeMutablePointer<Float>.allocate(capacity: max(1, nq))
+        let picked = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, maxEntries))
+        let packedGEMM = vdb_isa_active() >= Int32(VDB_ISA_AVX512)
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedGEMM ? max(1, vdb_gemm_packed_count(maxEntries, d)) : 1)
+        defer { packed.deallocate() }
+        let pickedScores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxEntries))
         defer {
             heapStore.deallocate(); gathered.deallocate(); scores.deallocate()
-            entryNorms.deallocate(); queryNorms.deallocate()
+            entryNorms.deallocate(); queryNorms.deallocate(); picked.deallocate(); pickedScores.deallocate()
         }
         if l2 { vdb_norm_sq_batch(rows, nq, d, queryNorms) }
         var heaps = (0..<nq).map { MaxHeap(heapStore + $0 * k) }
@@ -100,9 +105,15 @@ extension IVFCore {
                 let width = min(tile, n - start)
                 listData[l].withUnsafeBytes { raw in
                     let entries = raw.baseAddress!.assumingMemoryBound(to: Float.self) + start * d
-                    // scores = -2 Q X^T (L2) or -Q X^T (inner product: lower is better, as the scan kernel reports).
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(width), Int32(d),
-                                l2 ? -2 : -1, gathered, Int32(d), entries, Int32(d), 0, scores, Int32(width))
+                    // inner products Q X^T; the selection below turns them into distances
+                    if packedGEMM {
+                        vdb_gemm_pack(entries, width, d, packed)
+                        let rc = vdb_gemm(gathered, d, m, packed, width, d, nil, 0, scores, width, 0, width)
+                        precondition(rc == 0, "vdb_gemm failed (\(rc))")  // the range starts at column 0
+                    } else {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(width), Int32(d),
+                                    1, gathered, Int32(d), entries, Int32(d), 0, scores, Int32(width))
+                    }
                     if l2 { vdb_norm_sq_batch(entries, width, d, entryNorms) }
                 }
                 listSlots[l].withUnsafeBufferPointer { all in
@@ -110,11 +121,15 @@ extension IVFCore {
                     for j in 0..<m {
                         let qi = Int(groups.queries[first + j])
                         let row = scores + j * width
-                        let qn = l2 ? queryNorms[qi] : 0
                         var top = heaps[qi]
-                        for e in 0..<width {
-                            let dist = l2 ? max(0, row[e] + qn + entryNorms[e]) : row[e]
-                            top.offer(packScore(dist, slots[e]), k: k, admit: admit)
+                        // SIMD pre-selection against the heap's bound (|q|^2 + |x|^2 - 2 q.x for L2,
+                        // -q.x for inner product), then exact offers of the few that pass.
+                        let bound = top.count < k ? Float.infinity : unpackScore(top.top)
+                        let cnt = vdb_select_scores_from_ip(row, width, l2 ? queryNorms[qi] : 0, l2 ? entryNorms : nil,
+                                                            l2 ? 1 : 0, bound, picked, pickedScores)
+                        for t in 0..<cnt {
+                            let dist = l2 ? max(0, pickedScores[t]) : pickedScores[t]
+                            top.offer(packScore(dist, slots[Int(picked[t])]), k: k, admit: admit)
                         }
                         heaps[qi] = top
                     }
