@@ -4,7 +4,8 @@
  * target and with target("avx2,fma"), where clang vectorizes them 8 lanes wide. The exp-heavy
  * loops (quick_gelu, softmax) use an explicit AVX2 exp (Cephes polynomial, ~1 ulp) since libm's
  * expf does not vectorize. The level comes from CVDBKernels' one CPU dispatch (vdb_isa.h); the
- * AVX-512 level runs the AVX2 code (these loops are bound by exp and memory, not vector width). */
+ * AVX-512 level runs the AVX2 code (these loops are bound by exp and memory, not vector width)
+ * except attention, whose products run 16 wide (attention_avx512). */
 #include "vdb_nn.h"
 #include "vdb_isa.h"
 #include <math.h>
@@ -264,7 +265,89 @@ AVX2 static void attention_avx2(const float *qkv, float *out, size_t seq, size_t
         }
     }
 }
+/* ---------------- AVX-512 ---------------- */
+
+#define AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl")))
+
+/* attention_avx2's blocking with 16-wide vectors: four queries at a time, scores for sixteen keys
+ * and outputs for sixteen dims in registers, for head_dim % 16 == 0 (CLIP's 64). The key matrix
+ * keeps the AVX2 layout (rows padded to 8, so the scratch contract is unchanged); the last
+ * 16-wide block of a row is read and written under a mask. */
+AVX512 static void attention_avx512(const float *qkv, float *out, size_t seq, size_t heads, size_t dh, int causal,
+                                    const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
+                                    float *scratch) {
+    if (dh % 16 != 0) {
+        attention_avx2(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch);
+        return;
+    }
+    const size_t D = heads * dh, ld = 3 * D;
+    const size_t ls = (seq + 7) & ~(size_t)7;
+    for (size_t p = p0; p < p1; p++) {
+        size_t b = p / heads, h = p % heads;
+        size_t len = lengths ? (size_t)lengths[b] : seq;
+        if (len > seq) len = seq;
+        const float *base = qkv + b * seq * ld;
+        float *kt = scratch;            /* [dh][ls] keys, transposed, zero-padded to 8 */
+        float *sc = scratch + dh * ls;  /* [4][ls] scores / probabilities */
+        size_t lpad = (len + 7) & ~(size_t)7;
+        for (size_t d = 0; d < dh; d++)
+            for (size_t j = len; j < lpad; j++) kt[d * ls + j] = 0;
+        for (size_t j = 0; j < len; j++) {
+            const float *k = base + j * ld + D + h * dh;
+            for (size_t d = 0; d < dh; d++) kt[d * ls + j] = k[d];
+        }
+        size_t i0 = 0, i1 = len;
+        if (only) { i0 = (size_t)only[b]; i1 = i0 < len ? i0 + 1 : i0; }
+        for (size_t ib = i0; ib < i1; ib += 4) {
+            size_t nq = i1 - ib < 4 ? i1 - ib : 4;
+            size_t nmax = causal ? ib + nq : len;          /* keys any query of the block sees */
+            size_t nvec = (nmax + 15) / 16;
+            const float *q[4];
+            for (size_t r = 0; r < 4; r++) q[r] = base + (ib + (r < nq ? r : 0)) * ld + h * dh;
+            /* scores: S[r][j] = scale * q_r . k_j */
+            __m512 vs = _mm512_set1_ps(scale);
+            for (size_t jv = 0; jv < nvec; jv++) {
+                size_t j0 = jv * 16, avail = ls - j0;
+                __mmask16 m = avail >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << avail) - 1u);
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                const float *kc = kt + j0;
+                for (size_t d = 0; d < dh; d++) {
+                    __m512 kv = _mm512_maskz_loadu_ps(m, kc + d * ls);
+                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[0][d]), kv, a0);
+                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[1][d]), kv, a1);
+                    a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[2][d]), kv, a2);
+                    a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[3][d]), kv, a3);
+                }
+                _mm512_mask_storeu_ps(sc + 0 * ls + j0, m, _mm512_mul_ps(a0, vs));
+                _mm512_mask_storeu_ps(sc + 1 * ls + j0, m, _mm512_mul_ps(a1, vs));
+                _mm512_mask_storeu_ps(sc + 2 * ls + j0, m, _mm512_mul_ps(a2, vs));
+                _mm512_mask_storeu_ps(sc + 3 * ls + j0, m, _mm512_mul_ps(a3, vs));
+            }
+            /* softmax per query over the keys it may see; zero the rest of the keys the block reads */
+            for (size_t r = 0; r < 4; r++) {
+                float *row = sc + r * ls;
+                size_t n = r < nq ? (causal ? ib + r + 1 : len) : 0;
+                if (n) softmax_avx2(row, n);
+                for (size_t j = n; j < nmax; j++) row[j] = 0;
+            }
+            /* outputs: O[r][d] = sum_j P[r][j] v_j[d] */
+            for (size_t dc = 0; dc < dh; dc += 16) {
+                __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+                for (size_t j = 0; j < nmax; j++) {
+                    __m512 vv = _mm512_loadu_ps(base + j * ld + 2 * D + h * dh + dc);
+                    o0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[0 * ls + j]), vv, o0);
+                    o1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[1 * ls + j]), vv, o1);
+                    o2 = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * ls + j]), vv, o2);
+                    o3 = _mm512_fmadd_ps(_mm512_set1_ps(sc[3 * ls + j]), vv, o3);
+                }
+                __m512 o[4] = {o0, o1, o2, o3};
+                for (size_t r = 0; r < nq; r++) _mm512_storeu_ps(out + (b * seq + ib + r) * D + h * dh + dc, o[r]);
+            }
+        }
+    }
+}
 #endif
+
 
 /* ---------------- dispatch ---------------- */
 
@@ -282,7 +365,7 @@ static const vdb_nn_table g_tables[VDB_ISA_COUNT] = {
     {VDB_ISA_SCALAR, layernorm_scalar, bias_act_scalar, attention_scalar, softmax_rows_scalar},
 #ifdef VDB_NN_X86
     {VDB_ISA_AVX2, layernorm_avx2, bias_act_avx2, attention_avx2, softmax_rows_avx2},
-    {VDB_ISA_AVX512, layernorm_avx2, bias_act_avx2, attention_avx2, softmax_rows_avx2},
+    {VDB_ISA_AVX512, layernorm_avx2, bias_act_avx2, attention_avx512, softmax_rows_avx2},
 #endif
 };
 

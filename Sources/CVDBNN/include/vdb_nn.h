@@ -5,7 +5,7 @@
  * the element-wise and attention parts around them).
  *
  * Each function runs the AVX2+FMA or the portable code by the active level of CVDBKernels' one
- * CPU dispatch (vdb_isa.h; the AVX-512 level runs the AVX2 code). Matrices are row-major float32,
+ * CPU dispatch (vdb_isa.h; the AVX-512 level runs the AVX2 code except for attention). Matrices are row-major float32,
  * pointers need no alignment. Every function works on a caller-given range of rows or
  * (batch, head) pairs so callers can split work across threads; ranges do not overlap in output.
  */
