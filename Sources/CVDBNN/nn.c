@@ -191,8 +191,111 @@ AVX2 static void bias_act_avx2(float *x, size_t ld, size_t r0, size_t r1, size_t
     }
 }
 
-/* Register-blocked attention for head_dim % 8 == 0: four queries at a time, scores for eight
- * keys and outputs for eight dims kept in registers across the reduction loop. */
+/* The register-blocked attention kernels (AVX2 and AVX-512 widths) share everything but the
+ * products of one block of up to four queries: `attention_blocks` walks the (item, head) pairs and
+ * the blocks, and calls the width's block function (inlined: the driver is always_inline and the
+ * function a constant). Keys are transposed into scratch as [dh][ls], ls = seq rounded up to 8,
+ * zero from the item's length on; scores go to the next 4 rows of ls floats. */
+typedef struct {
+    const float *q[4];  /* query rows (the first repeated past nq) */
+    size_t nq;          /* queries in the block */
+    size_t nmax;        /* keys any of them sees */
+    size_t ib, len;     /* first query's position; tokens taking part */
+    int causal;
+    const float *kt;    /* [dh][ls] keys, transposed */
+    float *sc;          /* [4][ls] scores, then probabilities */
+    size_t ls, dh;
+    float scale;
+    const float *v;     /* the item's value rows of this head, stride ld */
+    size_t ld;
+    float *o;           /* output row of query ib for this head, stride ldo */
+    size_t ldo;
+} attention_block_t;
+
+/* Softmax of each query's scores over the keys it may see; the rest of the keys the block reads
+ * (up to nmax) set to zero. */
+AVX2 static void attention_block_softmax(const attention_block_t *k) {
+    for (size_t r = 0; r < 4; r++) {
+        float *row = k->sc + r * k->ls;
+        size_t n = r < k->nq ? (k->causal ? k->ib + r + 1 : k->len) : 0;
+        if (n) softmax_avx2(row, n);
+        for (size_t j = n; j < k->nmax; j++) row[j] = 0;
+    }
+}
+
+VDB_INLINE void attention_blocks(const float *qkv, float *out, size_t seq, size_t heads, size_t dh, int causal,
+                                 const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
+                                 float *scratch, void (*block)(const attention_block_t *)) {
+    const size_t D = heads * dh, ld = 3 * D;
+    const size_t ls = (seq + 7) & ~(size_t)7;
+    attention_block_t k = {.causal = causal, .kt = scratch, .sc = scratch + dh * ls, .ls = ls, .dh = dh,
+                           .scale = scale, .ld = ld, .ldo = D};
+    for (size_t p = p0; p < p1; p++) {
+        size_t b = p / heads, h = p % heads;
+        size_t len = lengths ? (size_t)lengths[b] : seq;
+        if (len > seq) len = seq;
+        const float *base = qkv + b * seq * ld;
+        float *kt = scratch;
+        size_t lpad = (len + 7) & ~(size_t)7;
+        for (size_t d = 0; d < dh; d++)
+            for (size_t j = len; j < lpad; j++) kt[d * ls + j] = 0;
+        for (size_t j = 0; j < len; j++) {
+            const float *key = base + j * ld + D + h * dh;
+            for (size_t d = 0; d < dh; d++) kt[d * ls + j] = key[d];
+        }
+        size_t i0 = 0, i1 = len;
+        if (only) { i0 = (size_t)only[b]; i1 = i0 < len ? i0 + 1 : i0; }
+        k.len = len;
+        k.v = base + 2 * D + h * dh;
+        for (size_t ib = i0; ib < i1; ib += 4) {
+            k.ib = ib;
+            k.nq = i1 - ib < 4 ? i1 - ib : 4;
+            for (size_t r = 0; r < 4; r++) k.q[r] = base + (ib + (r < k.nq ? r : 0)) * ld + h * dh;
+            k.nmax = causal ? ib + k.nq : len;
+            k.o = out + (b * seq + ib) * D + h * dh;
+            block(&k);
+        }
+    }
+}
+
+/* One block, 8 wide: scores for eight keys and outputs for eight dims in registers. */
+AVX2 static inline void attention_block8(const attention_block_t *k) {
+    const size_t ls = k->ls, dh = k->dh, nvec = (k->nmax + 7) / 8;
+    const float *const *q = k->q;
+    for (size_t jv = 0; jv < nvec; jv++) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *kc = k->kt + jv * 8;
+        for (size_t d = 0; d < dh; d++) {
+            __m256 kv = _mm256_loadu_ps(kc + d * ls);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[0] + d), kv, a0);
+            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[1] + d), kv, a1);
+            a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[2] + d), kv, a2);
+            a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[3] + d), kv, a3);
+        }
+        __m256 vs = _mm256_set1_ps(k->scale);
+        _mm256_storeu_ps(k->sc + 0 * ls + jv * 8, _mm256_mul_ps(a0, vs));
+        _mm256_storeu_ps(k->sc + 1 * ls + jv * 8, _mm256_mul_ps(a1, vs));
+        _mm256_storeu_ps(k->sc + 2 * ls + jv * 8, _mm256_mul_ps(a2, vs));
+        _mm256_storeu_ps(k->sc + 3 * ls + jv * 8, _mm256_mul_ps(a3, vs));
+    }
+    attention_block_softmax(k);
+    const float *sc = k->sc;
+    for (size_t dc = 0; dc < dh; dc += 8) {
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+        for (size_t j = 0; j < k->nmax; j++) {
+            __m256 vv = _mm256_loadu_ps(k->v + j * k->ld + dc);
+            o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 0 * ls + j), vv, o0);
+            o1 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 1 * ls + j), vv, o1);
+            o2 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 2 * ls + j), vv, o2);
+            o3 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 3 * ls + j), vv, o3);
+        }
+        __m256 o[4] = {o0, o1, o2, o3};
+        for (size_t r = 0; r < k->nq; r++) _mm256_storeu_ps(k->o + r * k->ldo + dc, o[r]);
+    }
+}
+
+/* Register-blocked attention for head_dim % 8 == 0: four queries at a time (attention_blocks,
+ * attention_block8). */
 AVX2 static void attention_avx2(const float *qkv, float *out, size_t seq, size_t heads, size_t dh, int causal,
                                 const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
                                 float *scratch) {
@@ -200,79 +303,54 @@ AVX2 static void attention_avx2(const float *qkv, float *out, size_t seq, size_t
         attention_body(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch, softmax_avx2);
         return;
     }
-    const size_t D = heads * dh, ld = 3 * D;
-    /* seq rounded up to 8 so the key loop runs in whole vectors over zero-padded keys */
-    const size_t ls = (seq + 7) & ~(size_t)7;
-    for (size_t p = p0; p < p1; p++) {
-        size_t b = p / heads, h = p % heads;
-        size_t len = lengths ? (size_t)lengths[b] : seq;
-        if (len > seq) len = seq;
-        const float *base = qkv + b * seq * ld;
-        float *kt = scratch;            /* [dh][ls] keys, transposed, zero-padded */
-        float *sc = scratch + dh * ls;  /* [4][ls] scores / probabilities */
-        size_t lpad = (len + 7) & ~(size_t)7;
-        for (size_t d = 0; d < dh; d++)
-            for (size_t j = len; j < lpad; j++) kt[d * ls + j] = 0;
-        for (size_t j = 0; j < len; j++) {
-            const float *k = base + j * ld + D + h * dh;
-            for (size_t d = 0; d < dh; d++) kt[d * ls + j] = k[d];
-        }
-        size_t i0 = 0, i1 = len;
-        if (only) { i0 = (size_t)only[b]; i1 = i0 < len ? i0 + 1 : i0; }
-        for (size_t ib = i0; ib < i1; ib += 4) {
-            size_t nq = i1 - ib < 4 ? i1 - ib : 4;
-            size_t nmax = causal ? ib + nq : len;          /* keys any query of the block sees */
-            size_t nvec = (nmax + 7) / 8;
-            const float *q[4];
-            for (size_t r = 0; r < 4; r++) q[r] = base + (ib + (r < nq ? r : 0)) * ld + h * dh;
-            /* scores: S[r][j] = scale * q_r . k_j */
-            for (size_t jv = 0; jv < nvec; jv++) {
-                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-                const float *kc = kt + jv * 8;
-                for (size_t d = 0; d < dh; d++) {
-                    __m256 kv = _mm256_loadu_ps(kc + d * ls);
-                    a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[0] + d), kv, a0);
-                    a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[1] + d), kv, a1);
-                    a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[2] + d), kv, a2);
-                    a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[3] + d), kv, a3);
-                }
-                __m256 vs = _mm256_set1_ps(scale);
-                _mm256_storeu_ps(sc + 0 * ls + jv * 8, _mm256_mul_ps(a0, vs));
-                _mm256_storeu_ps(sc + 1 * ls + jv * 8, _mm256_mul_ps(a1, vs));
-                _mm256_storeu_ps(sc + 2 * ls + jv * 8, _mm256_mul_ps(a2, vs));
-                _mm256_storeu_ps(sc + 3 * ls + jv * 8, _mm256_mul_ps(a3, vs));
-            }
-            /* softmax per query over the keys it may see; zero the rest up to whole vectors */
-            for (size_t r = 0; r < 4; r++) {
-                float *row = sc + r * ls;
-                size_t n = r < nq ? (causal ? ib + r + 1 : len) : 0;
-                if (n) softmax_avx2(row, n);
-                for (size_t j = n; j < nvec * 8; j++) row[j] = 0;
-            }
-            /* outputs: O[r][d] = sum_j P[r][j] v_j[d] */
-            for (size_t dc = 0; dc < dh; dc += 8) {
-                __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-                for (size_t j = 0; j < nmax; j++) {
-                    __m256 vv = _mm256_loadu_ps(base + j * ld + 2 * D + h * dh + dc);
-                    o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 0 * ls + j), vv, o0);
-                    o1 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 1 * ls + j), vv, o1);
-                    o2 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 2 * ls + j), vv, o2);
-                    o3 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 3 * ls + j), vv, o3);
-                }
-                __m256 o[4] = {o0, o1, o2, o3};
-                for (size_t r = 0; r < nq; r++) _mm256_storeu_ps(out + (b * seq + ib + r) * D + h * dh + dc, o[r]);
-            }
-        }
-    }
+    attention_blocks(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch, attention_block8);
 }
+
 /* ---------------- AVX-512 ---------------- */
 
 #define AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl")))
 
-/* attention_avx2's blocking with 16-wide vectors: four queries at a time, scores for sixteen keys
- * and outputs for sixteen dims in registers, for head_dim % 16 == 0 (CLIP's 64). The key matrix
- * keeps the AVX2 layout (rows padded to 8, so the scratch contract is unchanged); the last
- * 16-wide block of a row is read and written under a mask. */
+/* One block, 16 wide: scores for sixteen keys and outputs for sixteen dims in registers. Key rows
+ * are padded to 8 only (the scratch contract), so the last block of a row is read and written
+ * under a mask. */
+AVX512 static inline void attention_block16(const attention_block_t *k) {
+    const size_t ls = k->ls, dh = k->dh, nvec = (k->nmax + 15) / 16;
+    const float *const *q = k->q;
+    __m512 vs = _mm512_set1_ps(k->scale);
+    for (size_t jv = 0; jv < nvec; jv++) {
+        size_t j0 = jv * 16, avail = ls - j0;
+        __mmask16 m = avail >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << avail) - 1u);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *kc = k->kt + j0;
+        for (size_t d = 0; d < dh; d++) {
+            __m512 kv = _mm512_maskz_loadu_ps(m, kc + d * ls);
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[0][d]), kv, a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[1][d]), kv, a1);
+            a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[2][d]), kv, a2);
+            a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[3][d]), kv, a3);
+        }
+        _mm512_mask_storeu_ps(k->sc + 0 * ls + j0, m, _mm512_mul_ps(a0, vs));
+        _mm512_mask_storeu_ps(k->sc + 1 * ls + j0, m, _mm512_mul_ps(a1, vs));
+        _mm512_mask_storeu_ps(k->sc + 2 * ls + j0, m, _mm512_mul_ps(a2, vs));
+        _mm512_mask_storeu_ps(k->sc + 3 * ls + j0, m, _mm512_mul_ps(a3, vs));
+    }
+    attention_block_softmax(k);
+    const float *sc = k->sc;
+    for (size_t dc = 0; dc < dh; dc += 16) {
+        __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+        for (size_t j = 0; j < k->nmax; j++) {
+            __m512 vv = _mm512_loadu_ps(k->v + j * k->ld + dc);
+            o0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[0 * ls + j]), vv, o0);
+            o1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[1 * ls + j]), vv, o1);
+            o2 = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * ls + j]), vv, o2);
+            o3 = _mm512_fmadd_ps(_mm512_set1_ps(sc[3 * ls + j]), vv, o3);
+        }
+        __m512 o[4] = {o0, o1, o2, o3};
+        for (size_t r = 0; r < k->nq; r++) _mm512_storeu_ps(k->o + r * k->ldo + dc, o[r]);
+    }
+}
+
+/* attention_avx2's blocking with 16-wide vectors, for head_dim % 16 == 0 (CLIP's 64). */
 AVX512 static void attention_avx512(const float *qkv, float *out, size_t seq, size_t heads, size_t dh, int causal,
                                     const int32_t *lengths, const int32_t *only, float scale, size_t p0, size_t p1,
                                     float *scratch) {
@@ -280,71 +358,7 @@ AVX512 static void attention_avx512(const float *qkv, float *out, size_t seq, si
         attention_avx2(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch);
         return;
     }
-    const size_t D = heads * dh, ld = 3 * D;
-    const size_t ls = (seq + 7) & ~(size_t)7;
-    for (size_t p = p0; p < p1; p++) {
-        size_t b = p / heads, h = p % heads;
-        size_t len = lengths ? (size_t)lengths[b] : seq;
-        if (len > seq) len = seq;
-        const float *base = qkv + b * seq * ld;
-        float *kt = scratch;            /* [dh][ls] keys, transposed, zero-padded to 8 */
-        float *sc = scratch + dh * ls;  /* [4][ls] scores / probabilities */
-        size_t lpad = (len + 7) & ~(size_t)7;
-        for (size_t d = 0; d < dh; d++)
-            for (size_t j = len; j < lpad; j++) kt[d * ls + j] = 0;
-        for (size_t j = 0; j < len; j++) {
-            const float *k = base + j * ld + D + h * dh;
-            for (size_t d = 0; d < dh; d++) kt[d * ls + j] = k[d];
-        }
-        size_t i0 = 0, i1 = len;
-        if (only) { i0 = (size_t)only[b]; i1 = i0 < len ? i0 + 1 : i0; }
-        for (size_t ib = i0; ib < i1; ib += 4) {
-            size_t nq = i1 - ib < 4 ? i1 - ib : 4;
-            size_t nmax = causal ? ib + nq : len;          /* keys any query of the block sees */
-            size_t nvec = (nmax + 15) / 16;
-            const float *q[4];
-            for (size_t r = 0; r < 4; r++) q[r] = base + (ib + (r < nq ? r : 0)) * ld + h * dh;
-            /* scores: S[r][j] = scale * q_r . k_j */
-            __m512 vs = _mm512_set1_ps(scale);
-            for (size_t jv = 0; jv < nvec; jv++) {
-                size_t j0 = jv * 16, avail = ls - j0;
-                __mmask16 m = avail >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << avail) - 1u);
-                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-                const float *kc = kt + j0;
-                for (size_t d = 0; d < dh; d++) {
-                    __m512 kv = _mm512_maskz_loadu_ps(m, kc + d * ls);
-                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[0][d]), kv, a0);
-                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[1][d]), kv, a1);
-                    a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[2][d]), kv, a2);
-                    a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[3][d]), kv, a3);
-                }
-                _mm512_mask_storeu_ps(sc + 0 * ls + j0, m, _mm512_mul_ps(a0, vs));
-                _mm512_mask_storeu_ps(sc + 1 * ls + j0, m, _mm512_mul_ps(a1, vs));
-                _mm512_mask_storeu_ps(sc + 2 * ls + j0, m, _mm512_mul_ps(a2, vs));
-                _mm512_mask_storeu_ps(sc + 3 * ls + j0, m, _mm512_mul_ps(a3, vs));
-            }
-            /* softmax per query over the keys it may see; zero the rest of the keys the block reads */
-            for (size_t r = 0; r < 4; r++) {
-                float *row = sc + r * ls;
-                size_t n = r < nq ? (causal ? ib + r + 1 : len) : 0;
-                if (n) softmax_avx2(row, n);
-                for (size_t j = n; j < nmax; j++) row[j] = 0;
-            }
-            /* outputs: O[r][d] = sum_j P[r][j] v_j[d] */
-            for (size_t dc = 0; dc < dh; dc += 16) {
-                __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-                for (size_t j = 0; j < nmax; j++) {
-                    __m512 vv = _mm512_loadu_ps(base + j * ld + 2 * D + h * dh + dc);
-                    o0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[0 * ls + j]), vv, o0);
-                    o1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[1 * ls + j]), vv, o1);
-                    o2 = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * ls + j]), vv, o2);
-                    o3 = _mm512_fmadd_ps(_mm512_set1_ps(sc[3 * ls + j]), vv, o3);
-                }
-                __m512 o[4] = {o0, o1, o2, o3};
-                for (size_t r = 0; r < nq; r++) _mm512_storeu_ps(out + (b * seq + ib + r) * D + h * dh + dc, o[r]);
-            }
-        }
-    }
+    attention_blocks(qkv, out, seq, heads, dh, causal, lengths, only, scale, p0, p1, scratch, attention_block16);
 }
 #endif
 
