@@ -1,5 +1,6 @@
 // IVF_FLAT batches scanned list by list: every list that some queries of the batch probe is read
-// once and scored against all of those queries with one `cblas_sgemm` (queries x entries),
+// once and scored against all of those queries with one matrix product (`RowProducts`: queries x
+// entries),
 // instead of once per query with a vector-at-a-time kernel.
 //
 // A single query's scan of IVF_FLAT lists is bound by memory bandwidth: ann-dev with 1,024 lists
@@ -13,7 +14,6 @@
 // multiplying them was measured slower on ann-dev (nlist 1024, nprobe 32-64: 0.75-0.9x; equal at
 // 128), since 8-bit codes are already a quarter of the bytes and the int16 kernel is fast.
 
-import COpenBLAS
 import CVDBKernels
 import VDBSupport
 
@@ -86,9 +86,7 @@ extension IVFCore {
         let entryNorms = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxEntries))
         let queryNorms = UnsafeMutablePointer<Float>.allocate(capacity: max(1, nq))
         let picked = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, maxEntries))
-        let packedGEMM = vdb_isa_active() >= Int32(VDB_ISA_AVX512)
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedGEMM ? max(1, vdb_gemm_packed_count(maxEntries, d)) : 1)
-        defer { packed.deallocate() }
+        let products = RowProducts(maxRows: maxEntries, dimension: d)
         let pickedScores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxEntries))
         defer {
             heapStore.deallocate(); gathered.deallocate(); scores.deallocate()
@@ -106,14 +104,8 @@ extension IVFCore {
                 listData[l].withUnsafeBytes { raw in
                     let entries = raw.baseAddress!.assumingMemoryBound(to: Float.self) + start * d
                     // inner products Q X^T; the selection below turns them into distances
-                    if packedGEMM {
-                        vdb_gemm_pack(entries, width, d, packed)
-                        let rc = vdb_gemm(gathered, d, m, packed, width, d, nil, 0, scores, width, 0, width)
-                        precondition(rc == 0, "vdb_gemm failed (\(rc))")  // the range starts at column 0
-                    } else {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(width), Int32(d),
-                                    1, gathered, Int32(d), entries, Int32(d), 0, scores, Int32(width))
-                    }
+                    products.load(entries, count: width)
+                    products.multiply(gathered, count: m, into: scores)
                     if l2 { vdb_norm_sq_batch(entries, width, d, entryNorms) }
                 }
                 listSlots[l].withUnsafeBufferPointer { all in

@@ -1,7 +1,6 @@
 // Exact (FLAT) search: one query with the SIMD kernels, many with GEMM panels (vdb's packed GEMM on
 // AVX-512, cblas_sgemm elsewhere).
 
-import COpenBLAS
 import CVDBKernels
 import Dispatch
 import Foundation
@@ -96,7 +95,7 @@ extension Collection {
     }
 
     /// Exact top-k for many queries: per thread a range of queries; per query tile and block,
-    /// `cblas_sgemm` computes all inner products, turned into scores (squared L2 from norms for
+    /// a GEMM (`RowProducts`) computes all inner products, turned into scores (squared L2 from norms for
     /// l2), pre-selected against each query's heap. The best `k + 10` candidates per query are
     /// then re-scored with the exact SIMD kernel, so results and distances match single-query search.
     func flatBatch(_ txn: ReadTxn, _ st: CollectionState, cacheEpoch: UInt64?, _ queries: [Float], nq: Int, k: Int,
@@ -167,11 +166,6 @@ extension Collection {
         let tile = 1024
         var results = [[(score: Float, id: UInt64)]](repeating: [], count: nq)
         vdb_blas_single_thread()  // vdb threads itself: one BLAS thread per vdb thread
-        // On AVX-512 the inner products come from vdb's packed GEMM (each panel packed once per
-        // thread, then multiplied by every query tile): OpenBLAS's speed there depends on the kernel
-        // family it picks, and `OPENBLAS_CORETYPE=Haswell` halves it. Elsewhere cblas_sgemm.
-        let packedGEMM = vdb_isa_active() >= Int32(VDB_ISA_AVX512)
-        let packedCount = packedGEMM ? vdb_gemm_packed_count(panelRows, d) : 0
 
         results.withUnsafeMutableBufferPointer { out in
             queries.withUnsafeBufferPointer { qb in
@@ -188,10 +182,11 @@ extension Collection {
                             let gatherRows = UnsafeMutablePointer<Float>.allocate(capacity: needsGather ? panelRows * d : 0)
                             let gatherIDs = UnsafeMutablePointer<UInt64>.allocate(capacity: needsGather ? panelRows : 0)
                             let gatherNorms = UnsafeMutablePointer<Float>.allocate(capacity: matches != nil && l2 ? panelRows : 0)
-                            let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedCount)
+                            // each panel loaded (packed on AVX-512) once, then multiplied by every query tile
+                            let products = RowProducts(maxRows: panelRows, dimension: d)
                             defer {
                                 c.deallocate(); picked.deallocate(); pickedScores.deallocate(); gatherRows.deallocate(); gatherIDs.deallocate()
-                                gatherNorms.deallocate(); packed.deallocate()
+                                gatherNorms.deallocate()
                             }
                             // Panels outer (each gathered once), query tiles inner; one heap per query.
                             var heaps = [TopK](repeating: TopK(k: kk), count: hi - lo)
@@ -220,17 +215,11 @@ extension Collection {
                                     }
                                     rows = UnsafePointer(gatherRows); ids = UnsafePointer(gatherIDs)
                                 }
-                                if packedGEMM { vdb_gemm_pack(rows, p.n, d, packed) }
+                                products.load(rows, count: p.n)
                                 var q0 = lo
                                 while q0 < hi {
                                     let m = min(tile, hi - q0)
-                                    if packedGEMM {
-                                        let rc = vdb_gemm(qb.baseAddress! + q0 * d, d, m, packed, p.n, d, nil, 0, c, p.n, 0, p.n)
-                                        precondition(rc == 0, "vdb_gemm failed (\(rc))")  // panels start at column 0
-                                    } else {
-                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(p.n), Int32(d),
-                                                    1, qb.baseAddress! + q0 * d, Int32(d), rows, Int32(d), 0, c, Int32(p.n))
-                                    }
+                                    products.multiply(qb.baseAddress! + q0 * d, count: m, into: c)
                                     for r in 0..<m {
                                         let h = q0 - lo + r
                                         let cnt = vdb_select_scores_from_ip(
