@@ -11,8 +11,6 @@
 //   the matches. Both walks stop once they have computed more distances than there are matches, an
 //   exact scan of the matches being cheaper from there; the caller then runs that scan.
 
-import CVDBKernels
-
 extension HNSWIndex {
     package func filteredSearch(query: UnsafePointer<Float>, k: Int, parameters sp: SearchParameters,
                                 visibility: SlotVisibility?, filter: SlotFilter) throws -> FilteredSearchResult {
@@ -96,10 +94,9 @@ extension HNSWIndex {
             }
             computed &+= fresh
             if computed > budget { return (top.count, computed, true) }
-            for i in 0..<min(fresh, HNSWIndex.prefetchAhead) { vdb_prefetch(vec(pending[i]), vectorBytes) }
             for i in 0..<fresh {
                 let nb = pending[i]
-                if i + HNSWIndex.prefetchAhead < fresh { vdb_prefetch(vec(pending[i + HNSWIndex.prefetchAhead]), vectorBytes) }
+                prefetchScoring(pending, fresh, at: i)
                 let dn = dist(query, nb)
                 if top.count < ef || dn < lower {
                     let key = packScore(dn, nb)

@@ -273,18 +273,10 @@ extension HNSWIndex {
             vdb_spin_unlock(locks + Int(cs))
             // As in `searchLevel0`: keep the unvisited neighbours (marking them), then score them
             // with vectors prefetched `prefetchAhead` ahead.
-            var fresh = 0
-            for j in 0..<n {
-                let nb = localLinks[j]
-                if visited[Int(nb)] == tag { continue }
-                visited[Int(nb)] = tag
-                localLinks[fresh] = nb
-                fresh &+= 1
-            }
-            for j in 0..<min(fresh, HNSWIndex.prefetchAhead) { vdb_prefetch(vec(localLinks[j]), vectorBytes) }
+            let fresh = Self.takeUnvisited(localLinks, n, visited: visited, tag: tag, into: localLinks)
             for j in 0..<fresh {
                 let nb = localLinks[j]
-                if j + HNSWIndex.prefetchAhead < fresh { vdb_prefetch(vec(localLinks[j + HNSWIndex.prefetchAhead]), vectorBytes) }
+                prefetchScoring(localLinks, fresh, at: j)
                 let d = dist(q, nb)
                 if top.count < ef || d < lower {
                     cand.push(packScore(d, nb))

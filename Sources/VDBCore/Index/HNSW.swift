@@ -300,10 +300,9 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
                 changed = false
                 let (lk, n) = links(cur, l)
                 computed += n
-                for j in 0..<min(n, HNSWIndex.prefetchAhead) { vdb_prefetch(vec(lk[j]), vectorBytes) }
                 for j in 0..<n {
                     let c = lk[j]
-                    if j + HNSWIndex.prefetchAhead < n { vdb_prefetch(vec(lk[j + HNSWIndex.prefetchAhead]), vectorBytes) }
+                    prefetchScoring(lk, n, at: j)
                     let d = dist(query, c)
                     if d < curDist { curDist = d; cur = c; changed = true }
                 }
@@ -320,9 +319,33 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
     /// With `slotFilter`, only its slots are allowed; the search stops (`exhausted`) once it has
     /// computed more than `budget` distances.
     @inline(__always)
-    /// How many neighbours ahead `searchLevel0` prefetches vectors: one distance (~40 ns at 384-d)
+    /// How many neighbours ahead the searches prefetch vectors: one distance (~40 ns at 384-d)
     /// hides too little of a DRAM miss, so the next few are requested together.
     static let prefetchAhead = 4
+
+    /// The prefetch schedule of a loop that scores `slots[0..<n]` in order: call it for each `j`
+    /// just before scoring `slots[j]`. At 0 it requests the first `prefetchAhead` vectors, after
+    /// that the one `prefetchAhead` ahead of `j`.
+    @inline(__always) func prefetchScoring(_ slots: UnsafePointer<UInt32>, _ n: Int, at j: Int) {
+        if j == 0 { for i in 0..<min(n, Self.prefetchAhead) { vdb_prefetch(vec(slots[i]), vectorBytes) } }
+        if j &+ Self.prefetchAhead < n { vdb_prefetch(vec(slots[j &+ Self.prefetchAhead]), vectorBytes) }
+    }
+
+    /// Writes the slots of `links[0..<n]` not yet visited under `tag` to `out`, in order, marking
+    /// them visited; returns how many. `out` may be `links` itself.
+    @inline(__always)
+    static func takeUnvisited(_ links: UnsafePointer<UInt32>, _ n: Int, visited: UnsafeMutablePointer<UInt16>, tag: UInt16,
+                              into out: UnsafeMutablePointer<UInt32>) -> Int {
+        var fresh = 0
+        for j in 0..<n {
+            let nb = links[j]
+            if visited[Int(nb)] == tag { continue }
+            visited[Int(nb)] = tag
+            out[fresh] = nb
+            fresh &+= 1
+        }
+        return fresh
+    }
 
     func searchLevel0(_ scratch: HNSWScratch, query: UnsafePointer<Float>, ep: UInt32, ef: Int,
                       checkAllowed: Bool, visibility: SlotVisibility?, filter: ((UInt32) -> Bool)?,
@@ -356,7 +379,6 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
         var lower = Float.infinity
         if !checkAllowed || allowed(ep) { top.push(packScore(d0, ep)); lower = d0 }
         cand.push(packScore(d0, ep))
-        let prefetchBytes = vectorBytes
         let pending = scratch.pending
         while cand.count > 0 {
             let c = cand.top
@@ -367,25 +389,14 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
             let h = base + (Int(cs) &* sw &+ hw)
             let n = Int(h.pointee & HNSWIndex.countMask)
             let lk = h + 1
-            // Pass 1: the unvisited neighbours (marking them). Pass 2: their distances, prefetching
-            // the next one's vector while computing the current one; nothing is prefetched for
-            // nodes already visited.
-            var fresh = 0
-            for j in 0..<n {
-                let nb = lk[j]
-                if visited[Int(nb)] == tag { continue }
-                visited[Int(nb)] = tag
-                pending[fresh] = nb
-                fresh &+= 1
-            }
-            for j in 0..<min(fresh, HNSWIndex.prefetchAhead) { vdb_prefetch(base + Int(pending[j]) &* sw, prefetchBytes) }
+            // Pass 1: the unvisited neighbours (marking them). Pass 2: their distances, with the
+            // vectors prefetched `prefetchAhead` ahead; nothing is prefetched for nodes already visited.
+            let fresh = Self.takeUnvisited(lk, n, visited: visited, tag: tag, into: pending)
             computed &+= fresh
             if computed > budget { return (top.count, computed, true) }
             for j in 0..<fresh {
                 let nb = pending[j]
-                if j + HNSWIndex.prefetchAhead < fresh {
-                    vdb_prefetch(base + Int(pending[j + HNSWIndex.prefetchAhead]) &* sw, prefetchBytes)
-                }
+                prefetchScoring(pending, fresh, at: j)
                 let dn = score(nb)
                 if top.count < ef || dn < lower {
                     let key = packScore(dn, nb)
