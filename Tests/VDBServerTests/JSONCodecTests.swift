@@ -92,6 +92,43 @@ import VDBSupport
         #expect(wrong.isEmpty, "\(wrong.prefix(5))")
     }
 
+    /// The reader takes digits eight at a time where eight bytes remain and one at a time near
+    /// the body's end: every length of integer and fraction part (0-21 digits, leading zeros in
+    /// the fraction, 8 and 16 digits exactly), followed by every separator JSON allows, read both
+    /// ways, equals `strtof`.
+    @Test func everyDigitCountReadsLikeStrtof() throws {
+        var rng = SplitMix64(seed: 5)
+        func digits(_ n: Int, leadingNonZero: Bool) -> String {
+            String((0..<n).map { i in
+                Character(String(i == 0 && leadingNonZero ? Int.random(in: 1...9, using: &rng) : Int.random(in: 0...9, using: &rng)))
+            })
+        }
+        var texts: [String] = []
+        for intDigits in 1...12 {
+            for fractionDigits in 0...21 {
+                for zeros in [0, 1, 3, 7] where fractionDigits > 0 || zeros == 0 {
+                    let whole = intDigits == 1 && zeros > 0 ? "0" : digits(intDigits, leadingNonZero: true)
+                    let fraction = fractionDigits == 0 ? "" : "." + String(repeating: "0", count: zeros) + digits(fractionDigits, leadingNonZero: false)
+                    texts.append((texts.count % 2 == 0 ? "" : "-") + whole + fraction)
+                }
+            }
+        }
+        for separators in [(",", "]}"), (" ,\n", " ] }"), ("\t,", "]}   ")] {
+            let body = "{\"vector\": [" + texts.joined(separator: separators.0) + separators.1
+            let parsed = try #require(try search(body).vector)
+            #expect(parsed.map(\.bitPattern) == texts.map { Float($0)!.bitPattern })
+            // Each number last in its body: the tail is read a digit at a time.
+            for text in texts.prefix(400) {
+                let v = try #require(try search("{\"vector\":[" + text + separators.1).vector)
+                #expect(v == [Float(text)!], "\(text)")
+            }
+        }
+        // Bytes next to the digits ('/' 0x2f, ':' 0x3a) and a multi-byte character end a number.
+        for bad in ["1/", "12:", "0.5é"] {
+            #expect(refusal("{\"vector\": [\(bad)]}") != nil, "accepted: \(bad)")
+        }
+    }
+
     @Test func refusesWhatJSONRefuses() {
         let bad = [
             "", "   ", "[]", #"{"vector": [1, 2,]}"#, #"{"vector": [1 2]}"#, #"{"vector": [01]}"#, #"{"vector": [1.]}"#,
