@@ -2,7 +2,8 @@
 """Helpers of Benchmarks/serve/run.sh (standard library only; loopback only).
 
   bodies  query.fvecs -> one search request body per line (for wrk's search.lua)
-  writer  concurrent upserts at a fixed rate for a bounded time, with latency and errors
+  upserts base.fvecs -> one upsert body per line (batches of new points near base rows)
+  writer  sends those upserts at a fixed rate for a bounded time, with latency and errors
   text    sequential text searches (CLIP text tower + search) for latency
   report  one JSON summary and a Markdown table from the pieces
 """
@@ -42,8 +43,12 @@ def loopback(url):
 
 def send(method, url, body, timeout=30):
     """One JSON request; returns (status, milliseconds); status 0 for a connection failure."""
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
-                                 headers={"Content-Type": "application/json"})
+    return send_raw(method, url, json.dumps(body).encode(), timeout)
+
+
+def send_raw(method, url, data, timeout=30):
+    """`send` with the body already encoded."""
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     t0 = time.perf_counter()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -77,30 +82,47 @@ def cmd_bodies(a):
     print(f"wrote {len(bodies)} request bodies to {a.out}", file=sys.stderr)
 
 
+def cmd_upserts(a):
+    """Upsert bodies for `writer`, made before the load starts so that making them takes no CPU
+    from the server under test (as wrk's search bodies): batches of near-copies of base rows
+    (a row plus uniform noise of +-0.01, 6 decimals), new ids from --first-id upward."""
+    base = read_fvecs(a.base, limit=5000)
+    rng = random.Random(a.seed)
+    next_id = a.first_id
+    with open(a.out, "w") as f:
+        for _ in range(a.count):
+            points = []
+            for _ in range(a.batch):
+                row = base[rng.randrange(len(base))]
+                points.append({"id": next_id, "vector": [round(x + rng.uniform(-0.01, 0.01), 6) for x in row]})
+                next_id += 1
+            f.write(json.dumps({"points": points}, separators=(",", ":")) + "\n")
+    print(f"wrote {a.count} upsert bodies of {a.batch} points to {a.out}", file=sys.stderr)
+
+
 def cmd_writer(a):
     url = loopback(f"{a.url}/api/v1/collections/{a.collection}/points")
-    base = read_fvecs(a.base, limit=5000)
-    rng = random.Random(7)
+    with open(a.bodies, "rb") as f:
+        bodies = [line.rstrip(b"\n") for line in f if line.strip()]
+    if not bodies:
+        raise SystemExit(f"no upsert bodies in {a.bodies}")
+    per_batch = len(json.loads(bodies[0])["points"])
     latencies, errors, written = [], 0, 0
     start = time.monotonic()
-    next_id = a.first_id
     interval = 1.0 / a.rate
     tick = start
     while time.monotonic() - start < a.duration:
-        points = []
-        for _ in range(a.batch):
-            row = base[rng.randrange(len(base))]
-            points.append({"id": next_id, "vector": [x + rng.uniform(-0.01, 0.01) for x in row]})
-            next_id += 1
-        status, ms = send("PUT", url, {"points": points})
+        if len(latencies) == len(bodies):
+            raise SystemExit(f"{a.bodies} holds {len(bodies)} bodies, fewer than {a.duration} s at {a.rate}/s needs")
+        status, ms = send_raw("PUT", url, bodies[len(latencies)])
         latencies.append(ms)
         if status == 200:
-            written += a.batch
+            written += per_batch
         else:
             errors += 1
         tick += interval
         time.sleep(max(0.0, tick - time.monotonic()))
-    out = {"batches": len(latencies), "vectors": written, "batch": a.batch, "errors": errors,
+    out = {"batches": len(latencies), "vectors": written, "batch": per_batch, "errors": errors,
            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
            "rate_per_s": len(latencies) / (time.monotonic() - start)}
     json.dump(out, open(a.out, "w"))
@@ -185,9 +207,13 @@ def main():
     b = sub.add_parser("bodies"); b.add_argument("--queries", required=True); b.add_argument("--out", required=True)
     b.add_argument("--k", type=int, default=10); b.add_argument("--ef", type=int, default=64)
     b.add_argument("--batch", type=int, default=1, help="queries per body (search/batch) when > 1")
+    u = sub.add_parser("upserts"); u.add_argument("--base", required=True); u.add_argument("--out", required=True)
+    u.add_argument("--count", type=int, required=True, help="bodies (batches) to write")
+    u.add_argument("--batch", type=int, default=10); u.add_argument("--first-id", type=int, default=10_000_000)
+    u.add_argument("--seed", type=int, default=7)
     w = sub.add_parser("writer"); w.add_argument("--url", required=True); w.add_argument("--collection", required=True)
-    w.add_argument("--base", required=True); w.add_argument("--rate", type=float, default=10); w.add_argument("--batch", type=int, default=10)
-    w.add_argument("--duration", type=float, required=True); w.add_argument("--first-id", type=int, default=10_000_000)
+    w.add_argument("--bodies", required=True, help="upsert bodies from `upserts`, sent in order")
+    w.add_argument("--rate", type=float, default=10); w.add_argument("--duration", type=float, required=True)
     w.add_argument("--out", required=True)
     t = sub.add_parser("text"); t.add_argument("--url", required=True); t.add_argument("--collection", default="photos")
     t.add_argument("--queries", required=True); t.add_argument("--n", type=int, default=200); t.add_argument("--out", required=True)
@@ -197,7 +223,7 @@ def main():
     r.add_argument("--batch-wrk", help="wrk output of the search/batch phase"); r.add_argument("--batch-size", type=int, default=1)
     r.add_argument("--clients", type=int, required=True); r.add_argument("--duration", type=int, required=True)
     a = ap.parse_args()
-    {"bodies": cmd_bodies, "writer": cmd_writer, "text": cmd_text, "report": cmd_report}[a.cmd](a)
+    {"bodies": cmd_bodies, "upserts": cmd_upserts, "writer": cmd_writer, "text": cmd_text, "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":
