@@ -32,6 +32,43 @@ package enum ZeroedPages {
         return p
     }
 
+    /// Grows memory from ``allocate(byteCount:hugePages:)`` (or an earlier `grow`) of
+    /// `oldByteCount` bytes to `newByteCount` (>= `oldByteCount`), keeping its contents; the new
+    /// bytes are zero. The old pointer is invalid afterwards; free the result with
+    /// `deallocate(_:byteCount: newByteCount)`.
+    ///
+    /// On Linux the pages move with `mremap`: nothing is copied and no second buffer exists,
+    /// however big the buffer. Growing an opened 1M x 384 HNSW graph by copying it took 5 s (the
+    /// kernel clearing 1.7 GB of fresh huge pages, then the copy) and 1.7 GB more memory, all of it
+    /// inside the write lock that searches wait on. Elsewhere it allocates, copies and frees.
+    package static func grow(_ p: UnsafeMutableRawPointer, from oldByteCount: Int, to newByteCount: Int,
+                             hugePages: Bool = true) -> UnsafeMutableRawPointer {
+        precondition(oldByteCount > 0 && newByteCount >= oldByteCount, "ZeroedPages.grow: sizes must be positive and growing")
+        #if os(Linux)
+        if let remap = pageRemap {
+            let q = remap(p, oldByteCount, newByteCount, 1)   // MREMAP_MAYMOVE
+            if let q, q != MAP_FAILED {
+                if hugePages && newByteCount >= hugePageThreshold { _ = madvise(q, newByteCount, MADV_HUGEPAGE) }
+                return q
+            }
+        }
+        #endif
+        let q = allocate(byteCount: newByteCount, hugePages: hugePages)
+        q.copyMemory(from: p, byteCount: oldByteCount)
+        deallocate(p, byteCount: oldByteCount)
+        return q
+    }
+
+    #if os(Linux)
+    /// glibc's `mremap`, which the Glibc module leaves out (it is declared for `_GNU_SOURCE`
+    /// only): found by name. It is variadic only for a fifth argument that `MREMAP_MAYMOVE`
+    /// does not read.
+    private typealias Remap = @convention(c) (UnsafeMutableRawPointer?, Int, Int, Int32) -> UnsafeMutableRawPointer?
+    private static let pageRemap: Remap? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mremap").map {
+        unsafeBitCast($0, to: Remap.self)
+    }
+    #endif
+
     /// Returns memory from ``allocate(byteCount:hugePages:)`` with the same `byteCount`.
     package static func deallocate(_ p: UnsafeMutableRawPointer, byteCount: Int) {
         munmap(p, byteCount)

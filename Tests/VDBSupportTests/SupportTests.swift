@@ -80,3 +80,24 @@ struct MappedFileTests {
         #expect(out.map(\.bitPattern) == [Float(1), -2, -0.0, 0x1p-24, .infinity].map(\.bitPattern))
     }
 }
+
+struct ZeroedPagesTests {
+    /// Growing keeps every byte written and hands out zeros after them: from one page, across the
+    /// huge-page threshold, and again from there (the path an HNSW graph takes as it grows).
+    @Test func growKeepsContentsAndZeroesTheTail() {
+        var words = 12
+        var p = ZeroedPages.allocate(byteCount: words * 8)
+        let pattern = { (i: Int) in UInt64(i) &* 0x9E37_79B9_7F4A_7C15 | 1 }
+        func fill(_ range: Range<Int>) { for i in range { p.storeBytes(of: pattern(i), toByteOffset: i * 8, as: UInt64.self) } }
+        fill(0..<words)
+        for next in [625, ZeroedPages.hugePageThreshold / 8 + 1_543, 3 * ZeroedPages.hugePageThreshold / 8] {
+            p = ZeroedPages.grow(p, from: words * 8, to: next * 8)
+            let w = UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt64.self), count: next)
+            #expect((0..<words).allSatisfy { w[$0] == pattern($0) }, "contents lost growing \(words) -> \(next) words")
+            #expect(w[words...].allSatisfy { $0 == 0 }, "tail not zero growing \(words) -> \(next) words")
+            fill(words..<next)
+            words = next
+        }
+        ZeroedPages.deallocate(p, byteCount: words * 8)
+    }
+}

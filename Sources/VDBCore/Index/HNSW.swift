@@ -241,10 +241,10 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
         let newCap = max(n, capacity + capacity / 2, 64)
         let bytes = newCap * strideWords * 4
         // Zero pages from the kernel: untouched until written (a load fills them on every core).
-        let nl = ZeroedPages.allocate(byteCount: bytes).bindMemory(to: UInt32.self, capacity: newCap * strideWords)
-        if capacity > 0 { nl.update(from: level0, count: capacity * strideWords) }
-        ZeroedPages.deallocate(level0, byteCount: level0Bytes)
-        level0 = nl
+        // Growing moves the pages instead of copying them (the first insert after opening a
+        // collection grows a graph sized to its count).
+        level0 = ZeroedPages.grow(UnsafeMutableRawPointer(level0), from: level0Bytes, to: bytes)
+            .bindMemory(to: UInt32.self, capacity: newCap * strideWords)
         level0Bytes = bytes
         func grow<T>(_ p: UnsafeMutablePointer<T>, _ fill: T) -> UnsafeMutablePointer<T> {
             let q = UnsafeMutablePointer<T>.allocate(capacity: newCap)
