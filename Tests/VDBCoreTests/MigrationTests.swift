@@ -27,6 +27,7 @@ import Testing
             try meta.withUnsafeBytes { try writer.put(metaKey, $0) }
             switch kind {
             case .hnsw:
+                try Self.rewriteGraphInLegacyBlocks(reader: reader, writer: writer, version: 1, m: Self.params.m)
                 // version, dimension, M, efConstruction (4 each), metric (1), entry, max level: capacity at 25.
                 let capacity = Int(meta.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 25, as: UInt32.self) })
                 for blk in 0..<((capacity + 15) / 16) {
@@ -53,6 +54,48 @@ import Testing
                 Issue.record("no version 1 layout for \(kind)")
             }
         }
+    }
+
+    /// Rewrites an HNSW index's "G" records in the 32-slot blocks of record versions 1 and 2, and
+    /// its meta as they wrote it (no block-rows field) with `version`.
+    static func rewriteGraphInLegacyBlocks(reader: TxnIndexReader, writer: TxnIndexWriter, version: UInt32, m: Int) throws {
+        let metaKey = RecordKey.make(UInt8(ascii: "M"))
+        let meta = Array(try #require(try reader.get(metaKey)))
+        // version, dimension, M, efConstruction (4 each), metric (1), entry, max level, capacity, block rows.
+        #expect(meta.count == 33)
+        let blockRows = Int(meta.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 29, as: UInt32.self) })
+        let nodeBytes = (1 + 2 * m) * 4, upperBytes = (1 + m) * 4
+        var nodes: [(level: UInt8, l0: [UInt8], upper: [UInt8])] = []
+        var keys: [[UInt8]] = []
+        try reader.forEach(prefix: [UInt8(ascii: "G")]) { key, value in
+            keys.append(Array(key))
+            let b = Array(value)
+            let rows = Int(b[0]) | Int(b[1]) << 8
+            let blk = try #require(RecordKey.number(key, at: 1))
+            #expect(nodes.count == Int(blk) * blockRows)
+            var at = 2 + rows + rows * nodeBytes
+            for r in 0..<rows {
+                let level = b[2 + r]
+                let l0 = Array(b[(2 + rows + r * nodeBytes)..<(2 + rows + (r + 1) * nodeBytes)])
+                let upper = Array(b[at..<(at + Int(Int8(bitPattern: level) > 0 ? level : 0) * upperBytes)])
+                at += upper.count
+                nodes.append((level, l0, upper))
+            }
+            #expect(at == b.count)
+        }
+        for key in keys { try writer.delete(key) }
+        for (blk, first) in stride(from: 0, to: nodes.count, by: HNSWIndex.legacyGraphBlock).enumerated() {
+            let block = nodes[first..<min(nodes.count, first + HNSWIndex.legacyGraphBlock)]
+            var b = RecordBuilder()
+            b.append(UInt16(block.count))
+            for n in block { b.append(n.level) }
+            for n in block { n.l0.withUnsafeBytes { b.append(raw: $0) } }
+            for n in block { n.upper.withUnsafeBytes { b.append(raw: $0) } }
+            try b.write(RecordKey.make(UInt8(ascii: "G"), UInt32(blk)), to: writer)
+        }
+        var legacyMeta = Array(meta[0..<29])
+        legacyMeta.replaceSubrange(0..<4, with: withUnsafeBytes(of: version.littleEndian) { Array($0) })
+        try legacyMeta.withUnsafeBytes { try writer.put(metaKey, $0) }
     }
 
     /// Record version and whether any version-1 layout is left.
@@ -104,5 +147,67 @@ import Testing
         try c.checkIndexInvariants()
         #expect(try c.search(batch: queries, k: 10, parameters: Self.wide).map { $0.filter { $0.id != 10_000 }.prefix(9) }
                 == expected.map { $0.prefix(9) })
+    }
+
+    /// Graph blocks, with their count, checksum and LMDB's 16-byte overflow header, and the meta's version and block rows.
+    static func graphLayout(_ db: Database, _ c: Collection) throws -> (version: UInt32, blockRows: Int?, blocks: Int, largestPages: Int) {
+        try db.env.read { txn in
+            let reader = TxnIndexReader(txn: txn, prefix: c.prefix)
+            let meta = Array(try #require(try reader.get(RecordKey.make(UInt8(ascii: "M")))))
+            var blocks = 0, largest = 0
+            try reader.forEach(prefix: [UInt8(ascii: "G")]) { _, value in
+                blocks += 1
+                largest = max(largest, (value.count + RecordChecksum.size + 16 + 4095) / 4096)
+            }
+            let version = meta.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            let rows = meta.count >= 33 ? Int(meta.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 29, as: UInt32.self) }) : nil
+            return (version, rows, blocks, largest)
+        }
+    }
+
+    /// Record version 3 sizes graph blocks to one 4 KiB page (27 slots at M 16; version 2's 32
+    /// slots took two). A version-2 index loads and searches the same, keeps its 32-slot blocks
+    /// through writes (its meta rewritten as version 3 saying so), and a rebuild moves it to pages.
+    @Test func version2GraphBlocksLoadKeepTheirLayoutAndARebuildFitsThemToPages() throws {
+        let tmp = TempDir(); defer { tmp.cleanup() }
+        let params = IndexParameters(m: 16, efConstruction: 64, seed: 9, buildThreads: 1)
+        let base = randomVectors(1000, Self.d, seed: 41)
+        let queries = randomVectors(8, Self.d, seed: 42)
+        #expect(HNSWIndex.pageGraphBlockRows(m: 16) == 27)
+        let expected: [[SearchHit]]
+        do {
+            let db = try Database(path: tmp.path)
+            let c = try db.createCollection(name: "v2", dimension: Self.d, metric: .l2)
+            try c.insert(base)
+            try c.buildIndex(kind: .hnsw, parameters: params)
+            let fresh = try Self.graphLayout(db, c)
+            #expect(fresh.version == 3 && fresh.blockRows == 27 && fresh.blocks == (1000 + 26) / 27 && fresh.largestPages == 1,
+                    "\(fresh)")
+            expected = try c.search(batch: queries, k: 10, parameters: Self.wide)
+            try db.env.write { txn in
+                try Self.rewriteGraphInLegacyBlocks(reader: TxnIndexReader(txn: txn.reader, prefix: c.prefix),
+                                                    writer: TxnIndexWriter(txn: txn, prefix: c.prefix), version: 2, m: 16)
+            }
+            let legacy = try Self.graphLayout(db, c)
+            #expect(legacy.version == 2 && legacy.blockRows == nil && legacy.blocks == (1000 + 31) / 32 && legacy.largestPages == 2, "\(legacy)")
+        }
+        do {
+            let db = try Database(path: tmp.path)
+            let c = try db.collection(named: "v2")
+            #expect(try c.search(batch: queries, k: 10, parameters: Self.wide) == expected)
+            try c.checkIndexInvariants()
+            try c.insert([base[0].map { $0 + 0.25 }], ids: [10_000])
+            let written = try Self.graphLayout(db, c)
+            #expect(written.version == 3 && written.blockRows == 32, "\(written)")
+        }
+        do {
+            let db = try Database(path: tmp.path)
+            let c = try db.collection(named: "v2")
+            try c.checkIndexInvariants()
+            #expect(try c.search(base[0].map { $0 + 0.25 }, k: 1, parameters: Self.wide).first?.id == 10_000)
+            try c.buildIndex(kind: .hnsw, parameters: params)
+            let rebuilt = try Self.graphLayout(db, c)
+            #expect(rebuilt.version == 3 && rebuilt.blockRows == 27 && rebuilt.largestPages == 1, "\(rebuilt)")
+        }
     }
 }

@@ -60,8 +60,8 @@ extension HNSWIndex {
         guard let meta = try records.get(metaKey) else { throw VDBError.corruptIndexRecord(key: "M", reason: "no HNSW index records found") }
         var c = RecordCursor(meta, key: metaKey)
         let version = try c.read(UInt32.self)
-        guard version == 1 || version == HNSWIndex.version else {
-            throw VDBError.incompatibleIndex("HNSW record version \(version) (this build reads 1 and \(HNSWIndex.version))")
+        guard (1...HNSWIndex.version).contains(version) else {
+            throw VDBError.incompatibleIndex("HNSW record version \(version) (this build reads 1 to \(HNSWIndex.version))")
         }
         let d = Int(try c.read(UInt32.self))
         let m = Int(try c.read(UInt32.self))
@@ -70,6 +70,8 @@ extension HNSWIndex {
         let entry = try c.read(UInt32.self)
         let maxLevel = Int(try c.read(Int32.self))
         let cap = Int(try c.read(UInt32.self))
+        let blockRows = version >= 3 ? Int(try c.read(UInt32.self)) : HNSWIndex.legacyGraphBlock
+        guard (1...Int(UInt16.max)).contains(blockRows) else { throw VDBError.corruptIndexRecord(key: "M", reason: "\(blockRows) slots per graph block") }
         guard d == dimension else { throw VDBError.dimensionMismatch(expected: dimension, got: d, index: nil) }
         guard met == (metric == .l2 ? 0 : 1) else { throw VDBError.incompatibleIndex("the HNSW records were built for another metric") }
         guard maxLevel >= -1 && maxLevel <= 100 else { throw VDBError.corruptIndexRecord(key: "M", reason: "max level \(maxLevel)") }
@@ -78,6 +80,7 @@ extension HNSWIndex {
         p.efConstruction = efc
         try validate(dimension: d, parameters: p)
         let index = HNSWIndex(dimension: d, metric: metric, parameters: p)
+        index.graphBlockRows = blockRows
         index.reserve(cap)
         index.entryPoint = entry
         index.maxLevel = maxLevel
@@ -87,7 +90,8 @@ extension HNSWIndex {
         let nodeWords = 1 + index.maxM0
         try records.forEach(prefix: [UInt8(ascii: "G")]) { key, value in
             guard let b = RecordKey.number(key, at: 1) else { throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "bad key") }
-            let first = Int(b) * HNSWIndex.graphBlock
+            let (first, overflow) = Int(b).multipliedReportingOverflow(by: blockRows)
+            guard !overflow else { throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "block number \(b)") }
             var cur = RecordCursor(value, key: key)
             let rows = Int(try cur.read(UInt16.self))
             guard first + rows <= index.capacity else { throw VDBError.corruptIndexRecord(key: RecordKey.describe(key), reason: "block beyond capacity") }
@@ -165,12 +169,30 @@ extension HNSWIndex {
         b.append(entryPoint)
         b.append(Int32(maxLevel))
         b.append(UInt32(capacity))
+        b.append(UInt32(graphBlockRows))
         try b.write(RecordKey.make(UInt8(ascii: "M")), to: writer)
     }
 
+    /// Slots per "G" record for links of `m`: as many as fit one 4 KiB LMDB overflow page (16-byte
+    /// header) with the row count, the checksum and the upper-level blocks. A slot has e = 1/(M-1)
+    /// upper levels on average, so a block of r slots about r*e; room is left for r*e + 3 sqrt(r*e)
+    /// + 1 of them, so few blocks spill into a second page. At least 1 (huge M: several pages).
+    static func pageGraphBlockRows(m: Int) -> Int {
+        let row = 1 + (1 + 2 * m) * 4                        // level, then header + 2M links
+        let upper = Double((1 + m) * 4)
+        let room = 4096 - 16 - 2 - RecordChecksum.size
+        var rows = room / row
+        while rows > 1 {
+            let e = Double(rows) / Double(max(1, m - 1))
+            if rows * row + Int(((e + 3 * e.squareRoot() + 1) * upper).rounded(.up)) <= room { break }
+            rows -= 1
+        }
+        return max(1, min(Int(UInt16.max), rows))
+    }
+
     func writeGraphBlock(_ blk: Int, _ writer: IndexRecordWriter) throws {
-        let first = blk * HNSWIndex.graphBlock
-        let rows = min(HNSWIndex.graphBlock, capacity - first)
+        let first = blk * graphBlockRows
+        let rows = min(graphBlockRows, capacity - first)
         let nodeWords = 1 + maxM0
         var b = RecordBuilder(capacity: 2 + rows * (1 + nodeWords * 4))
         b.append(UInt16(rows))
@@ -187,7 +209,7 @@ extension HNSWIndex {
         legacyVectorRecords = 0
         try writeMeta(writer)
         var blk = 0
-        while blk * HNSWIndex.graphBlock < capacity { try writeGraphBlock(blk, writer); blk += 1 }
+        while blk * graphBlockRows < capacity { try writeGraphBlock(blk, writer); blk += 1 }
         dirty.update(repeating: 0, count: capacity)
     }
 
@@ -195,9 +217,9 @@ extension HNSWIndex {
     func writeDirty(_ writer: IndexRecordWriter) throws {
         try writeMeta(writer)
         var blk = 0
-        while blk * HNSWIndex.graphBlock < capacity {
-            let first = blk * HNSWIndex.graphBlock
-            let rows = min(HNSWIndex.graphBlock, capacity - first)
+        while blk * graphBlockRows < capacity {
+            let first = blk * graphBlockRows
+            let rows = min(graphBlockRows, capacity - first)
             var any = false
             for r in 0..<rows where dirty[first + r] != 0 { any = true; dirty[first + r] = 0 }
             if any { try writeGraphBlock(blk, writer) }

@@ -8,14 +8,21 @@
 // Upper levels (1...level) live in a separate per-node block of level * (1 + M) UInt32:
 // [count, M links] per level.
 //
-// Persistence (keys private to the index; storage prefixes them), record version 2:
-//   "M"                   meta: version, dimension, M, efConstruction, metric, entry point, max level, capacity
-//   "G" + block(BE32)     graph of 32 consecutive slots: levels (Int8), level-0 header + links, then the
-//                         upper-level blocks of the slots with level > 0, in slot order
+// Persistence (keys private to the index; storage prefixes them), record version 3:
+//   "M"                   meta: version, dimension, M, efConstruction, metric, entry point, max level,
+//                         capacity, block rows (UInt32)
+//   "G" + block(BE32)     graph of `block rows` consecutive slots: levels (Int8), level-0 header +
+//                         links, then the upper-level blocks of the slots with level > 0, in slot order
+// Block rows are chosen so that a block is one 4 KiB LMDB overflow page (`pageGraphBlockRows`: 29
+// slots at M 16). `add`/`remove` rewrite only the blocks whose nodes changed, and an insert changes
+// the lists of a few dozen nodes scattered over the graph, so a block's size is what each changed
+// node costs a commit: 32-slot blocks took two pages (2.2 MB written for 10 inserted vectors).
+// Versions 1 and 2 used blocks of 32 slots (no block-rows field); an index loaded from them keeps
+// 32 until it is rebuilt, its meta rewritten as version 3 by the next write.
 // The vectors are not persisted by the index: `load` copies them from the collection's storage
 // blocks (a freed slot's row keeps its last vector, so deleted waypoint nodes get theirs too).
 // Version 1 also stored them in "V" + block(BE32) records of 16 slots; those are read as version
-// 2 and deleted by the next write. `add`/`remove` rewrite only the blocks whose nodes changed.
+// 2 and deleted by the next write.
 //
 // Files: HNSW.swift (layout, search), HNSW+Insert.swift (insertion, removal, repair),
 // HNSW+Records.swift (build, load, persistence), HNSW+Invariants.swift (structural checks).
@@ -108,10 +115,11 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
     // Thread safety: the graph state is guarded by `rw` (searches share it; add/remove/grow hold it
     // exclusively). Inside a parallel insert, node links are guarded by the per-node spin locks
     // `locks` and the entry point by `entryLock`.
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
     /// Slots per "V" record of record version 1 (deleted by the first write after loading one).
     static let legacyVectorBlock = 16
-    static let graphBlock = 32
+    /// Slots per "G" record of record versions 1 and 2.
+    static let legacyGraphBlock = 32
     static let headerPresent: UInt32 = 1 << 16
     static let headerDeleted: UInt32 = 1 << 17
     static let countMask: UInt32 = 0xFFFF
@@ -132,6 +140,9 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
     let upperWords: Int
 
     var capacity = 0
+    /// Slots per "G" record: ``pageGraphBlockRows(m:)`` for a new index, what the records say
+    /// for a loaded one.
+    var graphBlockRows: Int
     var level0: UnsafeMutablePointer<UInt32>
     /// Bytes mapped for `level0` (``ZeroedPages``).
     var level0Bytes = 64
@@ -168,6 +179,7 @@ package final class HNSWIndex: VectorIndex, @unchecked Sendable {
         self.strideWords = (words + 15) / 16 * 16
         self.headerWord = dimension
         self.upperWords = 1 + parameters.m
+        self.graphBlockRows = Self.pageGraphBlockRows(m: parameters.m)
         level0 = ZeroedPages.allocate(byteCount: 64).bindMemory(to: UInt32.self, capacity: 16)
         levels = .allocate(capacity: 1)
         upper = .allocate(capacity: 1)
