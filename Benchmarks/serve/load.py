@@ -181,6 +181,12 @@ def cmd_report(a):
     if batch:
         summary["http_batch"] = dict(batch, queries_per_request=a.batch_size, query_qps=batch["qps"] * a.batch_size)
         summary["ratio_http_batch_to_inprocess_qps"] = batch["qps"] * a.batch_size / inproc["qps"] if inproc.get("qps") else None
+        if a.batch_server_cpu and inproc.get("cpu_qps"):
+            bcpu = json.load(open(a.batch_server_cpu))
+            batch_cpu_s = bcpu["server_cpu_s"] / bcpu["ticks_per_s"]
+            summary["batch_server_cpu_s"] = batch_cpu_s
+            summary["http_batch_cpu_qps"] = batch["requests"] * a.batch_size / batch_cpu_s
+            summary["ratio_http_batch_to_inprocess_cpu_qps"] = summary["http_batch_cpu_qps"] / inproc["cpu_qps"]
     json.dump(summary, open(a.out, "w"), indent=2)
     ratio = summary["ratio_http_to_inprocess_qps"]
     print(f"| measure | value |\n|---|---|")
@@ -194,6 +200,10 @@ def cmd_report(a):
         print(f"| HTTP `search/batch`, {a.batch_size} queries a request, {a.clients} clients | "
               f"{batch['qps'] * a.batch_size:.0f} queries/s ({batch['qps']:.0f} requests/s), p50 {batch['p50_ms']:.2f} ms, "
               f"p99 {batch['p99_ms']:.2f} ms; {summary['ratio_http_batch_to_inprocess_qps']:.2f}x in-process |")
+        if "ratio_http_batch_to_inprocess_cpu_qps" in summary:
+            print(f"| per CPU-second, `search/batch`: HTTP (server process) / in-process | {summary['http_batch_cpu_qps']:.0f} / "
+                  f"{inproc['cpu_qps']:.0f} = {summary['ratio_http_batch_to_inprocess_cpu_qps']:.2f}x "
+                  f"(server used {summary['batch_server_cpu_s'] / batch['duration_s']:.2f} cores) |")
     print(f"| concurrent upserts | {writer['vectors']} vectors in {writer['batches']} batches of {writer['batch']}, p50 {writer['p50_ms']:.1f} ms, p99 {writer['p99_ms']:.1f} ms |")
     print(f"| text search (demo model), 1 client | p50 {text['p50_ms']:.2f} ms, p99 {text['p99_ms']:.2f} ms |")
     print(f"| errors (must be 0) | {errors} (wrk {wrk['errors']}, writer {writer['errors']}, text {text['errors']}) |")
@@ -221,6 +231,7 @@ def main():
     r.add_argument("--writer", required=True); r.add_argument("--text", required=True); r.add_argument("--out", required=True)
     r.add_argument("--server-cpu", help="server_cpu.json written by run.sh (CPU time of the server during the load)")
     r.add_argument("--batch-wrk", help="wrk output of the search/batch phase"); r.add_argument("--batch-size", type=int, default=1)
+    r.add_argument("--batch-server-cpu", help="server_cpu_batch.json: CPU time of the server during the search/batch phase")
     r.add_argument("--clients", type=int, required=True); r.add_argument("--duration", type=int, required=True)
     a = ap.parse_args()
     {"bodies": cmd_bodies, "upserts": cmd_upserts, "writer": cmd_writer, "text": cmd_text, "report": cmd_report}[a.cmd](a)

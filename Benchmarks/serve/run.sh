@@ -84,6 +84,8 @@ PY
 
 python3 Benchmarks/serve/load.py bodies --queries "$DATASET/query.fvecs" --k "$K" --ef "$EF" --out "$WORK/bodies.txt"
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }   # utime + stime of the server
+
 # Warm-up, not measured (as `vdb bench` runs its single queries before its timed batches): the
 # server's first requests fault in the index's pages and grow the allocator's arenas.
 echo "==> warm-up: $CLIENTS clients for $WARMUP s"
@@ -102,10 +104,12 @@ if [ "$BATCH" -gt 1 ]; then
     python3 Benchmarks/serve/load.py writer --url "$URL" --collection bench --bodies "$WORK/upserts-batch.txt" \
         --rate "$WRITE_RATE" --duration "$BATCH_DURATION" --out "$OUT/writer-batch.json" &
     WRITER_PID=$!
+    CPU_BEFORE="$(cpu_ticks)"
     VDB_BODIES="$WORK/batch-bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${BATCH_DURATION}s" --timeout 30s --latency \
         -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/search/batch" | tee "$OUT/wrk-batch.txt"
+    echo "{\"server_cpu_s\": $(( $(cpu_ticks) - CPU_BEFORE )).0, \"ticks_per_s\": $(getconf CLK_TCK)}" >"$OUT/server_cpu_batch.json"
     wait "$WRITER_PID"; WRITER_PID=""
-    BATCH_ARGS=(--batch-wrk "$OUT/wrk-batch.txt" --batch-size "$BATCH")
+    BATCH_ARGS=(--batch-wrk "$OUT/wrk-batch.txt" --batch-size "$BATCH" --batch-server-cpu "$OUT/server_cpu_batch.json")
 fi
 
 
@@ -115,7 +119,6 @@ python3 Benchmarks/serve/load.py upserts --base "$DATASET/base.fvecs" --batch "$
 python3 Benchmarks/serve/load.py writer --url "$URL" --collection bench --bodies "$WORK/upserts.txt" \
     --rate "$WRITE_RATE" --duration "$DURATION" --out "$OUT/writer.json" &
 WRITER_PID=$!
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }   # utime + stime of the server
 CPU_BEFORE="$(cpu_ticks)"
 VDB_BODIES="$WORK/bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${DURATION}s" --timeout 10s --latency \
     -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/search" | tee "$OUT/wrk.txt"
