@@ -12,13 +12,16 @@ import Foundation
 struct JSONReader: ~Copyable {
     private let bytes: UnsafeRawBufferPointer
     private(set) var position = 0
-    /// Length of the last array ``floatArray(_:)`` read: the next one usually has the same (the
-    /// vectors of a batch), so it is reserved exactly.
-    private var lastFloatCount = 0
+    /// Where ``floatArray(_:)`` collects numbers before making the array (one copy at the end
+    /// instead of an `append` per number, each checking capacity and uniqueness); kept for the
+    /// next array (the vectors of a batch) and freed with the reader.
+    private var floats: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
     /// Nesting limit for skipped values (a body is a few levels deep; this keeps recursion bounded).
     static let maxDepth = 256
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    deinit { floats.deallocate() }
 
     // MARK: errors
 
@@ -494,15 +497,20 @@ struct JSONReader: ~Copyable {
     mutating func floatArray(_ field: String) throws -> [Float] {
         guard peek() == UInt8(ascii: "[") else { throw mismatchOrMalformed(field, expected: "an array of numbers") }
         position += 1
-        var out: [Float] = []
-        // The first array: room for what the rest of the body could hold, up to 4096 numbers. A
-        // batch's later vectors take the first one's length (reserving 4096 for each of 100
-        // vectors of 384 put fresh heap pages, and their page faults, on every batch request).
-        out.reserveCapacity(lastFloatCount > 0 ? lastFloatCount : min(4096, max(16, (bytes.count - position) / 9)))
+        var count = 0
         var first = true
-        guard try nextItem(&first) else { lastFloatCount = 0; return out }
+        guard try nextItem(&first) else { return [] }
         while true {
-            out.append(try float("\(field)[\(out.count)]"))
+            if count == floats.count {
+                // Doubling; a number and its comma take 2 bytes or more, so the room never passes
+                // twice what the body could hold (a body is at most --max-body bytes).
+                let grown = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(64, 2 * floats.count))
+                if count > 0 { _ = grown.initialize(fromContentsOf: floats[0..<count]) }
+                floats.deallocate()
+                floats = grown
+            }
+            floats[count] = try plainFloat() ?? float("\(field)[\(count)]")
+            count += 1
             // The separator right after the number (no whitespace): the common case, read directly.
             if position < bytes.count {
                 if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
@@ -510,8 +518,7 @@ struct JSONReader: ~Copyable {
             }
             guard try nextItem(&first) else { break }
         }
-        lastFloatCount = out.count
-        return out
+        return Array(floats[0..<count])
     }
 
     /// A point id: an unsigned 64-bit integer, as a JSON number or a decimal string.
