@@ -86,6 +86,24 @@ python3 Benchmarks/serve/load.py bodies --queries "$DATASET/query.fvecs" --k "$K
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }   # utime + stime of the server
 
+# One measured phase: wrk sends the bodies in file $2 to .../bench/$3 for $1 seconds (timeout $4)
+# while a writer inserts WRITE_RATE batches of WRITE_BATCH new points a second (ids from $5, noise
+# seed $6; bodies written before the phase starts). Outputs: $OUT/wrk$7.txt, writer$7.json and
+# server_cpu$7.json (the server's CPU time during the phase).
+load_phase() {
+    local seconds=$1 bodies=$2 route=$3 timeout=$4 first_id=$5 seed=$6 suffix=$7 before
+    python3 Benchmarks/serve/load.py upserts --base "$DATASET/base.fvecs" --batch "$WRITE_BATCH" \
+        --count "$(( (seconds + 1) * WRITE_RATE ))" --first-id "$first_id" --seed "$seed" --out "$WORK/upserts$suffix.txt"
+    python3 Benchmarks/serve/load.py writer --url "$URL" --collection bench --bodies "$WORK/upserts$suffix.txt" \
+        --rate "$WRITE_RATE" --duration "$seconds" --out "$OUT/writer$suffix.json" &
+    WRITER_PID=$!
+    before="$(cpu_ticks)"
+    VDB_BODIES="$bodies" wrk -t "$THREADS" -c "$CLIENTS" -d "${seconds}s" --timeout "$timeout" --latency \
+        -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/$route" | tee "$OUT/wrk$suffix.txt"
+    echo "{\"server_cpu_s\": $(( $(cpu_ticks) - before )).0, \"ticks_per_s\": $(getconf CLK_TCK)}" >"$OUT/server_cpu$suffix.json"
+    wait "$WRITER_PID"; WRITER_PID=""
+}
+
 # Warm-up, not measured (as `vdb bench` runs its single queries before its timed batches): the
 # server's first requests fault in the index's pages and grow the allocator's arenas.
 echo "==> warm-up: $CLIENTS clients for $WARMUP s"
@@ -99,31 +117,12 @@ BATCH_ARGS=()
 if [ "$BATCH" -gt 1 ]; then
     echo "==> search/batch: $BATCH queries a request, $CLIENTS clients for $BATCH_DURATION s, upserts $WRITE_RATE x $WRITE_BATCH vectors/s"
     python3 Benchmarks/serve/load.py bodies --queries "$DATASET/query.fvecs" --k "$K" --ef "$EF" --batch "$BATCH" --out "$WORK/batch-bodies.txt"
-    python3 Benchmarks/serve/load.py upserts --base "$DATASET/base.fvecs" --batch "$WRITE_BATCH" \
-        --count "$(( (BATCH_DURATION + 1) * WRITE_RATE ))" --first-id 10000000 --out "$WORK/upserts-batch.txt"
-    python3 Benchmarks/serve/load.py writer --url "$URL" --collection bench --bodies "$WORK/upserts-batch.txt" \
-        --rate "$WRITE_RATE" --duration "$BATCH_DURATION" --out "$OUT/writer-batch.json" &
-    WRITER_PID=$!
-    CPU_BEFORE="$(cpu_ticks)"
-    VDB_BODIES="$WORK/batch-bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${BATCH_DURATION}s" --timeout 30s --latency \
-        -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/search/batch" | tee "$OUT/wrk-batch.txt"
-    echo "{\"server_cpu_s\": $(( $(cpu_ticks) - CPU_BEFORE )).0, \"ticks_per_s\": $(getconf CLK_TCK)}" >"$OUT/server_cpu_batch.json"
-    wait "$WRITER_PID"; WRITER_PID=""
-    BATCH_ARGS=(--batch-wrk "$OUT/wrk-batch.txt" --batch-size "$BATCH" --batch-server-cpu "$OUT/server_cpu_batch.json")
+    load_phase "$BATCH_DURATION" "$WORK/batch-bodies.txt" search/batch 30s 10000000 7 -batch
+    BATCH_ARGS=(--batch-wrk "$OUT/wrk-batch.txt" --batch-size "$BATCH" --batch-server-cpu "$OUT/server_cpu-batch.json")
 fi
 
-
 echo "==> load: $CLIENTS clients for $DURATION s, upserts $WRITE_RATE x $WRITE_BATCH vectors/s"
-python3 Benchmarks/serve/load.py upserts --base "$DATASET/base.fvecs" --batch "$WRITE_BATCH" \
-    --count "$(( (DURATION + 1) * WRITE_RATE ))" --first-id 20000000 --seed 8 --out "$WORK/upserts.txt"
-python3 Benchmarks/serve/load.py writer --url "$URL" --collection bench --bodies "$WORK/upserts.txt" \
-    --rate "$WRITE_RATE" --duration "$DURATION" --out "$OUT/writer.json" &
-WRITER_PID=$!
-CPU_BEFORE="$(cpu_ticks)"
-VDB_BODIES="$WORK/bodies.txt" wrk -t "$THREADS" -c "$CLIENTS" -d "${DURATION}s" --timeout 10s --latency \
-    -s Benchmarks/serve/search.lua "$URL/api/v1/collections/bench/search" | tee "$OUT/wrk.txt"
-echo "{\"server_cpu_s\": $(( $(cpu_ticks) - CPU_BEFORE )).0, \"ticks_per_s\": $(getconf CLK_TCK)}" >"$OUT/server_cpu.json"
-wait "$WRITER_PID"; WRITER_PID=""
+load_phase "$DURATION" "$WORK/bodies.txt" search 10s 20000000 8 ""
 
 echo "==> text search latency (demo model, 1 client, $TEXT_N requests)"
 python3 Benchmarks/serve/load.py text --url "$URL" --queries Samples/demo-queries.jsonl --n "$TEXT_N" --out "$OUT/text.json"
