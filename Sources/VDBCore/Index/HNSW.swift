@@ -13,7 +13,7 @@
 //                         capacity, block rows (UInt32)
 //   "G" + block(BE32)     graph of `block rows` consecutive slots: levels (Int8), level-0 header +
 //                         links, then the upper-level blocks of the slots with level > 0, in slot order
-// Block rows are chosen so that a block is one 4 KiB LMDB overflow page (`pageGraphBlockRows`: 29
+// Block rows are chosen so that a block is one 4 KiB LMDB overflow page (`pageGraphBlockRows`: 27
 // slots at M 16). `add`/`remove` rewrite only the blocks whose nodes changed, and an insert changes
 // the lists of a few dozen nodes scattered over the graph, so a block's size is what each changed
 // node costs a commit: 32-slot blocks took two pages (2.2 MB written for 10 inserted vectors).
