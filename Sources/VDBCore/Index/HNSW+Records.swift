@@ -180,7 +180,7 @@ extension HNSWIndex {
     static func pageGraphBlockRows(m: Int) -> Int {
         let row = 1 + (1 + 2 * m) * 4                        // level, then header + 2M links
         let upper = Double((1 + m) * 4)
-        let room = 4096 - 16 - 2 - RecordChecksum.size
+        let room = LMDBPages.size - LMDBPages.overflowHeader - 2 - RecordChecksum.size
         var rows = room / row
         while rows > 1 {
             let e = Double(rows) / Double(max(1, m - 1))

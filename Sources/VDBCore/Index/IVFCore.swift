@@ -142,7 +142,7 @@ final class IVFCore: @unchecked Sendable {
     static func chunkEntries(codec: IVFCodec, dimension: Int) -> Int {
         let entry = 4 + (codec == .sq8 ? dimension + 4 : 0)  // slot, then the IVF_SQ8 entry
         let record = 4 + RecordChecksum.size                 // count, checksum
-        let page = 4096, overflowHeader = 16, leafValueLimit = 2000
+        let page = LMDBPages.size, overflowHeader = LMDBPages.overflowHeader, leafValueLimit = LMDBPages.leafValueLimit
         guard legacyChunkEntries * entry + record > leafValueLimit else { return legacyChunkEntries }
         let fixed = record + overflowHeader
         let least = (legacyChunkEntries * entry + fixed + page - 1) / page

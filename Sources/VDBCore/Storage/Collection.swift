@@ -192,9 +192,8 @@ public final class Collection: Sendable {
         let cfg = try Database.config(named: name, txn)
         guard cfg.id == cid else { throw VDBError.collectionNotFound(name) }
         var bytes = 0
-        let page = 4096
         try txn.scan(txn.dbis.blocks, prefix: prefix) { _, v in
-            bytes += (v.count + 16 + page - 1) / page * page
+            bytes += LMDBPages.overflowBytes(v.count)
             return true
         }
         // Small records live in shared leaf pages: count key + value + node header.
@@ -202,13 +201,12 @@ public final class Collection: Sendable {
         try txn.scan(txn.dbis.metadata, prefix: prefix) { k, v in bytes += k.count + v.count + 8; return true }
         var indexRecordBytes = 0
         try txn.scan(txn.dbis.index, prefix: prefix) { k, v in
-            let b = v.count > 2000 ? (v.count + 16 + page - 1) / page * page : k.count + v.count + 8
-            indexRecordBytes += b
+            indexRecordBytes += LMDBPages.recordBytes(key: k.count, value: v.count)
             return true
         }
         bytes += indexRecordBytes
         try txn.scan(txn.dbis.fields, prefix: prefix) { k, v in
-            bytes += v.count > 2000 ? (v.count + 16 + page - 1) / page * page : k.count + v.count + 8
+            bytes += LMDBPages.recordBytes(key: k.count, value: v.count)
             return true
         }
         var indexMemory = 0

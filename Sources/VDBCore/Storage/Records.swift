@@ -3,6 +3,22 @@ import CVDBKernels
 import Foundation
 import VDBSupport
 
+/// LMDB's page geometry, as the record sizes below are chosen for it (4 KiB pages, the size on
+/// x86-64 and common arm64 Linux): a value above `leafValueLimit` bytes is stored on overflow
+/// pages of its own, the first starting with an `overflowHeader`-byte page header.
+enum LMDBPages {
+    static let size = 4096
+    static let overflowHeader = 16
+    static let leafValueLimit = 2000
+    /// Bytes a value of `count` bytes takes on overflow pages (whole pages).
+    static func overflowBytes(_ count: Int) -> Int { (count + overflowHeader + size - 1) / size * size }
+    /// Bytes a record takes: its overflow pages, or its share of a leaf page (key, value and an
+    /// 8-byte node header).
+    static func recordBytes(key: Int, value: Int) -> Int {
+        value > leafValueLimit ? overflowBytes(value) : key + value + 8
+    }
+}
+
 /// The id value that marks an empty slot inside a vector block. It cannot be used as a vector id.
 let emptySlotID = UInt64.max
 
@@ -34,7 +50,7 @@ struct CollectionConfig: Codable, Sendable, Equatable {
     /// pages with little waste.
     static func slotsPerBlock(dimension: Int) -> Int {
         let rowBytes = 8 + 4 * dimension
-        let page = 4096, header = 16 + RecordChecksum.size
+        let page = LMDBPages.size, header = LMDBPages.overflowHeader + RecordChecksum.size
         let pages = max(64, (rowBytes + header + page - 1) / page)
         return max(1, (pages * page - header) / rowBytes)
     }
