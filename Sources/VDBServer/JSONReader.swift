@@ -509,7 +509,7 @@ struct JSONReader: ~Copyable {
                 floats.deallocate()
                 floats = grown
             }
-            floats[count] = try plainFloat() ?? float("\(field)[\(count)]")
+            floats[count] = try float("\(field)[\(count)]")
             count += 1
             // The separator right after the number (no whitespace): the common case, read directly.
             if position < bytes.count {
