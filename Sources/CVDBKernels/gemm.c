@@ -115,11 +115,13 @@ static int gemm_f32(ukr_fn ukr, const float *x, size_t ldx, size_t m, const floa
 
 /* ---------------- scalar ---------------- */
 
-/* c[r, j] = [c +] acc[r, j] [+ bias[j]] for the valid rows and columns of a 6 x 64 tile. */
-static void store_tile(const float *acc, float *c, size_t ldc, int load_c, const float *bias, size_t mr, size_t nr) {
+/* c[r, j] = [c +] acc[r, j] [+ bias[j]] for the valid rows and columns of a tile whose rows are
+ * lda floats apart (NR for a whole 6 x 64 tile, 16 for a 16-column slice of one). */
+static void store_tile(const float *acc, size_t lda, float *c, size_t ldc, int load_c, const float *bias, size_t mr,
+                       size_t nr) {
     for (size_t r = 0; r < mr; r++)
         for (size_t j = 0; j < nr; j++) {
-            float v = acc[r * NR + j] + (bias ? bias[j] : 0.0f);
+            float v = acc[r * lda + j] + (bias ? bias[j] : 0.0f);
             c[r * ldc + j] = load_c ? c[r * ldc + j] + v : v;
         }
 }
@@ -133,7 +135,7 @@ static void ukr_scalar(size_t kc, const void *av, size_t lda, const void *bv, fl
             float ar = a[r * lda + p];
             for (size_t j = 0; j < NR; j++) acc[r * NR + j] += ar * b[j];
         }
-    store_tile(acc, c, ldc, load_c, bias, mr, nr);
+    store_tile(acc, NR, c, ldc, load_c, bias, mr, nr);
 }
 
 static int gemm_scalar(const float *x, size_t ldx, size_t m, const float *packed, size_t n, size_t k,
@@ -179,11 +181,7 @@ AVX2 static void ukr_avx2(size_t kc, const void *av, size_t lda, const void *bv,
         } else {
             float t[MR * 16];
             for (int r = 0; r < MR; r++) { _mm256_storeu_ps(t + r * 16, acc[r][0]); _mm256_storeu_ps(t + r * 16 + 8, acc[r][1]); }
-            for (size_t r = 0; r < mr; r++)
-                for (size_t j = 0; j < cols; j++) {
-                    float v = t[r * 16 + j] + (bq ? bq[j] : 0.0f);
-                    cq[r * ldc + j] = load_c ? cq[r * ldc + j] + v : v;
-                }
+            store_tile(t, 16, cq, ldc, load_c, bq, mr, cols);
         }
     }
 }
@@ -368,7 +366,7 @@ static void ukr_bf16_scalar(size_t kp, const void *av, size_t lda, const void *b
             for (size_t j = 0; j < NR; j++)
                 acc[r * NR + j] += a0 * from_bf16((uint16_t)b[j]) + a1 * from_bf16((uint16_t)(b[j] >> 16));
         }
-    store_tile(acc, c, ldc, load_c, bias, mr, nr);
+    store_tile(acc, NR, c, ldc, load_c, bias, mr, nr);
 }
 
 #ifdef VDB_GEMM_X86
